@@ -1,0 +1,1 @@
+"""fpbench bench."""

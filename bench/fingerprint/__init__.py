@@ -1,0 +1,1 @@
+"""The artificial-fingerprint method: encoder/decoder, training, embedding, decoding, matching."""

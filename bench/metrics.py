@@ -1,0 +1,93 @@
+"""The metric vocabulary: every metric declares its direction and unit.
+
+Image-quality functions (PSNR, SSIM) live here too; they take Bx3xHxW float tensors in [0,1].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from bench.registry import Registry
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    id: str
+    higher_is_better: bool
+    unit: str
+    description: str
+
+    @property
+    def arrow(self) -> str:
+        return "↑" if self.higher_is_better else "↓"
+
+
+METRICS: Registry[MetricSpec] = Registry("metric")
+
+
+def _metric(metric_id: str, higher_is_better: bool, unit: str, description: str) -> None:
+    METRICS.add(metric_id, MetricSpec(metric_id, higher_is_better, unit, description))
+
+
+_metric("bit_accuracy", True, "fraction", "mean share of fingerprint bits decoded correctly")
+_metric("p_value", False, "probability",
+        "median one-sided binomial p-value of the decoded bits under 'not fingerprinted'")
+_metric("log10_p_value", False, "log10 probability", "median log10 of the binomial p-value")
+_metric("pass_rate", True, "fraction",
+        "share of samples whose p-value passes the decision threshold (detected as fingerprinted)")
+_metric("false_positive_rate", False, "fraction",
+        "share of unfingerprinted images wrongly flagged as fingerprinted")
+_metric("control_bit_accuracy", False, "fraction",
+        "bit accuracy of unfingerprinted images against a fingerprint (chance is 0.5; "
+        "higher means more false matches under the one-sided test)")
+_metric("attribution_accuracy", True, "fraction", "share of samples attributed to the right source")
+_metric("detection_accuracy", True, "fraction", "balanced accuracy of real-vs-generated decisions")
+_metric("auc", True, "fraction", "area under the ROC curve")
+_metric("tpr_at_fpr", True, "fraction", "true-positive rate at the false-positive rate in `param`")
+_metric("psnr", True, "dB", "peak signal-to-noise ratio against the unmodified image")
+_metric("ssim", True, "fraction", "structural similarity against the unmodified image")
+_metric("fid", False, "FID", "Frechet distance of features (extractor named in the manifest)")
+_metric("attack_success_rate", True, "fraction", "share of samples where the attack achieved its goal")
+_metric("images_per_second", True, "img/s", "throughput")
+_metric("seconds", False, "s", "wall time")
+
+
+def psnr(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+    """Per-image PSNR in dB. ``x, y``: Bx3xHxW float in [0, data_range]. Returns B floats (inf if equal)."""
+    mse = (x.double() - y.double()).pow(2).flatten(1).mean(1)
+    return (10 * torch.log10(data_range**2 / mse)).float()
+
+
+def _gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    coords = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    g = torch.exp(-(coords**2) / (2 * sigma**2))
+    g = g / g.sum()
+    return torch.outer(g, g)
+
+
+def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+    """Per-image SSIM (Wang et al. 2004): 11x11 Gaussian window sigma 1.5 (skimage's truncate 3.5), K1=0.01, K2=0.03, valid
+    region only, channel mean. Matches ``skimage.metrics.structural_similarity(..., channel_axis=...,
+    gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1)``.
+    ``x, y``: Bx3xHxW float. Returns B floats."""
+    if x.shape != y.shape or x.ndim != 4:
+        raise ValueError(f"ssim needs two BxCxHxW tensors of one shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+    c = x.shape[1]
+    win = _gaussian_window().to(x.device).expand(c, 1, 11, 11).contiguous()
+    x, y = x.double(), y.double()
+
+    def filt(t: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(t, win, groups=c)
+
+    mu_x, mu_y = filt(x), filt(y)
+    sxx = filt(x * x) - mu_x**2
+    syy = filt(y * y) - mu_y**2
+    sxy = filt(x * y) - mu_x * mu_y
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    s = ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / ((mu_x**2 + mu_y**2 + c1) * (sxx + syy + c2))
+    # skimage crops (win-1)//2 = 5 pixels from each side of the filtered map; a 'valid' convolution
+    # yields exactly that region.
+    return s.flatten(1).mean(1).float()

@@ -1,0 +1,147 @@
+"""The one tidy results table: one row per measured number, plus a validator.
+
+Columns (DESIGN.md contract): method, model, attack, attack_kind, param, severity, metric, value, n,
+higher_is_better, and the extras stderr, seed, attack_version, world, extractor. Numbers are numbers;
+``param`` is NaN for the clean measurement; ``severity`` is the level index within the grid used
+(0 = weakest), -1 for ``attack == "none"``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import pandas as pd
+
+from bench.atomic import write_atomic
+from bench.metrics import METRICS
+
+ATTACK_KINDS = ("none", "image", "model", "adaptive")
+WORLDS = ("", "closed", "open")
+
+
+@dataclass(frozen=True)
+class Row:
+    method: str
+    model: str
+    attack: str
+    attack_kind: str
+    param: float
+    severity: int
+    metric: str
+    value: float
+    n: int
+    higher_is_better: bool
+    stderr: float = math.nan
+    seed: int = 0
+    attack_version: int = 0
+    world: str = ""
+    extractor: str = ""
+
+
+COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Row))
+NUMERIC = ("param", "value", "stderr")
+INTEGER = ("severity", "n", "seed", "attack_version")
+TEXT = ("method", "model", "attack", "attack_kind", "metric", "world", "extractor")
+
+
+def row(
+    *,
+    method: str,
+    model: str,
+    metric: str,
+    value: float,
+    n: int,
+    attack: str = "none",
+    attack_kind: str = "none",
+    param: float = math.nan,
+    severity: int = -1,
+    stderr: float = math.nan,
+    seed: int = 0,
+    attack_version: int = 0,
+    world: str = "",
+    extractor: str = "",
+) -> Row:
+    """Build one validated row; the direction comes from the metric registry, never from the caller."""
+    spec = METRICS.get(metric)
+    if attack_kind not in ATTACK_KINDS:
+        raise ValueError(f"attack_kind must be one of {ATTACK_KINDS}, got {attack_kind!r}")
+    if world not in WORLDS:
+        raise ValueError(f"world must be one of {WORLDS}, got {world!r}")
+    return Row(
+        method=method, model=model, attack=attack, attack_kind=attack_kind, param=float(param),
+        severity=int(severity), metric=metric, value=float(value), n=int(n),
+        higher_is_better=spec.higher_is_better, stderr=float(stderr), seed=int(seed),
+        attack_version=int(attack_version), world=world, extractor=extractor,
+    )
+
+
+def to_frame(rows: Iterable[Row]) -> pd.DataFrame:
+    df = pd.DataFrame([asdict(r) for r in rows], columns=list(COLUMNS))
+    return coerce(df)
+
+
+def coerce(df: pd.DataFrame) -> pd.DataFrame:
+    """Give a table read from CSV the schema's dtypes (empty text cells become '')."""
+    df = df.copy()
+    for col in TEXT:
+        if col in df:
+            df[col] = df[col].fillna("").astype(str)
+    for col in NUMERIC:
+        if col in df:
+            df[col] = pd.to_numeric(df[col], errors="coerce").astype(float) if df[col].dtype != object else df[col]
+    for col in INTEGER:
+        if col in df and df[col].dtype != object:
+            df[col] = df[col].astype("int64")
+    if "higher_is_better" in df and df["higher_is_better"].dtype != object:
+        df["higher_is_better"] = df["higher_is_better"].astype(bool)
+    return df
+
+
+def validate(df: pd.DataFrame) -> list[str]:
+    """List every problem with a results table (empty list = valid)."""
+    problems: list[str] = []
+    missing = [c for c in ("method", "model", "attack", "attack_kind", "param", "severity", "metric",
+                           "value", "n", "higher_is_better") if c not in df.columns]
+    if missing:
+        return [f"missing columns: {', '.join(missing)}"]
+    for col in ("param", "value", "stderr", "severity", "n"):
+        if col in df.columns and not pd.api.types.is_numeric_dtype(df[col]):
+            problems.append(f"column {col!r} must be numeric, found {df[col].dtype} (numbers stored as text?)")
+    if not pd.api.types.is_bool_dtype(df["higher_is_better"]):
+        problems.append(f"column 'higher_is_better' must be boolean, found {df['higher_is_better'].dtype}")
+    for metric in sorted(set(df["metric"].astype(str))):
+        if metric not in METRICS:
+            problems.append(METRICS.unknown_message(metric))
+            continue
+        want = METRICS.get(metric).higher_is_better
+        got = set(df.loc[df["metric"] == metric, "higher_is_better"].tolist())
+        if got != {want}:
+            problems.append(f"metric {metric!r} must have higher_is_better={want}, found {sorted(got)}")
+    bad_kind = sorted(set(df["attack_kind"].astype(str)) - set(ATTACK_KINDS))
+    if bad_kind:
+        problems.append(f"unknown attack_kind values {bad_kind}; valid: {ATTACK_KINDS}")
+    clean = df["attack"].astype(str) == "none"
+    if (df.loc[clean, "attack_kind"].astype(str) != "none").any():
+        problems.append("rows with attack 'none' must have attack_kind 'none'")
+    if pd.api.types.is_numeric_dtype(df["value"]) and df["value"].isna().any():
+        problems.append(f"{int(df['value'].isna().sum())} rows have no value")
+    key = [c for c in ("method", "model", "attack", "param", "metric", "world", "seed") if c in df.columns]
+    dup = df.duplicated(subset=key, keep=False)
+    if dup.any():
+        problems.append(f"{int(dup.sum())} rows share the same (method, model, attack, param, metric, world, seed)")
+    return problems
+
+
+def read_results(path: str | Path) -> pd.DataFrame:
+    df = pd.read_csv(path, keep_default_na=True)
+    return coerce(df)
+
+
+def write_results(df: pd.DataFrame, path: str | Path) -> Path:
+    problems = validate(df)
+    if problems:
+        raise ValueError("refusing to write an invalid results table:\n- " + "\n- ".join(problems))
+    return write_atomic(path, lambda p: df.to_csv(p, index=False, float_format="%.10g"))
