@@ -1,0 +1,10 @@
+"""Model-level attacks: each takes a generator (``nn.Module``) and returns a perturbed deep copy.
+
+Importing this package registers every model attack in :mod:`attacks.registry`. Which tensors are touched
+is described in :mod:`attacks.model.layers`.
+"""
+
+from attacks.model import averaging, noise, pruning, quantization, rounding
+from attacks.model.layers import TARGET_LAYERS, require_module
+
+__all__ = ["TARGET_LAYERS", "averaging", "noise", "pruning", "quantization", "require_module", "rounding"]

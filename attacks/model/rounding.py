@@ -1,0 +1,31 @@
+"""Weight rounding to a number of decimals (the paper's model perturbation)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from attacks.model.layers import fresh_copy, target_tensors
+from attacks.registry import register_attack
+
+
+@register_attack(
+    "weight_rounding", kind="model", param="decimals", unit="decimal places kept",
+    grid=(5, 4, 3, 2, 1, 0), neutral=None, domain=(0, 10), category="precision", integer=True,
+    description="Round every Conv/ConvTranspose/Linear weight and bias to `decimals` decimals (paper, Sec. 4).",
+)
+def weight_rounding(model: nn.Module, decimals: int, *, seed: int = 0, **_context: Any) -> nn.Module:
+    """Return a copy of ``model`` whose conv, transposed conv and linear weights and biases are rounded to
+    ``decimals`` decimal places (half to even); norm layers are untouched. Deterministic: ``seed`` is unused.
+    ``decimals=0`` rounds to integers, which zeroes almost every weight of a trained generator.
+    There is no neutral value: even 10 decimals moves float32 weights by up to 5e-11.
+    """
+    out = fresh_copy(model, "weight_rounding")
+    if int(decimals) != decimals or decimals < 0:
+        raise ValueError(f"weight_rounding: decimals must be an integer >= 0, got {decimals}")
+    with torch.no_grad():
+        for _, p in target_tensors(out, "weight_rounding"):
+            p.copy_(torch.round(p, decimals=int(decimals)))
+    return out
