@@ -1,0 +1,98 @@
+"""Contract every model attack keeps: pure (input untouched), new plain module, neutral is a no-op,
+seeded, checked parameters, a clear error for non-models."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from attacks.registry import AttackKind, get_attack, load_all
+
+MODEL_IDS = sorted(i for i, s in load_all().items() if s.kind is AttackKind.MODEL)
+
+
+def context_for(attack_id: str, toy) -> dict:
+    """What the runner would pass as context, plus an unrelated key every attack must ignore."""
+    ctx: dict = {"unrelated_key": object()}
+    if attack_id == "weight_averaging":
+        ctx["other"] = toy.make(1)
+    return ctx
+
+
+def test_model_attacks_exist():
+    assert len(MODEL_IDS) >= 8
+
+
+@pytest.mark.parametrize("attack_id", MODEL_IDS)
+class TestModelAttackContract:
+    def test_input_untouched_and_result_is_new_plain_module(self, attack_id, toy):
+        spec = get_attack(attack_id)
+        g = toy.make(0)
+        before = toy.state(g)
+        ctx = context_for(attack_id, toy)
+        for value in spec.grid:
+            out = spec(g, value, seed=3, **ctx)
+            assert isinstance(out, nn.Module) and out is not g
+            assert out.state_dict().keys() == before.keys()
+            assert all(not m._forward_pre_hooks for m in out.modules()), "pruning hooks left behind"
+            assert all(a.data_ptr() != b.data_ptr() for a, b in zip(out.parameters(), g.parameters(), strict=True))
+            with torch.no_grad():
+                assert out.eval()(torch.randn(2, 8)).shape == (2, 3, 8, 8)
+        assert toy.same(toy.state(g), before)
+
+    def test_neutral_is_identity(self, attack_id, toy):
+        spec = get_attack(attack_id)
+        if spec.neutral is None:
+            pytest.skip(f"{attack_id} has no neutral value")
+        assert spec.grid[0] == spec.neutral, "grids start at the weakest level"
+        g = toy.make(0)
+        out = spec(g, spec.neutral, seed=5, **context_for(attack_id, toy))
+        assert toy.same(toy.state(out), toy.state(g))
+
+    def test_same_seed_same_result(self, attack_id, toy):
+        spec = get_attack(attack_id)
+        g = toy.make(0)
+        ctx = context_for(attack_id, toy)
+        a = spec(g, spec.grid[-1], seed=11, **ctx)
+        b = spec(g, spec.grid[-1], seed=11, **ctx)
+        assert toy.same(toy.state(a), toy.state(b))
+
+    def test_strongest_level_changes_the_model(self, attack_id, toy):
+        spec = get_attack(attack_id)
+        g = toy.make(0)
+        out = spec(g, spec.grid[-1], seed=0, **context_for(attack_id, toy))
+        assert not toy.same(toy.state(out), toy.state(g))
+
+    @pytest.mark.parametrize("not_a_model", [None, "images", torch.rand(2, 3, 8, 8)])
+    def test_non_model_input_is_a_clear_error(self, attack_id, toy, not_a_model):
+        spec = get_attack(attack_id)
+        with pytest.raises(ValueError, match=r"model attacks need a callable generator \(an nn.Module\), not"):
+            spec(not_a_model, spec.grid[-1], seed=0, **context_for(attack_id, toy))
+
+    def test_out_of_domain_values_are_rejected(self, attack_id, toy):
+        spec = get_attack(attack_id)
+        lo, hi = spec.domain
+        for bad in (lo - 1, math.nan, hi + 1 if math.isfinite(hi) else None):
+            if bad is None:
+                continue
+            with pytest.raises(ValueError, match=spec.param):
+                spec(toy.make(0), bad, seed=0, **context_for(attack_id, toy))
+
+    def test_registry_entry_is_consistent(self, attack_id):
+        spec = get_attack(attack_id)
+        assert spec.kind is AttackKind.MODEL
+        assert spec.description and spec.unit and spec.category
+        assert spec.check_grid(spec.grid) == spec.grid
+        if spec.integer:
+            assert all(isinstance(v, int) for v in spec.grid)
+
+    def test_model_without_target_layers_is_a_clear_error(self, attack_id, toy):
+        if attack_id == "weight_averaging":
+            pytest.skip("averaging interpolates any state dict, layers or not")
+        spec = get_attack(attack_id)
+        ctx = context_for(attack_id, toy)
+        with pytest.raises(ValueError, match="no Conv/ConvTranspose/Linear layers"):
+            spec(nn.Sequential(nn.ReLU()), spec.grid[-1], seed=0, **ctx)
