@@ -12,6 +12,7 @@ from torch import nn
 from attacks.registry import AttackKind, get_attack, load_all
 
 MODEL_IDS = sorted(i for i, s in load_all().items() if s.kind is AttackKind.MODEL)
+LATENT, OUT_SHAPE = 8, (2, 3, 8, 8)
 
 
 def context_for(attack_id: str, toy) -> dict:
@@ -19,7 +20,30 @@ def context_for(attack_id: str, toy) -> dict:
     ctx: dict = {"unrelated_key": object()}
     if attack_id == "weight_averaging":
         ctx["other"] = toy.make(1)
+    if attack_id == "finetuning":
+        from bench.generators import GanConfig, build
+
+        torch.manual_seed(1)
+        ctx["data"] = torch.randint(0, 256, (8, 3, 16, 16), dtype=torch.uint8)
+        ctx["gan_config"] = GanConfig(resolution=16, width=4, latent_dim=LATENT, batch_size=4)
+        ctx["discriminator"] = build("dcgan", 16, LATENT, 4)[1]
     return ctx
+
+
+def subject(attack_id: str, toy) -> tuple[nn.Module, tuple[int, ...]]:
+    """The model an attack is tried on and its output shape for a batch of 2 latents: the toy generator,
+    or (for fine-tuning, which needs a fpbench generator) a tiny 16x16 DCGAN."""
+    if attack_id == "finetuning":
+        from bench.generators import build
+
+        torch.manual_seed(0)
+        return build("dcgan", 16, LATENT, 4)[0], (2, 3, 16, 16)
+    return toy.make(0), OUT_SHAPE
+
+
+def levels(attack_id: str, spec) -> tuple:
+    """Grid values to try: the whole grid, except a few training steps for fine-tuning (time)."""
+    return (0, 2) if attack_id == "finetuning" else spec.grid
 
 
 def test_model_attacks_exist():
@@ -30,17 +54,17 @@ def test_model_attacks_exist():
 class TestModelAttackContract:
     def test_input_untouched_and_result_is_new_plain_module(self, attack_id, toy):
         spec = get_attack(attack_id)
-        g = toy.make(0)
+        g, out_shape = subject(attack_id, toy)
         before = toy.state(g)
         ctx = context_for(attack_id, toy)
-        for value in spec.grid:
+        for value in levels(attack_id, spec):
             out = spec(g, value, seed=3, **ctx)
             assert isinstance(out, nn.Module) and out is not g
             assert out.state_dict().keys() == before.keys()
             assert all(not m._forward_pre_hooks for m in out.modules()), "pruning hooks left behind"
             assert all(a.data_ptr() != b.data_ptr() for a, b in zip(out.parameters(), g.parameters(), strict=True))
             with torch.no_grad():
-                assert out.eval()(torch.randn(2, 8)).shape == (2, 3, 8, 8)
+                assert out.eval()(torch.randn(2, LATENT)).shape == out_shape
         assert toy.same(toy.state(g), before)
 
     def test_neutral_is_identity(self, attack_id, toy):
@@ -48,22 +72,22 @@ class TestModelAttackContract:
         if spec.neutral is None:
             pytest.skip(f"{attack_id} has no neutral value")
         assert spec.grid[0] == spec.neutral, "grids start at the weakest level"
-        g = toy.make(0)
+        g, _ = subject(attack_id, toy)
         out = spec(g, spec.neutral, seed=5, **context_for(attack_id, toy))
         assert toy.same(toy.state(out), toy.state(g))
 
     def test_same_seed_same_result(self, attack_id, toy):
         spec = get_attack(attack_id)
-        g = toy.make(0)
+        g, _ = subject(attack_id, toy)
         ctx = context_for(attack_id, toy)
-        a = spec(g, spec.grid[-1], seed=11, **ctx)
-        b = spec(g, spec.grid[-1], seed=11, **ctx)
+        a = spec(g, levels(attack_id, spec)[-1], seed=11, **ctx)
+        b = spec(g, levels(attack_id, spec)[-1], seed=11, **ctx)
         assert toy.same(toy.state(a), toy.state(b))
 
     def test_strongest_level_changes_the_model(self, attack_id, toy):
         spec = get_attack(attack_id)
-        g = toy.make(0)
-        out = spec(g, spec.grid[-1], seed=0, **context_for(attack_id, toy))
+        g, _ = subject(attack_id, toy)
+        out = spec(g, levels(attack_id, spec)[-1], seed=0, **context_for(attack_id, toy))
         assert not toy.same(toy.state(out), toy.state(g))
 
     @pytest.mark.parametrize("not_a_model", [None, "images", torch.rand(2, 3, 8, 8)])
@@ -79,7 +103,7 @@ class TestModelAttackContract:
             if bad is None:
                 continue
             with pytest.raises(ValueError, match=spec.param):
-                spec(toy.make(0), bad, seed=0, **context_for(attack_id, toy))
+                spec(subject(attack_id, toy)[0], bad, seed=0, **context_for(attack_id, toy))
 
     def test_registry_entry_is_consistent(self, attack_id):
         spec = get_attack(attack_id)
@@ -90,8 +114,8 @@ class TestModelAttackContract:
             assert all(isinstance(v, int) for v in spec.grid)
 
     def test_model_without_target_layers_is_a_clear_error(self, attack_id, toy):
-        if attack_id == "weight_averaging":
-            pytest.skip("averaging interpolates any state dict, layers or not")
+        if attack_id in ("weight_averaging", "finetuning"):
+            pytest.skip(f"{attack_id} works on any state dict / needs a fpbench generator")
         spec = get_attack(attack_id)
         ctx = context_for(attack_id, toy)
         with pytest.raises(ValueError, match="no Conv/ConvTranspose/Linear layers"):
