@@ -1,0 +1,294 @@
+"""Tables from a results DataFrame: select rows, pivot metrics into columns, sort; nothing is computed.
+
+Each :class:`Table` holds the numbers in wide form (``data``: index columns, then for every value column
+``key`` and, where stderr exists, ``key_stderr``); :meth:`Table.display` turns them into strings with
+arrows, units and ``value ± stderr``. :func:`write_tables` writes every non-empty table as CSV (numbers),
+Markdown and LaTeX into ``RUN/tables/``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from bench.atomic import write_atomic, write_text_atomic
+from reports.config import DEFAULT_CONFIG, ReportConfig
+from reports.format import (
+    format_cell,
+    format_param,
+    metric_label,
+    metric_rank,
+    to_latex,
+    to_markdown,
+)
+from reports.labels import param_text
+
+# Columns that may tell apart rows sharing the chosen index; added to the index only when needed.
+DISAMBIGUATORS = ("world", "seed", "attack_version", "extractor", "attack_kind", "severity")
+TABLE_NAMES = ("transfer", "detection", "robustness_image", "model_attacks", "adaptive")
+FORMATS = ("csv", "md", "tex")
+
+
+@dataclass(frozen=True)
+class ValueColumn:
+    key: str      # column name in ``Table.data`` (and the CSV)
+    metric: str   # metric id, for direction, unit and number format
+    header: str   # display header
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    title: str
+    data: pd.DataFrame
+    index: tuple[str, ...]
+    columns: tuple[ValueColumn, ...]
+
+    def display(self) -> pd.DataFrame:
+        """The table as strings: parameters with their name and unit, cells as ``value ± stderr``."""
+        out: dict[str, list[str]] = {}
+        for col in self.index:
+            if col == "param":
+                attacks = self.data["attack"] if "attack" in self.data else [""] * len(self.data)
+                out["param"] = [param_text(a, p) for a, p in zip(attacks, self.data["param"], strict=True)]
+            else:
+                out[col] = [format_param(v) if isinstance(v, float) else str(v) for v in self.data[col]]
+        for vc in self.columns:
+            err = self.data.get(f"{vc.key}_stderr")
+            errs = err.tolist() if err is not None else [math.nan] * len(self.data)
+            out[vc.header] = [
+                format_cell(v, e, vc.metric) for v, e in zip(self.data[vc.key].tolist(), errs, strict=True)
+            ]
+        return pd.DataFrame(out)
+
+
+def _norm(value: object) -> object:
+    """Dict-safe key part: NaN becomes None (NaN != NaN would split identical keys)."""
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def _column_name(parts: Sequence[object]) -> str:
+    shown = [format_param(p) if isinstance(p, float) else str(p) for p in parts if p not in (None, "")]
+    return "_".join(shown)
+
+
+def _column_header(metric: str, parts: Sequence[object], keys: Sequence[str]) -> str:
+    extra = []
+    for key, part in zip(keys, parts, strict=True):
+        if key == "metric" or part in (None, ""):
+            continue
+        extra.append(f"@{format_param(part)}" if key == "param" else str(part))
+    label = metric_label(metric)
+    return f"{label} ({', '.join(extra)})" if extra else label
+
+
+def pivot(
+    rows: pd.DataFrame,
+    index: Sequence[str],
+    column_keys: Sequence[str] = ("metric",),
+    config: ReportConfig = DEFAULT_CONFIG,
+) -> tuple[pd.DataFrame, tuple[str, ...], tuple[ValueColumn, ...]]:
+    """Wide form of tidy rows: one line per ``index`` value, one value (+ stderr) column per
+    ``column_keys`` value. Columns in ``DISAMBIGUATORS`` join the index only if rows would collide, so
+    no two numbers are ever merged or averaged. Returns ``(data, index, value_columns)``."""
+    index = [c for c in index if c in rows.columns]
+    column_keys = ["metric", *[c for c in column_keys if c != "metric" and c in rows.columns]]
+    for extra in DISAMBIGUATORS:
+        if not rows.duplicated(subset=[*index, *column_keys]).any():
+            break
+        if extra in rows.columns and extra not in index and extra not in column_keys:
+            if rows[extra].nunique(dropna=False) > 1:
+                index.append(extra)
+    if rows.duplicated(subset=[*index, *column_keys]).any():
+        raise ValueError(f"rows are not unique on {index + column_keys}: the results table has duplicates")
+
+    cells: dict[tuple, dict[str, float]] = {}
+    raw_index: dict[tuple, tuple] = {}
+    col_info: dict[str, ValueColumn] = {}
+    col_sort: dict[str, tuple] = {}
+    has_err: set[str] = set()
+    severity: dict[tuple, int] = {}
+    for rec in rows.to_dict("records"):
+        ikey = tuple(_norm(rec[c]) for c in index)
+        raw_index.setdefault(ikey, tuple(rec[c] for c in index))
+        severity[ikey] = min(severity.get(ikey, 1 << 30), int(rec.get("severity", 0)))
+        parts = tuple(_norm(rec[c]) for c in column_keys)
+        key = _column_name(parts)
+        if key not in col_info:
+            col_info[key] = ValueColumn(key, rec["metric"], _column_header(rec["metric"], parts, column_keys))
+            col_sort[key] = (metric_rank(rec["metric"]), *[(p is None, str(p)) for p in parts[1:]])
+        slot = cells.setdefault(ikey, {})
+        slot[key] = float(rec["value"])
+        stderr = float(rec.get("stderr", math.nan))
+        slot[f"{key}_stderr"] = stderr
+        if not math.isnan(stderr):
+            has_err.add(key)
+
+    def index_sort(ikey: tuple) -> tuple:
+        out = []
+        for col, v in zip(index, ikey, strict=True):
+            if col == "method":
+                out.append(config.method_rank(str(v)))
+            elif col == "model":
+                out.append(config.model_rank(str(v)))
+            elif col == "param":  # weakest first, whichever way the parameter runs (JPEG quality falls)
+                out.append((v is not None, severity[ikey], float(v) if v is not None else 0.0))
+            elif isinstance(v, (int, float)) or v is None:
+                out.append((v is not None, float(v) if v is not None else 0.0))
+            else:
+                out.append(str(v))
+        return tuple(out)
+
+    keys = sorted(col_info, key=lambda k: col_sort[k])
+    records = []
+    for ikey in sorted(cells, key=index_sort):
+        rec = dict(zip(index, raw_index[ikey], strict=True))
+        for key in keys:
+            rec[key] = cells[ikey].get(key, math.nan)
+            if key in has_err:
+                rec[f"{key}_stderr"] = cells[ikey].get(f"{key}_stderr", math.nan)
+        records.append(rec)
+    columns = [*index]
+    for key in keys:
+        columns += [key, f"{key}_stderr"] if key in has_err else [key]
+    data = pd.DataFrame.from_records(records, columns=columns)
+    return data, tuple(index), tuple(col_info[k] for k in keys)
+
+
+def _table(name: str, title: str, rows: pd.DataFrame, index: Sequence[str], column_keys: Sequence[str],
+           config: ReportConfig) -> Table | None:
+    if rows.empty:
+        return None
+    data, idx, cols = pivot(rows, index, column_keys, config)
+    return Table(name, title, data, idx, cols)
+
+
+def transfer_table(results: pd.DataFrame, config: ReportConfig = DEFAULT_CONFIG) -> Table | None:
+    """Paper Table 1: per method and model, the clean (attack ``none``) fingerprint metrics and FID, with
+    the clean counterpart's FID beside the fingerprinted model's where counterpart rows exist."""
+    rows = results[(results["attack"] == "none") & results["metric"].isin(config.transfer_metrics)]
+    table = _table("transfer", "Fingerprint transfer to generated images (no attack)", rows,
+                   ("method", "model"), ("metric",), config)
+    if table is None or "fid" not in table.data:
+        return table
+    return _merge_clean_counterparts(table, config)
+
+
+def _merge_clean_counterparts(table: Table, config: ReportConfig) -> Table:
+    data = table.data.copy()
+    suffix, clean_method = config.clean_model_suffix, config.clean_method
+    is_clean = data["method"] == clean_method
+    if suffix:
+        is_clean |= data["model"].str.endswith(suffix)
+    has_err = "fid_stderr" in data
+    data["fid_clean"] = math.nan
+    if has_err:
+        data["fid_clean_stderr"] = math.nan
+    matched = []
+    for i in data.index[is_clean]:
+        model, method = data.at[i, "model"], data.at[i, "method"]
+        base = model[: -len(suffix)] if suffix and model.endswith(suffix) else model
+        partner = (data["model"] == base) & ~is_clean
+        if method != clean_method:
+            partner &= data["method"] == method
+        if partner.any() and not math.isnan(data.at[i, "fid"]):
+            data.loc[partner, "fid_clean"] = data.at[i, "fid"]
+            if has_err:
+                data.loc[partner, "fid_clean_stderr"] = data.at[i, "fid_stderr"]
+            matched.append(i)
+    if not matched:
+        return table
+    data = data.drop(index=matched).reset_index(drop=True)
+    order = list(data.columns)
+    moved = ["fid_clean", *(["fid_clean_stderr"] if has_err else [])]
+    order = [c for c in order if c not in moved]
+    at = order.index("fid")
+    data = data[order[:at] + moved + order[at:]]
+    clean_col = ValueColumn("fid_clean", "fid", metric_label("fid") + " (clean counterpart)")
+    cols: list[ValueColumn] = []
+    for vc in table.columns:
+        if vc.key == "fid":
+            cols.append(clean_col)
+            vc = ValueColumn("fid", "fid", metric_label("fid") + " (fingerprinted)")
+        cols.append(vc)
+    return Table(table.name, table.title, data, table.index, tuple(cols))
+
+
+def detection_table(results: pd.DataFrame, config: ReportConfig = DEFAULT_CONFIG) -> Table | None:
+    """Paper Table 2: detection and attribution accuracy per method and model, one column per world."""
+    rows = results[(results["attack"] == "none") & results["metric"].isin(config.detection_metrics)]
+    return _table("detection", "Detection and attribution without attack (closed / open world)", rows,
+                  ("method", "model"), ("metric", "world", "param"), config)
+
+
+def robustness_table(results: pd.DataFrame, config: ReportConfig = DEFAULT_CONFIG) -> Table | None:
+    """Paper Fig. 3 as a table: image attack x parameter x model, every metric measured."""
+    rows = results[results["attack_kind"] == "image"]
+    return _table("robustness_image", "Robustness to image perturbations", rows,
+                  ("attack", "param", "method", "model"), ("metric", "world"), config)
+
+
+def model_attack_table(results: pd.DataFrame, config: ReportConfig = DEFAULT_CONFIG) -> Table | None:
+    """Model perturbations: bit accuracy and FID side by side per attack and parameter."""
+    rows = results[results["attack_kind"] == "model"]
+    return _table("model_attacks", "Robustness to model (weight) perturbations", rows,
+                  ("method", "model", "attack", "param"), ("metric", "world"), config)
+
+
+def adaptive_table(results: pd.DataFrame, config: ReportConfig = DEFAULT_CONFIG) -> Table | None:
+    """Adaptive attacks and detectability tests (what an informed adversary achieves)."""
+    rows = results[results["attack_kind"] == "adaptive"]
+    return _table("adaptive", "Adaptive attacks and detectability", rows,
+                  ("method", "model", "attack", "param"), ("metric", "world"), config)
+
+
+BUILDERS: dict[str, Callable[[pd.DataFrame, ReportConfig], Table | None]] = {
+    "transfer": transfer_table,
+    "detection": detection_table,
+    "robustness_image": robustness_table,
+    "model_attacks": model_attack_table,
+    "adaptive": adaptive_table,
+}
+
+
+def build_tables(results: pd.DataFrame, config: ReportConfig = DEFAULT_CONFIG) -> dict[str, Table]:
+    """Every table that has rows, keyed by name, in :data:`TABLE_NAMES` order."""
+    tables = {}
+    for name in TABLE_NAMES:
+        table = BUILDERS[name](results, config)
+        if table is not None:
+            tables[name] = table
+    return tables
+
+
+def table_markdown(table: Table) -> str:
+    note = "↑ higher is better, ↓ lower is better; cells are value ± stderr where a stderr was measured."
+    return f"**{table.title}**\n\n{to_markdown(table.display())}\n{note}\n"
+
+
+def write_tables(results: pd.DataFrame, out_dir: str | Path, config: ReportConfig = DEFAULT_CONFIG,
+                 *, tables: dict[str, Table] | None = None) -> dict[str, dict[str, Path]]:
+    """Write every non-empty table as ``NAME.csv`` (numbers), ``NAME.md`` and ``NAME.tex`` into
+    ``out_dir``; files of tables that are now empty are removed so a re-render leaves nothing stale.
+    ``tables`` (from :func:`build_tables` on the same results) avoids building them twice.
+    Returns ``{name: {"csv": path, "md": path, "tex": path}}``."""
+    out_dir = Path(out_dir)
+    tables = build_tables(results, config) if tables is None else tables
+    written: dict[str, dict[str, Path]] = {}
+    for name, table in tables.items():
+        written[name] = {
+            "csv": write_atomic(out_dir / f"{name}.csv",
+                                lambda p, t=table: t.data.to_csv(p, index=False, float_format="%.10g")),
+            "md": write_text_atomic(out_dir / f"{name}.md", table_markdown(table)),
+            "tex": write_text_atomic(out_dir / f"{name}.tex",
+                                     to_latex(table.display(), caption=table.title, label=f"tab:{name}")),
+        }
+    for name in TABLE_NAMES:
+        if name not in tables:
+            for fmt in FORMATS:
+                (out_dir / f"{name}.{fmt}").unlink(missing_ok=True)
+    return written
