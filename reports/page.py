@@ -1,0 +1,176 @@
+"""The report page: ``RUN/report.md`` (links the PNGs) and ``RUN/report.html`` (one self-contained file,
+PNGs embedded as base64), both built from ``RUN/results.csv`` and ``RUN/manifest.json`` alone.
+
+The headline only *selects* rows (lowest, highest) and quotes their values; it computes nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from bench.atomic import write_text_atomic
+from bench.results import read_results, validate
+from reports.config import DEFAULT_CONFIG, ReportConfig
+from reports.format import format_number, to_html
+from reports.labels import param_text
+from reports.plots import write_plots
+from reports.tables import Table, build_tables, table_markdown, write_tables
+
+PLOT_CAPTIONS = {
+    "robustness_image": "Bit accuracy under image perturbations (paper Fig. 3 style).",
+    "robustness_methods": "Detection / attribution accuracy of each method under image perturbations.",
+    "model_attacks": "Bit accuracy against FID under model perturbations.",
+    "heatmap_strongest": "Bit accuracy at the strongest severity of every attack.",
+    "roc": "ROC points: TPR at fixed FPR.",
+}
+
+
+def _pick(rows: pd.DataFrame, lowest: bool) -> dict | None:
+    if rows.empty:
+        return None
+    return rows.loc[rows["value"].idxmin() if lowest else rows["value"].idxmax()].to_dict()
+
+
+def headline(results: pd.DataFrame, config: ReportConfig = DEFAULT_CONFIG) -> list[str]:
+    """Short summary lines, each quoting rows of the results table (selection only, no arithmetic)."""
+    kinds = results.loc[results["attack_kind"] != "none"].groupby("attack_kind")["attack"].nunique()
+    lines = [
+        f"{len(results)} measured numbers: {results['method'].nunique()} methods, "
+        f"{results['model'].nunique()} models, attacks per kind: "
+        + (", ".join(f"{k} {v}" for k, v in kinds.items()) or "none") + "."
+    ]
+    fp = results[results["method"] == config.fingerprint_method]
+    generators = ~fp["model"].eq(config.data_model) & ~(
+        fp["model"].str.endswith(config.clean_model_suffix) if config.clean_model_suffix else False)
+    clean = fp[(fp["attack"] == "none") & (fp["metric"] == "bit_accuracy") & generators]
+    lo, hi = _pick(clean, True), _pick(clean, False)
+    if lo is not None and hi is not None:
+        lines.append(f"Bit accuracy without attack ({config.fingerprint_method}): lowest "
+                     f"{format_number(lo['value'], 'bit_accuracy')} ({lo['model']}), highest "
+                     f"{format_number(hi['value'], 'bit_accuracy')} ({hi['model']}).")
+    for kind in ("image", "model", "adaptive"):
+        worst = _pick(fp[(fp["attack_kind"] == kind) & (fp["metric"] == "bit_accuracy")], True)
+        if worst is not None:
+            article = "an" if kind[0] in "aeiou" else "a"
+            lines.append(f"Lowest bit accuracy under {article} {kind} attack: "
+                         f"{format_number(worst['value'], 'bit_accuracy')} ({worst['attack']}, "
+                         f"{param_text(worst['attack'], worst['param'])}, {worst['model']}).")
+    for metric in ("detection_accuracy", "attribution_accuracy"):
+        rows = results[(results["attack"] == "none") & (results["metric"] == metric)]
+        for world in sorted(rows["world"].unique()):
+            sub = rows[rows["world"] == world]
+            best, worst = _pick(sub, False), _pick(sub, True)
+            where = f" ({world} world)" if world else ""
+            lines.append(f"{metric.replace('_', ' ').capitalize()}{where} without attack: highest "
+                         f"{format_number(best['value'], metric)} ({best['method']}, {best['model']}), lowest "
+                         f"{format_number(worst['value'], metric)} ({worst['method']}, {worst['model']}).")
+    return lines
+
+
+def _manifest_value(value: object) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_manifest_value(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_manifest_value(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def manifest_rows(manifest: dict) -> list[tuple[str, str]]:
+    """``(key, text)`` for every manifest key, in file order; nested dicts flattened to ``k=v`` lists."""
+    return [(str(k), _manifest_value(v)) for k, v in manifest.items()]
+
+
+def render_markdown(results: pd.DataFrame, tables: dict[str, Table], plots: dict[str, Path],
+                    manifest: dict | None, config: ReportConfig = DEFAULT_CONFIG) -> str:
+    out = ["# fpbench report", ""]
+    if manifest and "preset" in manifest:
+        out += [f"Preset `{manifest['preset']}`.", ""]
+    out += ["## Summary", "", *[f"- {line}" for line in headline(results, config)], ""]
+    if manifest:
+        out += ["## Provenance (manifest.json)", "", "| key | value |", "|---|---|"]
+        out += [f"| {k} | {v.replace('|', '/')} |" for k, v in manifest_rows(manifest)]
+        out.append("")
+    out += ["## Tables", ""]
+    for name, table in tables.items():
+        out += [table_markdown(table),
+                f"Files: [CSV](tables/{name}.csv), [Markdown](tables/{name}.md), [LaTeX](tables/{name}.tex)",
+                ""]
+    if plots:
+        out += ["## Plots", ""]
+        for name in plots:
+            out += [f"![{PLOT_CAPTIONS.get(name, name)}](plots/{name}.png)", "",
+                    f"*{PLOT_CAPTIONS.get(name, name)}*", ""]
+    return "\n".join(out)
+
+
+_CSS = """body{font-family:system-ui,sans-serif;max-width:1150px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:.9em}
+th,td{border-bottom:1px solid #ddd;padding:.25em .6em;text-align:left}th{border-bottom:2px solid #444}
+img{max-width:100%;border:1px solid #eee}figcaption{font-style:italic;color:#555}"""
+
+
+def render_html(results: pd.DataFrame, tables: dict[str, Table], plots: dict[str, Path],
+                manifest: dict | None, config: ReportConfig = DEFAULT_CONFIG) -> str:
+    esc = html.escape
+    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+             f"<title>fpbench report</title><style>{_CSS}</style></head><body>", "<h1>fpbench report</h1>"]
+    if manifest and "preset" in manifest:
+        parts.append(f"<p>Preset <code>{esc(str(manifest['preset']))}</code>.</p>")
+    parts.append("<h2>Summary</h2><ul>" + "".join(f"<li>{esc(x)}</li>" for x in headline(results, config))
+                 + "</ul>")
+    if manifest:
+        parts.append("<h2>Provenance (manifest.json)</h2>"
+                     + to_html(pd.DataFrame(manifest_rows(manifest), columns=["key", "value"])))
+    parts.append("<h2>Tables</h2><p>↑ higher is better, ↓ lower is better; cells are value ± stderr "
+                 "where a stderr was measured.</p>")
+    for table in tables.values():
+        parts.append(f"<h3>{esc(table.title)}</h3>" + to_html(table.display()))
+    if plots:
+        parts.append("<h2>Plots</h2>")
+        for name, path in plots.items():
+            data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+            caption = esc(PLOT_CAPTIONS.get(name, name))
+            parts.append(f'<figure><img alt="{caption}" src="data:image/png;base64,{data}">'
+                         f"<figcaption>{caption}</figcaption></figure>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def load_manifest(run_dir: str | Path) -> dict | None:
+    path = Path(run_dir) / "manifest.json"
+    if not path.exists():
+        return None
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(manifest, dict):
+        raise ValueError(f"{path}: manifest must be a JSON object, found {type(manifest).__name__}")
+    return manifest
+
+
+def render_run(run_dir: str | Path, config: ReportConfig = DEFAULT_CONFIG) -> Path:
+    """Re-render ``tables/``, ``plots/``, ``report.md`` and ``report.html`` of a run directory from its
+    ``results.csv`` (and ``manifest.json`` if present). Returns the path of ``report.html``.
+
+    Raises ``FileNotFoundError`` without results.csv and ``ValueError`` listing the problems of an
+    invalid results table.
+    """
+    run_dir = Path(run_dir)
+    csv = run_dir / "results.csv"
+    if not csv.exists():
+        raise FileNotFoundError(f"no results.csv in {run_dir}")
+    results = read_results(csv)
+    problems = validate(results)
+    if problems:
+        raise ValueError(f"{csv} is not a valid results table:\n- " + "\n- ".join(problems))
+    manifest = load_manifest(run_dir)
+    tables = build_tables(results, config)
+    write_tables(results, run_dir / "tables", config, tables=tables)
+    plots = write_plots(results, run_dir / "plots", config)
+    write_text_atomic(run_dir / "report.md", render_markdown(results, tables, plots, manifest, config))
+    return write_text_atomic(run_dir / "report.html", render_html(results, tables, plots, manifest, config))

@@ -1,0 +1,295 @@
+"""Seaborn/matplotlib PNG plots of a results table; each plot is skipped when its rows do not exist.
+
+Figures are built on the Agg canvas directly (``matplotlib.figure.Figure``), never through pyplot, so
+no figure is kept open and no global backend is touched. Every plotted number is a row of the results
+table: lines connect rows, error bars are their stderr; nothing is averaged or fitted.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from bench.atomic import write_atomic
+from reports.config import DEFAULT_CONFIG, ReportConfig
+from reports.format import metric_label
+from reports.labels import param_axis_label, param_text
+from reports.palette import colour
+
+PLOT_NAMES = ("robustness_image", "robustness_methods", "model_attacks", "heatmap_strongest", "roc")
+DPI = 110
+# Columns that split lines when they vary (several seeds or worlds are drawn, never averaged).
+SPLIT = ("seed", "world", "attack_version", "extractor")
+WORLD_STYLE = {"": "-", "closed": "-", "open": "--"}
+
+
+def _new_figure(n_panels: int, ncols: int = 3, size: tuple[float, float] = (4.2, 3.3)):
+    ncols = max(1, min(ncols, n_panels))
+    nrows = math.ceil(n_panels / ncols)
+    fig = Figure(figsize=(size[0] * ncols + 0.4, size[1] * nrows + 1.0), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax in axes[n_panels:]:
+        ax.set_visible(False)
+    return fig, list(axes[:n_panels])
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    return write_atomic(path, lambda p: fig.savefig(p, format="png", dpi=DPI))
+
+
+def _legend(fig: Figure, axes) -> None:
+    """One legend for the figure, outside the panels on the right, each label once."""
+    seen: dict[str, object] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            seen.setdefault(label, handle)
+    if seen:
+        width_chars = fig.get_figwidth() * 11  # about 11 legend characters per inch at this font size
+        per_entry = max(len(label) for label in seen) + 6
+        ncols = max(1, min(4, len(seen), int(width_chars // per_entry)))
+        fig.legend(list(seen.values()), list(seen.keys()), loc="outside lower center", ncols=ncols,
+                   frameon=False)
+
+
+def _splitting(rows: pd.DataFrame, keys: list[str]) -> list[str]:
+    """Columns of :data:`SPLIT` needed so that no two rows share ``keys`` (seeds are drawn, not averaged)."""
+    extra: list[str] = []
+    for col in SPLIT:
+        if not rows.duplicated(subset=keys + extra).any():
+            break
+        if col in rows and rows[col].nunique(dropna=False) > 1:
+            extra.append(col)
+    return extra
+
+
+def _line_groups(rows: pd.DataFrame, keys: list[str]):
+    """Yield ``(key dict, rows sorted by severity/param)`` for every line to draw."""
+    keys = keys + [c for c in _splitting(rows, [*keys, "param"]) if c not in keys]
+    for values, grp in rows.groupby(keys, sort=True, dropna=False):
+        values = values if isinstance(values, tuple) else (values,)
+        yield dict(zip(keys, values, strict=True)), grp.sort_values(["severity", "param"])
+
+
+def _suffix(key: dict, skip: tuple[str, ...]) -> str:
+    extra = [f"{k}={v}" for k, v in key.items() if k not in skip and v not in ("", None)]
+    return f" ({', '.join(extra)})" if extra else ""
+
+
+def _invert_if_falling(ax, rows: pd.DataFrame) -> None:
+    """Put the weakest severity on the left even when the parameter falls as attacks get stronger."""
+    ordered = rows.sort_values("severity")
+    if len(ordered) > 1 and ordered["param"].iloc[0] > ordered["param"].iloc[-1]:
+        ax.invert_xaxis()
+
+
+def plot_robustness(results: pd.DataFrame, path: Path, config: ReportConfig = DEFAULT_CONFIG) -> Path | None:
+    """Paper Fig. 3: one panel per image attack, bit accuracy against the attack parameter, one line per
+    model (fingerprinted real data dashed black), error bars = stderr, chance level dotted."""
+    rows = results[(results["attack_kind"] == "image") & (results["metric"] == "bit_accuracy")]
+    if rows.empty:
+        return None
+    attacks = sorted(rows["attack"].unique())
+    many_methods = rows["method"].nunique() > 1
+    with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.9):
+        fig, axes = _new_figure(len(attacks))
+        for ax, attack in zip(axes, attacks, strict=True):
+            sub = rows[rows["attack"] == attack]
+            groups = sorted(_line_groups(sub, ["method", "model"]),
+                            key=lambda g: (config.model_rank(g[0]["model"]), config.method_rank(g[0]["method"])))
+            for key, grp in groups:
+                is_data = key["model"] == config.data_model
+                label = key["model"] + (f" [{key['method']}]" if many_methods else "") + _suffix(key, ("method", "model"))
+                ax.errorbar(grp["param"], grp["value"], yerr=grp["stderr"].fillna(0.0), label=label,
+                            color=colour(key["model"]), marker="s" if is_data else "o", markersize=4,
+                            linestyle="--" if is_data else WORLD_STYLE.get(key.get("world", ""), "-"),
+                            capsize=2, linewidth=1.6)
+            ax.axhline(0.5, color="grey", linestyle=":", linewidth=1, label="chance (0.5)")
+            _invert_if_falling(ax, sub)
+            ax.set_title(attack.replace("_", " "))
+            ax.set_xlabel(param_axis_label(attack))
+            ax.set_ylabel(metric_label("bit_accuracy"))
+            ax.set_ylim(min(0.4, float(sub["value"].min()) - 0.05), 1.02)
+        fig.suptitle("Bit accuracy under image perturbations")
+        _legend(fig, axes)
+        return _save(fig, path)
+
+
+def plot_method_comparison(results: pd.DataFrame, path: Path,
+                           config: ReportConfig = DEFAULT_CONFIG) -> Path | None:
+    """Detection / attribution accuracy of every method under each image attack (rows: metric, columns:
+    attack); colour = method, line style = world, marker = model. Drawn only when several methods exist."""
+    metrics = [m for m in ("detection_accuracy", "attribution_accuracy") if m in set(results["metric"])]
+    rows = results[(results["attack_kind"] == "image") & results["metric"].isin(metrics)]
+    if rows.empty or rows["method"].nunique() < 2:
+        return None
+    metrics = [m for m in metrics if m in set(rows["metric"])]
+    attacks = sorted(rows["attack"].unique())
+    markers = dict(zip(sorted(rows["model"].unique()), "o^sDvP*X", strict=False))
+    with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.9):
+        fig, axes = _new_figure(len(metrics) * len(attacks), ncols=len(attacks))
+        for i, metric in enumerate(metrics):
+            for j, attack in enumerate(attacks):
+                ax = axes[i * len(attacks) + j]
+                sub = rows[(rows["metric"] == metric) & (rows["attack"] == attack)]
+                for key, grp in sorted(_line_groups(sub, ["method", "model", "world"]),
+                                       key=lambda g: config.method_rank(g[0]["method"])):
+                    label = f"{key['method']} / {key['model']}" + (f" ({key['world']})" if key["world"] else "")
+                    ax.errorbar(grp["param"], grp["value"], yerr=grp["stderr"].fillna(0.0), label=label,
+                                color=colour(key["method"]), marker=markers.get(key["model"], "o"),
+                                markersize=4, linestyle=WORLD_STYLE.get(key["world"], "-"), capsize=2)
+                if not sub.empty:
+                    _invert_if_falling(ax, sub)
+                ax.set_title(f"{attack.replace('_', ' ')}: {metric.replace('_', ' ')}")
+                ax.set_xlabel(param_axis_label(attack))
+                ax.set_ylabel(metric_label(metric))
+                ax.set_ylim(-0.02, 1.02)
+        fig.suptitle("Detection and attribution under image perturbations, by method")
+        _legend(fig, axes)
+        return _save(fig, path)
+
+
+def _paired(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Put each row's bit accuracy and FID side by side (a join, no arithmetic)."""
+    acc = rows[rows["metric"] == "bit_accuracy"]
+    fid = rows[rows["metric"] == "fid"]
+    keys = keys + [c for c in ("seed", "world") if c in rows]
+    paired = acc.merge(fid[[*keys, "value", "stderr"]], on=keys, suffixes=("", "_fid"))
+    return paired.rename(columns={"value": "bit_accuracy", "value_fid": "fid"})
+
+
+def plot_model_attacks(results: pd.DataFrame, path: Path,
+                       config: ReportConfig = DEFAULT_CONFIG) -> Path | None:
+    """Bit accuracy against FID under model perturbations: one panel per (method, model), one curve per
+    attack, points labelled with the parameter; the unattacked model is a star (paper Sec. 5)."""
+    keys = ["method", "model", "attack", "param"]
+    pairs = _paired(results[results["attack_kind"] == "model"], keys)
+    if pairs.empty:
+        return None
+    clean = _paired(results[results["attack"] == "none"], ["method", "model"])
+    panels = sorted({(m, g) for m, g in zip(pairs["method"], pairs["model"], strict=True)},
+                    key=lambda k: (config.method_rank(k[0]), config.model_rank(k[1])))
+    with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.9):
+        fig, axes = _new_figure(len(panels), ncols=2, size=(5.0, 3.8))
+        for ax, (method, model) in zip(axes, panels, strict=True):
+            sub = pairs[(pairs["method"] == method) & (pairs["model"] == model)]
+            for attack, grp in sub.groupby("attack", sort=True):
+                grp = grp.sort_values(["severity", "param"])
+                ax.plot(grp["fid"], grp["bit_accuracy"], marker="o", markersize=4, color=colour(attack),
+                        label=attack.replace("_", " "))
+                for x, y, p in zip(grp["fid"], grp["bit_accuracy"], grp["param"], strict=True):
+                    ax.annotate(param_text(attack, p), (x, y), textcoords="offset points", xytext=(4, 3),
+                                fontsize=7, color=colour(attack))
+            base = clean[(clean["method"] == method) & (clean["model"] == model)]
+            if not base.empty:
+                ax.plot(base["fid"], base["bit_accuracy"], marker="*", markersize=12, linestyle="none",
+                        color="black", label="no attack")
+            ax.axhline(0.5, color="grey", linestyle=":", linewidth=1, label="chance (0.5)")
+            ax.set_title(f"{model} ({method})")
+            ax.set_xlabel(metric_label("fid"))
+            ax.set_ylabel(metric_label("bit_accuracy"))
+        fig.suptitle("Bit accuracy vs. FID under model perturbations")
+        _legend(fig, axes)
+        return _save(fig, path)
+
+
+def plot_heatmap(results: pd.DataFrame, path: Path, config: ReportConfig = DEFAULT_CONFIG) -> Path | None:
+    """Bit accuracy of every (attack, model) at the attack's strongest severity in the run."""
+    rows = results[(results["attack_kind"] != "none") & (results["metric"] == "bit_accuracy")]
+    if rows.empty:
+        return None
+    strongest = rows[rows["severity"] == rows.groupby("attack")["severity"].transform("max")].copy()
+    many_methods = strongest["method"].nunique() > 1
+    split = _splitting(strongest, ["attack", "method", "model"])
+    strongest["column"] = [
+        (f"{r['method']} / " if many_methods else "") + r["model"] + "".join(f" {c}={r[c]}" for c in split)
+        for r in strongest.to_dict("records")
+    ]
+    labels = {}
+    for attack, grp in strongest.groupby("attack"):
+        params = grp["param"].dropna().unique()
+        labels[attack] = f"{attack} ({param_text(attack, float(params[0]))})" if len(params) == 1 else attack
+    strongest["row"] = strongest["attack"].map(labels)
+    kind_order = {"image": 0, "model": 1, "adaptive": 2}
+    row_order = [labels[a] for a in sorted(labels, key=lambda a: (
+        kind_order.get(strongest.loc[strongest["attack"] == a, "attack_kind"].iloc[0], 3), a))]
+    grid = strongest.pivot(index="row", columns="column", values="value")
+    col_order = sorted(grid.columns, key=lambda c: (config.model_rank(c.split(" / ")[-1].split(" ")[0]), c))
+    grid = grid.loc[row_order, col_order]
+    with sns.axes_style("white"), sns.plotting_context("notebook", font_scale=0.9):
+        fig = Figure(figsize=(4.0 + 1.2 * grid.shape[1], 1.8 + 0.5 * grid.shape[0]), layout="constrained")
+        FigureCanvasAgg(fig)
+        ax = fig.subplots()
+        sns.heatmap(grid, ax=ax, annot=True, fmt=".3f", cmap="viridis", vmax=1.0,
+                    vmin=min(0.4, float(np.nanmin(grid.to_numpy(dtype=float)))),
+                    linewidths=0.5, cbar_kws={"label": metric_label("bit_accuracy")},
+                    mask=grid.isna())
+        ax.set_xlabel("model")
+        ax.set_ylabel("attack (strongest setting)")
+        ax.set_title("Bit accuracy at each attack's strongest severity")
+        return _save(fig, path)
+
+
+def plot_roc(results: pd.DataFrame, path: Path, config: ReportConfig = DEFAULT_CONFIG) -> Path | None:
+    """TPR against FPR from ``tpr_at_fpr`` rows (FPR in ``param``); clean rows only when they exist."""
+    rows = results[(results["metric"] == "tpr_at_fpr") & results["param"].notna()]
+    if rows.empty:
+        return None
+    if (rows["attack"] == "none").any():
+        rows = rows[rows["attack"] == "none"]
+    by_method = rows["method"].nunique() > 1
+    with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.9):
+        fig, (ax,) = _new_figure(1, size=(5.0, 4.0))
+        for key, grp in _line_groups(rows, ["method", "model", "attack"]):
+            grp = grp.sort_values("param")
+            label = f"{key['method']} / {key['model']}" + (
+                "" if key["attack"] == "none" else f" / {key['attack']}") + _suffix(key, ("method", "model", "attack"))
+            ax.errorbar(grp["param"], grp["value"], yerr=grp["stderr"].fillna(0.0), marker="o", markersize=4,
+                        capsize=2, label=label, color=colour(key["method"] if by_method else key["model"]),
+                        linestyle=WORLD_STYLE.get(key.get("world", ""), "-"))
+        fpr = rows["param"].to_numpy(dtype=float)
+        log = bool((fpr > 0).all() and fpr.max() / fpr.min() >= 10)
+        lo = float(fpr.min()) if log else 0.0
+        chance = np.geomspace(lo, 1.0, 50) if log else np.linspace(0.0, 1.0, 2)
+        ax.plot(chance, chance, color="grey", linestyle=":", linewidth=1, label="chance (TPR = FPR)")
+        if log:
+            ax.set_xscale("log")
+        ax.set_xlabel("false-positive rate [fraction]" + (" (log scale)" if log else ""))
+        ax.set_ylabel(metric_label("tpr_at_fpr"))
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_title("ROC points (TPR at fixed FPR)")
+        _legend(fig, [ax])
+        return _save(fig, path)
+
+
+PLOTTERS: dict[str, Callable[[pd.DataFrame, Path, ReportConfig], Path | None]] = {
+    "robustness_image": plot_robustness,
+    "robustness_methods": plot_method_comparison,
+    "model_attacks": plot_model_attacks,
+    "heatmap_strongest": plot_heatmap,
+    "roc": plot_roc,
+}
+
+
+def write_plots(results: pd.DataFrame, out_dir: str | Path,
+                config: ReportConfig = DEFAULT_CONFIG) -> dict[str, Path]:
+    """Draw every plot whose rows exist into ``out_dir/NAME.png``; stale PNGs of skipped plots are
+    removed. Returns ``{name: path}``."""
+    out_dir = Path(out_dir)
+    written = {}
+    for name in PLOT_NAMES:
+        path = out_dir / f"{name}.png"
+        result = PLOTTERS[name](results, path, config)
+        if result is None:
+            path.unlink(missing_ok=True)
+        else:
+            written[name] = result
+    return written
+
