@@ -1,0 +1,129 @@
+"""Row-by-row comparison of two results tables, direction-aware (``fpbench compare RUN_A RUN_B``).
+
+Rows are matched on the identity columns; a NaN ``param`` (the clean measurement) matches NaN. Whether
+a change is an improvement comes from the metric registry (``higher_is_better``), never from the sign.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from bench.metrics import METRICS
+from reports.format import format_number, format_param, metric_label
+
+IDENTITY = ("method", "model", "attack", "attack_kind", "param", "metric", "world")
+CHANGES = ("worse", "removed", "improved", "added", "unchanged")
+
+
+def identity_keys(*frames: pd.DataFrame) -> list[str]:
+    """The identity columns, plus ``seed`` when a frame holds several seeds of one measurement."""
+    for df in frames:
+        missing = [c for c in IDENTITY if c not in df.columns and c != "world"]
+        if missing:
+            raise ValueError(f"results table lacks identity columns {missing}")
+    keys = list(IDENTITY)
+    if any(_with_world(df).duplicated(subset=keys).any() for df in frames):
+        if all("seed" in df.columns for df in frames):
+            keys.append("seed")
+        if any(_with_world(df).duplicated(subset=keys).any() for df in frames):
+            raise ValueError(f"rows are not unique on {keys}; cannot match them between runs")
+    return keys
+
+
+def _with_world(df: pd.DataFrame) -> pd.DataFrame:
+    return df if "world" in df.columns else df.assign(world="")
+
+
+def direction(metric: str, fallback: object = True) -> bool:
+    """``higher_is_better`` from the registry; a metric unknown to it keeps the table's own flag."""
+    if metric in METRICS:
+        return METRICS.get(metric).higher_is_better
+    return bool(fallback) if fallback is not None and not pd.isna(fallback) else True
+
+
+def align(old: pd.DataFrame, new: pd.DataFrame, keys: list[str],
+          extra: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Outer join of the two tables on ``keys`` (NaN param == NaN param): identity columns, then
+    ``old``, ``new`` (values), ``higher_is_better`` and ``_merge`` (``left_only`` = only in ``old``)."""
+    def prep(df: pd.DataFrame, tag: str) -> pd.DataFrame:
+        df = _with_world(df)
+        cols = [*keys, "value", *[c for c in extra if c in df.columns]]
+        if "higher_is_better" in df.columns:
+            cols.append("higher_is_better")
+        out = df[cols].rename(columns={"value": tag, "higher_is_better": f"hib_{tag}",
+                                       **{c: f"{c}_{tag}" for c in extra}})
+        out["_param_nan"] = out["param"].isna()
+        out["param"] = out["param"].fillna(0.0)
+        return out
+
+    on = [*keys, "_param_nan"]
+    merged = prep(old, "old").merge(prep(new, "new"), on=on, how="outer", indicator=True, sort=False)
+    merged.loc[merged["_param_nan"], "param"] = math.nan
+    hib_cols = [c for c in ("hib_new", "hib_old") if c in merged.columns]
+    fallback = merged[hib_cols].bfill(axis=1).iloc[:, 0] if hib_cols else pd.Series(True, index=merged.index)
+    merged["higher_is_better"] = [direction(m, f) for m, f in zip(merged["metric"], fallback, strict=True)]
+    return merged.drop(columns=["_param_nan", *hib_cols])
+
+
+def compare_runs(a: pd.DataFrame, b: pd.DataFrame, *, atol: float = 0.0) -> pd.DataFrame:
+    """Compare run ``a`` (old) with run ``b`` (new), one line per measurement.
+
+    Returns the identity columns and ``old``, ``new``, ``delta`` (new - old), ``higher_is_better`` and
+    ``change`` in {worse, removed, improved, added, unchanged}; a move of at most ``atol`` is unchanged.
+    Sorted worst first.
+    """
+    keys = identity_keys(a, b)
+    merged = align(a, b, keys)
+    merged["delta"] = merged["new"] - merged["old"]
+    signed = np.where(merged["higher_is_better"], merged["delta"], -merged["delta"])
+    change = np.select([signed > atol, signed < -atol], ["improved", "worse"], default="unchanged")
+    change = np.where(merged["_merge"] == "left_only", "removed", change)
+    change = np.where(merged["_merge"] == "right_only", "added", change)
+    # a value that became NaN (or stopped being one) is a change worth seeing
+    nan_new = merged["new"].isna() & merged["old"].notna() & (merged["_merge"] == "both")
+    change = np.where(nan_new, "worse", change)
+    merged["change"] = pd.Categorical(change, categories=CHANGES, ordered=True)
+    merged = merged.drop(columns="_merge")
+    merged = merged.sort_values(["change", "method", "model", "attack", "param", "metric"],
+                                na_position="first", kind="stable").reset_index(drop=True)
+    merged["change"] = merged["change"].astype(str)
+    return merged[[*keys, "old", "new", "delta", "higher_is_better", "change"]]
+
+
+def signed_number(delta: float, metric: str) -> str:
+    """A difference with its sign (``+0.012``, ``-5.62``), formatted like the metric."""
+    text = format_number(abs(delta), metric) if not pd.isna(delta) else format_number(math.nan)
+    if pd.isna(delta) or delta == 0:
+        return text
+    return ("+" if delta > 0 else "-") + text
+
+
+def text_table(rows: list[list[str]], header: list[str]) -> str:
+    """Fixed-width plain-text table for the terminal."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(s.rstrip() for s in out)
+
+
+def format_comparison(df: pd.DataFrame, *, show_unchanged: bool = False) -> str:
+    """Terminal text of :func:`compare_runs`: a count per change, then the rows that moved, worse first."""
+    counts = df["change"].value_counts()
+    summary = ", ".join(f"{int(counts.get(c, 0))} {c}" for c in CHANGES)
+    shown = df if show_unchanged else df[df["change"] != "unchanged"]
+    order = {c: i for i, c in enumerate(CHANGES)}
+    shown = shown.iloc[np.argsort([order[c] for c in shown["change"]], kind="stable")]
+    if shown.empty:
+        return f"{summary}\nno measurement moved."
+    header = ["change", "method", "model", "attack", "param", "metric", "world", "old", "new", "delta"]
+    rows = [
+        [r["change"], r["method"], r["model"], r["attack"], format_param(r["param"]),
+         metric_label(r["metric"], unit=False), r.get("world", ""), format_number(r["old"], r["metric"]),
+         format_number(r["new"], r["metric"]), signed_number(r["delta"], r["metric"])]
+        for r in shown.to_dict("records")
+    ]
+    return f"{summary}\n\n{text_table(rows, header)}"

@@ -1,0 +1,263 @@
+"""Direction-aware regression check of a run against committed reference numbers.
+
+A row FAILS only when its metric moved in the bad direction (registry ``higher_is_better``) by more than
+its absolute tolerance, when its value became NaN, or when it is missing from the current run.
+Improvements beyond tolerance are reported, never failed; rows new in the current run are listed.
+
+Files (``reports/reference/``, written only on purpose by :func:`update_reference`):
+
+- ``<preset>.csv``: the reference rows, a valid results table (``bench.results`` schema).
+- ``<preset>.tolerance.json``::
+
+      {"format": 1, "preset": "quick", "source": "runs/quick/results.csv", "created": "...",
+       "rule": "...", "k": 3.0, "note": "how the spread was measured",
+       "spread": {"bit_accuracy": 0.004, ...},   # measured run-to-run spread, per metric
+       "floor":  {"bit_accuracy": 0.005, ...},   # smallest tolerance allowed, per metric
+       "metrics": {"bit_accuracy": 0.012, ...},  # tolerance = max(k * spread, floor)
+       "rows": [{"model": "progan", "attack": "jpeg", "param": 10, "metric": "bit_accuracy",
+                 "tolerance": 0.03}]}            # optional overrides; absent keys match anything
+
+A tolerance given as a plain ``{metric: tolerance}`` dict or as a DataFrame (``metric``, ``tolerance``
+and any identity columns to match exactly) works too. The most specific matching rule wins.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench.atomic import write_json_atomic
+from bench.metrics import METRICS
+from bench.results import read_results, validate, write_results
+from reports.compare import IDENTITY, align, identity_keys, signed_number, text_table
+from reports.format import format_number, format_param, metric_label
+
+REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
+FORMAT_VERSION = 1
+# Timing is pytest-benchmark's job (STYLE.md #11); it is left out of accuracy references by default.
+TIMING_METRICS = ("seconds", "images_per_second")
+# Default floors by unit: differences smaller than these are numerical noise, not regressions.
+DEFAULT_FLOORS = {"fraction": 0.005, "probability": 0.005, "log10 probability": 0.5, "FID": 0.5, "dB": 0.1}
+FALLBACK_FLOOR = 1e-6
+STATUSES = ("worse", "missing", "improved", "within", "new")
+FAILING = ("worse", "missing")
+_EPS = 1e-12  # float slack so a move of exactly the tolerance passes
+RULE = ("tolerance = max(k * spread, floor), absolute, per metric; a row fails only when it moves in its "
+        "metric's bad direction by more than its tolerance, or is missing")
+
+
+@dataclass(frozen=True)
+class RegressionReport:
+    """Outcome of :func:`check_regression`. ``rows``: one line per reference or current row with the
+    identity columns, ``reference``, ``current``, ``delta`` (current - reference), ``tolerance``,
+    ``higher_is_better`` and ``status`` in {worse, missing, improved, within, new}."""
+
+    rows: pd.DataFrame
+
+    @property
+    def passed(self) -> bool:
+        return not self.rows["status"].isin(FAILING).any()
+
+    @property
+    def failures(self) -> pd.DataFrame:
+        return self.rows[self.rows["status"].isin(FAILING)]
+
+    @property
+    def improved(self) -> pd.DataFrame:
+        return self.rows[self.rows["status"] == "improved"]
+
+    @property
+    def moved(self) -> pd.DataFrame:
+        """Every row that is not within tolerance (failures, improvements, new rows)."""
+        return self.rows[self.rows["status"] != "within"]
+
+    def summary(self) -> str:
+        counts = self.rows["status"].value_counts()
+        head = "regression check PASSED" if self.passed else "regression check FAILED"
+        text = head + ": " + ", ".join(f"{int(counts.get(s, 0))} {s}" for s in STATUSES)
+        moved = self.moved
+        if moved.empty:
+            return text
+        header = ["status", "method", "model", "attack", "param", "metric", "world", "reference", "current",
+                  "delta", "tolerance"]
+        rows = [
+            [r["status"], r["method"], r["model"], r["attack"], format_param(r["param"]),
+             metric_label(r["metric"], unit=False), r.get("world", ""), format_number(r["reference"], r["metric"]),
+             format_number(r["current"], r["metric"]),
+             signed_number(r["delta"], r["metric"]),
+             format_number(r["tolerance"], r["metric"]) if not pd.isna(r["tolerance"]) else "–"]
+            for r in moved.to_dict("records")
+        ]
+        return f"{text}\n\n{text_table(rows, header)}"
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+Rule = tuple[dict[str, object], float]
+
+
+def _rules(tolerance: pd.DataFrame | Mapping) -> list[Rule]:
+    """Normalise every accepted tolerance form into ``(match, tolerance)`` rules."""
+    rules: list[Rule] = []
+    if isinstance(tolerance, pd.DataFrame):
+        if not {"metric", "tolerance"} <= set(tolerance.columns):
+            raise ValueError("a tolerance table needs the columns 'metric' and 'tolerance'")
+        cols = [c for c in (*IDENTITY, "seed") if c in tolerance.columns]
+        for rec in tolerance.to_dict("records"):
+            rules.append(({c: rec[c] for c in cols}, rec["tolerance"]))
+    elif isinstance(tolerance, Mapping):
+        structured = "metrics" in tolerance  # the tolerance-file form; else a plain {metric: tolerance}
+        per_metric = tolerance["metrics"] if structured else tolerance
+        rules += [({"metric": m}, tol) for m, tol in per_metric.items()]
+        for rec in tolerance.get("rows", []) if structured else []:
+            rec = dict(rec)
+            tol = rec.pop("tolerance")
+            unknown = set(rec) - {*IDENTITY, "seed"}
+            if unknown:
+                raise ValueError(f"tolerance row has unknown keys {sorted(unknown)}")
+            rules.append((rec, tol))
+    else:
+        raise TypeError(f"tolerance must be a DataFrame or a dict, got {type(tolerance).__name__}")
+    for match, tol in rules:
+        if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not math.isfinite(tol) or tol < 0:
+            raise ValueError(f"tolerance for {match} must be a finite number >= 0, got {tol!r}")
+    return [(m, float(t)) for m, t in rules]
+
+
+def _matches(match: dict[str, object], rec: dict) -> bool:
+    for col, want in match.items():
+        got = rec.get(col)
+        if col == "param" or isinstance(want, float):
+            want_nan = want is None or (isinstance(want, float) and math.isnan(want))
+            got_nan = got is None or (isinstance(got, float) and math.isnan(got))
+            if want_nan or got_nan:
+                if want_nan != got_nan:
+                    return False
+                continue
+            if float(want) != float(got):
+                return False
+        elif got != want:
+            return False
+    return True
+
+
+def _tolerance_for(rec: dict, rules: list[Rule]) -> float:
+    best: tuple[int, float] | None = None
+    for match, tol in rules:
+        if _matches(match, rec) and (best is None or len(match) > best[0]):
+            best = (len(match), tol)
+    return math.nan if best is None else best[1]
+
+
+def check_regression(current: pd.DataFrame, reference: pd.DataFrame,
+                     tolerance: pd.DataFrame | Mapping) -> RegressionReport:
+    """Compare ``current`` with ``reference`` row by row; see the module docstring for the rules.
+
+    Raises ``ValueError`` when a reference row has no tolerance (every checked number needs a stated
+    one) or when rows cannot be matched unambiguously.
+    """
+    rules = _rules(tolerance)
+    keys = identity_keys(current, reference)
+    merged = align(reference, current, keys).rename(columns={"old": "reference", "new": "current"})
+    recs = merged.to_dict("records")
+    merged["tolerance"] = [_tolerance_for(r, rules) if r["_merge"] != "right_only" else math.nan for r in recs]
+    lacking = sorted(set(merged.loc[(merged["_merge"] != "right_only") & merged["tolerance"].isna(), "metric"]))
+    if lacking:
+        raise ValueError(f"no tolerance for metric(s) {lacking}; add them to the tolerance file")
+    merged["delta"] = merged["current"] - merged["reference"]
+    signed = np.where(merged["higher_is_better"], merged["delta"], -merged["delta"])
+    status = np.select([signed < -(merged["tolerance"] + _EPS), signed > merged["tolerance"] + _EPS],
+                       ["worse", "improved"], default="within")
+    status = np.where(merged["current"].isna() & merged["reference"].notna(), "worse", status)
+    status = np.where(merged["_merge"] == "left_only", "missing", status)
+    status = np.where(merged["_merge"] == "right_only", "new", status)
+    merged["status"] = pd.Categorical(status, categories=STATUSES, ordered=True)
+    merged = merged.sort_values(["status", "method", "model", "attack", "param", "metric"],
+                                na_position="first", kind="stable").reset_index(drop=True)
+    merged["status"] = merged["status"].astype(str)
+    cols = [*keys, "reference", "current", "delta", "tolerance", "higher_is_better", "status"]
+    return RegressionReport(merged[cols])
+
+
+def _floor_for(metric: str, floor: float | Mapping[str, float] | None) -> float:
+    if isinstance(floor, (int, float)) and not isinstance(floor, bool):
+        return float(floor)
+    if isinstance(floor, Mapping) and metric in floor:
+        return float(floor[metric])
+    unit = METRICS.get(metric).unit if metric in METRICS else ""
+    return DEFAULT_FLOORS.get(unit, FALLBACK_FLOOR)
+
+
+def update_reference(results_csv: str | Path, preset: str, spread: Mapping[str, float], *, k: float = 3.0,
+                     floor: float | Mapping[str, float] | None = None, metrics: Iterable[str] | None = None,
+                     note: str = "", reference_dir: str | Path = REFERENCE_DIR) -> tuple[Path, Path]:
+    """Write ``<preset>.csv`` and ``<preset>.tolerance.json`` (each atomically) from a run's results.
+
+    ``spread``: measured run-to-run spread per metric (say how in ``note``); every kept metric needs
+    one. Tolerance per metric = ``max(k * spread, floor)``; ``floor`` defaults by unit
+    (:data:`DEFAULT_FLOORS`). ``metrics`` defaults to every metric in the run except timing.
+    Returns ``(csv_path, tolerance_path)``. Run on purpose only: it replaces the committed numbers.
+    """
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", preset):
+        raise ValueError(f"preset name {preset!r} is not a plain file name")
+    if not (isinstance(k, (int, float)) and math.isfinite(k) and k > 0):
+        raise ValueError(f"k must be a positive number, got {k!r}")
+    results = read_results(results_csv)
+    problems = validate(results)
+    if problems:
+        raise ValueError(f"{results_csv} is not a valid results table:\n- " + "\n- ".join(problems))
+    present = list(dict.fromkeys(results["metric"]))
+    keep = [m for m in present if m not in TIMING_METRICS] if metrics is None else list(metrics)
+    absent = [m for m in keep if m not in present]
+    if absent:
+        raise ValueError(f"metrics {absent} are not in {results_csv}")
+    lacking = [m for m in keep if m not in spread]
+    if lacking:
+        raise ValueError(f"no measured spread for metric(s) {lacking}")
+    for m in keep:
+        s = spread[m]
+        if isinstance(s, bool) or not isinstance(s, (int, float)) or not math.isfinite(s) or s < 0:
+            raise ValueError(f"spread of {m!r} must be a finite number >= 0, got {s!r}")
+    floors = {m: _floor_for(m, floor) for m in keep}
+    tolerances = {m: max(k * float(spread[m]), floors[m]) for m in keep}
+    reference_dir = Path(reference_dir)
+    csv_path = write_results(results[results["metric"].isin(keep)].reset_index(drop=True),
+                             reference_dir / f"{preset}.csv")
+    payload = {
+        "format": FORMAT_VERSION,
+        "preset": preset,
+        "source": str(results_csv),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "rule": RULE,
+        "k": float(k),
+        "note": note,
+        "spread": {m: float(spread[m]) for m in keep},
+        "floor": floors,
+        "metrics": tolerances,
+        "rows": [],
+    }
+    tol_path = write_json_atomic(reference_dir / f"{preset}.tolerance.json", payload)
+    return csv_path, tol_path
+
+
+def load_reference(preset: str, reference_dir: str | Path = REFERENCE_DIR) -> tuple[pd.DataFrame, dict]:
+    """``(reference rows, tolerance dict)`` of a preset, as written by :func:`update_reference`."""
+    import json
+
+    reference_dir = Path(reference_dir)
+    csv_path, tol_path = reference_dir / f"{preset}.csv", reference_dir / f"{preset}.tolerance.json"
+    for path in (csv_path, tol_path):
+        if not path.exists():
+            raise FileNotFoundError(f"no reference for preset {preset!r}: {path} is missing")
+    tolerance = json.loads(tol_path.read_text(encoding="utf-8"))
+    if tolerance.get("format") != FORMAT_VERSION:
+        raise ValueError(f"{tol_path}: unsupported format {tolerance.get('format')!r} (want {FORMAT_VERSION})")
+    return read_results(csv_path), tolerance
