@@ -5,7 +5,8 @@ convolutions (``ConvTranspose1d/2d/3d``) and ``Linear`` layers: the paper pertur
 weights and biases, and a fully connected input layer is part of most generators. Normalisation layers
 (BatchNorm, InstanceNorm, LayerNorm, GroupNorm: affine parameters and running statistics), embeddings and
 any other tensors are left untouched unless an attack's docstring says otherwise (``weight_averaging``
-interpolates every floating-point entry of the state dict).
+interpolates every floating-point entry of the state dict). A layer whose weight is computed by a
+parametrization (spectral norm, weight norm) is refused with a ValueError rather than silently left alone.
 """
 
 from __future__ import annotations
@@ -37,6 +38,16 @@ def target_layers(model: nn.Module, attack: str) -> list[tuple[str, nn.Module]]:
         raise ValueError(
             f"{attack}: {type(model).__name__} has no Conv/ConvTranspose/Linear layers to perturb"
         )
+    for name, layer in layers:
+        for pname in ("weight", "bias"):
+            value = getattr(layer, pname, None)
+            if value is not None and not isinstance(value, nn.Parameter):
+                # a computed weight (spectral/weight norm): changing it in place would do nothing
+                raise ValueError(
+                    f"{attack}: {name or 'the model'}.{pname} is computed (a parametrization such as "
+                    "spectral or weight norm), not stored; remove it first, e.g. with "
+                    "torch.nn.utils.parametrize.remove_parametrizations"
+                )
     return layers
 
 
@@ -45,7 +56,7 @@ def target_tensors(model: nn.Module, attack: str) -> Iterator[tuple[str, nn.Para
     for name, layer in target_layers(model, attack):
         for pname in ("weight", "bias"):
             p = getattr(layer, pname, None)
-            if isinstance(p, Tensor):
+            if isinstance(p, nn.Parameter):
                 yield (f"{name}.{pname}" if name else pname), p
 
 

@@ -120,3 +120,31 @@ class TestModelAttackContract:
         ctx = context_for(attack_id, toy)
         with pytest.raises(ValueError, match="no Conv/ConvTranspose/Linear layers"):
             spec(nn.Sequential(nn.ReLU()), spec.grid[-1], seed=0, **ctx)
+
+
+class TestOnFpbenchGenerators:
+    """Every attack at its strongest level on the real (tiny) generator architectures: still a working
+    generator with images in [0, 1], and a computed (spectral-norm) weight is a clear error."""
+
+    @pytest.mark.parametrize("arch", ["dcgan", "resnet"])
+    @pytest.mark.parametrize("attack_id", sorted(set(MODEL_IDS) - {"finetuning"}))
+    def test_strongest_level_gives_a_working_generator(self, arch, attack_id):
+        from bench.generators import build
+
+        torch.manual_seed(0)
+        g = build(arch, 16, LATENT, 4)[0].eval()
+        ctx = {"other": build(arch, 16, LATENT, 4)[0]} if attack_id == "weight_averaging" else {}
+        spec = get_attack(attack_id)
+        out = spec(g, spec.grid[-1], seed=0, **ctx)
+        with torch.no_grad():
+            x = out.eval()(torch.randn(2, LATENT))
+        assert x.shape == (2, 3, 16, 16) and torch.isfinite(x).all() and 0 <= x.min() and x.max() <= 1
+
+    @pytest.mark.parametrize("attack_id", sorted(set(MODEL_IDS) - {"weight_averaging", "finetuning"}))
+    def test_spectral_norm_weight_is_a_clear_error(self, attack_id):
+        from torch.nn.utils.parametrizations import spectral_norm
+
+        g = nn.Sequential(spectral_norm(nn.Conv2d(3, 3, 3)), nn.Conv2d(3, 3, 1))
+        spec = get_attack(attack_id)
+        with pytest.raises(ValueError, match="is computed"):
+            spec(g, spec.grid[-1], seed=0)
