@@ -9,7 +9,6 @@ thread count, batched inference) lives here once.
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Iterator
 
 import numpy as np
@@ -103,7 +102,8 @@ class TorchImageClassifier(ImageClassifier):
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         rng = np.random.default_rng(seed)
         n = len(X)
-        steps_per_epoch = math.ceil(n / self.batch_size)
+        # a lone leftover image (n % batch_size == 1) is skipped each epoch: batch norm cannot train on it
+        steps_per_epoch = n // self.batch_size + int(n % self.batch_size >= 2)
         total = self.epochs * steps_per_epoch
         if self.max_steps is not None:
             total = min(total, self.max_steps)
@@ -122,8 +122,8 @@ class TorchImageClassifier(ImageClassifier):
                     epoch_losses = []
                     for start in range(0, n, self.batch_size):
                         idx = perm[start:start + self.batch_size]
-                        if len(idx) == 1 and self.batch_size > 1:  # a lone leftover image: batch norm
-                            continue                               # cannot train on it; skip it
+                        if len(idx) == 1 and self.batch_size > 1:  # the lone leftover image
+                            continue
                         xb = torch.from_numpy(np.ascontiguousarray(self._augment(X[idx], rng))).to(device)
                         loss = self._loss(module(self._scale(xb)), y_all[idx].to(device))
                         optimizer.zero_grad(set_to_none=True)
