@@ -123,6 +123,10 @@ def validate(df: pd.DataFrame) -> list[str]:
     bad_kind = sorted(set(df["attack_kind"].astype(str)) - set(ATTACK_KINDS))
     if bad_kind:
         problems.append(f"unknown attack_kind values {bad_kind}; valid: {ATTACK_KINDS}")
+    if "world" in df.columns:
+        bad_world = sorted(set(df["world"].fillna("").astype(str)) - set(WORLDS))
+        if bad_world:
+            problems.append(f"unknown world values {bad_world}; valid: {WORLDS}")
     clean = df["attack"].astype(str) == "none"
     if (df.loc[clean, "attack_kind"].astype(str) != "none").any():
         problems.append("rows with attack 'none' must have attack_kind 'none'")
