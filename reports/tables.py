@@ -284,8 +284,8 @@ def write_tables(results: pd.DataFrame, out_dir: str | Path, config: ReportConfi
             "csv": write_atomic(out_dir / f"{name}.csv",
                                 lambda p, t=table: t.data.to_csv(p, index=False, float_format="%.10g")),
             "md": write_text_atomic(out_dir / f"{name}.md", table_markdown(table)),
-            "tex": write_text_atomic(out_dir / f"{name}.tex",
-                                     to_latex(table.display(), caption=table.title, label=f"tab:{name}")),
+            "tex": write_text_atomic(out_dir / f"{name}.tex", to_latex(
+                table.display(), caption=table.title, label="tab:" + name.replace("_", "-"))),
         }
     for name in TABLE_NAMES:
         if name not in tables:

@@ -1,0 +1,79 @@
+"""Report page: render_run rebuilds tables, plots, report.md and a self-contained report.html."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+import reports
+from bench.results import write_results
+from reports.plots import PLOT_NAMES
+from reports.tables import TABLE_NAMES
+
+MANIFEST = {
+    "preset": "smoke", "config_hash": "c0ffee12", "seeds": [0, 1], "device": "cpu", "git_commit": "abc1234",
+    "package_versions": {"torch": "2.13.0", "pandas": "3.1.1"}, "stage_seconds": {"train": 12.5},
+    "fid_extractor": "inception_tiny",
+}
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory, sample_results):
+    run = tmp_path_factory.mktemp("run")
+    write_results(sample_results, run / "results.csv")
+    (run / "manifest.json").write_text(json.dumps(MANIFEST), encoding="utf-8")
+    return run, reports.render_run(run)
+
+
+class TestPage:
+    def test_everything_written(self, rendered):
+        run, html_path = rendered
+        assert html_path == run / "report.html"
+        assert (run / "report.md").is_file()
+        assert {p.stem for p in (run / "tables").iterdir()} == set(TABLE_NAMES)
+        assert {p.stem for p in (run / "plots").iterdir()} == set(PLOT_NAMES)
+
+    def test_html_is_self_contained(self, rendered):
+        html = rendered[1].read_text(encoding="utf-8")
+        images = re.findall(r'<img [^>]*src="([^"]+)"', html)
+        assert len(images) == len(PLOT_NAMES)
+        assert all(src.startswith("data:image/png;base64,") for src in images)
+        assert "<link" not in html and "<script" not in html
+
+    @pytest.mark.parametrize("name", ["report.md", "report.html"])
+    def test_manifest_keys_rendered(self, rendered, name):
+        text = (rendered[0] / name).read_text(encoding="utf-8")
+        for key in MANIFEST:
+            assert key in text
+        assert "c0ffee12" in text and "torch=2.13.0" in text and "inception_tiny" in text
+
+    def test_markdown_links_plots_and_tables(self, rendered):
+        text = (rendered[0] / "report.md").read_text(encoding="utf-8")
+        for name in PLOT_NAMES:
+            assert f"(plots/{name}.png)" in text
+        for name in TABLE_NAMES:
+            assert f"(tables/{name}.csv)" in text
+
+    def test_headline_quotes_rows(self, rendered):
+        text = (rendered[0] / "report.md").read_text(encoding="utf-8")
+        assert "Lowest bit accuracy under an image attack: 0.570 (jpeg, quality 10, progan)" in text
+        assert "lowest 0.102 (yu2019, progan)" in text
+
+    def test_renders_without_manifest(self, tmp_path, results):
+        clean = results[results["attack"] == "none"]
+        write_results(clean, tmp_path / "results.csv")
+        html = reports.render_run(tmp_path).read_text(encoding="utf-8")
+        assert "Provenance" not in html
+        assert not (tmp_path / "tables" / "robustness_image.csv").exists()
+
+    def test_invalid_results_refused(self, tmp_path, results):
+        bad = results.assign(higher_is_better=True)  # wrong direction for p_value and fid
+        bad.to_csv(tmp_path / "results.csv", index=False)
+        with pytest.raises(ValueError, match="higher_is_better"):
+            reports.render_run(tmp_path)
+
+    def test_missing_results_csv(self, tmp_path):
+        with pytest.raises(FileNotFoundError, match="results.csv"):
+            reports.render_run(tmp_path)

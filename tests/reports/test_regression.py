@@ -1,0 +1,130 @@
+"""Regression check: fails only on moves in the bad direction beyond tolerance and on missing rows."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from bench.results import row, to_frame, write_results
+from reports.regression import check_regression, load_reference, update_reference
+
+FP = "artificial_fingerprint"
+TOL = {"bit_accuracy": 0.01, "p_value": 0.01, "pass_rate": 0.01, "fid": 0.5, "detection_accuracy": 0.01,
+       "attribution_accuracy": 0.01, "tpr_at_fpr": 0.01, "psnr": 0.1, "auc": 0.01}
+
+
+def _set(df: pd.DataFrame, value: float, **match) -> pd.DataFrame:
+    df = df.copy()
+    mask = pd.Series(True, index=df.index)
+    for col, want in match.items():
+        mask &= df[col] == want
+    assert mask.sum() == 1, match
+    df.loc[mask, "value"] = value
+    return df
+
+
+CLEAN_ACC = {"model": "progan", "attack": "none", "metric": "bit_accuracy"}
+JPEG10 = {"model": "progan", "attack": "jpeg", "param": 10.0, "metric": "bit_accuracy", "method": FP}
+
+
+class TestRegression:
+    def test_identical_run_passes(self, results):
+        report = check_regression(results, results, TOL)
+        assert report.passed and set(report.rows["status"]) == {"within"}
+        assert report.summary().startswith("regression check PASSED")
+
+    @pytest.mark.parametrize(("value", "passed", "status"), [
+        (0.960, False, "worse"),     # 0.98 -> 0.96: worse by 0.02 > 0.01
+        (0.971, True, "within"),     # worse by 0.009: inside tolerance
+        (0.970, True, "within"),     # exactly the tolerance passes
+        (0.999, True, "improved"),   # better: reported, never failed
+    ])
+    def test_higher_is_better_metric(self, results, value, passed, status):
+        report = check_regression(_set(results, value, **CLEAN_ACC), results, TOL)
+        assert report.passed is passed
+        moved = report.rows[(report.rows["model"] == "progan") & (report.rows["attack"] == "none")
+                            & (report.rows["metric"] == "bit_accuracy")]
+        assert moved["status"].tolist() == [status]
+
+    @pytest.mark.parametrize(("value", "passed"), [(15.0, False), (13.0, True)])
+    def test_lower_is_better_metric(self, results, value, passed):
+        current = _set(results, value, model="progan", attack="none", metric="fid")
+        report = check_regression(current, results, TOL)
+        assert report.passed is passed
+
+    def test_lists_exactly_the_rows_that_moved(self, results):
+        current = _set(_set(results, 0.5, **JPEG10), 0.999, **CLEAN_ACC)
+        report = check_regression(current, results, TOL)
+        assert not report.passed
+        assert len(report.moved) == 2
+        assert report.failures[["attack", "param"]].values.tolist() == [["jpeg", 10.0]]
+        assert report.improved["attack"].tolist() == ["none"]
+        text = report.summary()
+        assert "FAILED" in text and "jpeg" in text and "-0.070" in text
+
+    def test_missing_rows_fail(self, results):
+        report = check_regression(results.iloc[1:], results, TOL)
+        assert not report.passed
+        assert report.failures["status"].tolist() == ["missing"]
+
+    def test_new_rows_do_not_fail(self, results):
+        extra = to_frame([row(method="wang2020", model="progan", metric="detection_accuracy", value=0.1, n=10,
+                              world="open")])
+        report = check_regression(pd.concat([results, extra], ignore_index=True), results, TOL)
+        assert report.passed and report.rows["status"].tolist().count("new") == 1
+
+    def test_nan_value_fails(self, results):
+        current = _set(results, float("nan"), **CLEAN_ACC)
+        assert not check_regression(current, results, TOL).passed
+
+    def test_per_row_override_in_tolerance_file(self, results):
+        current = _set(results, 0.5, **JPEG10)  # 0.57 -> 0.50
+        rows = [{"model": "progan", "attack": "jpeg", "param": 10.0, "metric": "bit_accuracy",
+                 "tolerance": 0.1}]
+        assert check_regression(current, results, {"metrics": TOL, "rows": rows}).passed
+        assert not check_regression(current, results, {"metrics": TOL, "rows": []}).passed
+
+    def test_tolerance_as_dataframe(self, results):
+        table = pd.DataFrame({"metric": list(TOL), "tolerance": list(TOL.values())})
+        current = _set(results, 0.5, **JPEG10)
+        assert not check_regression(current, results, table).passed
+        assert check_regression(results, results, table).passed
+
+    def test_missing_tolerance_is_an_error(self, results):
+        with pytest.raises(ValueError, match="no tolerance for metric"):
+            check_regression(results, results, {"bit_accuracy": 0.01})
+
+    def test_negative_tolerance_rejected(self, results):
+        with pytest.raises(ValueError, match=">= 0"):
+            check_regression(results, results, {**TOL, "fid": -1.0})
+
+
+class TestUpdateReference:
+    def test_writes_reference_and_tolerance(self, results, tmp_path):
+        write_results(results, tmp_path / "results.csv")
+        spread = {m: 0.002 for m in TOL} | {"fid": 0.4}
+        csv, tol = update_reference(tmp_path / "results.csv", "smoke", spread, k=3.0,
+                                    note="max-min over 3 seeds", reference_dir=tmp_path / "ref")
+        assert csv == tmp_path / "ref" / "smoke.csv" and tol == tmp_path / "ref" / "smoke.tolerance.json"
+        payload = json.loads(tol.read_text(encoding="utf-8"))
+        assert payload["metrics"]["fid"] == pytest.approx(1.2)            # k * spread
+        assert payload["metrics"]["bit_accuracy"] == pytest.approx(0.006)  # k * spread > floor 0.005
+        assert payload["metrics"]["psnr"] == pytest.approx(0.1)            # floor for dB wins
+        assert payload["note"] == "max-min over 3 seeds" and payload["k"] == 3.0
+        reference, tolerance = load_reference("smoke", tmp_path / "ref")
+        assert len(reference) == len(results)
+        assert check_regression(results, reference, tolerance).passed
+
+    def test_spread_required_for_every_metric(self, results, tmp_path):
+        write_results(results, tmp_path / "results.csv")
+        with pytest.raises(ValueError, match="no measured spread"):
+            update_reference(tmp_path / "results.csv", "smoke", {"bit_accuracy": 0.01},
+                             reference_dir=tmp_path / "ref")
+        assert not (tmp_path / "ref").exists()
+
+    @pytest.mark.parametrize("preset", ["../evil", "a/b", ""])
+    def test_preset_must_be_a_file_name(self, results, tmp_path, preset):
+        with pytest.raises(ValueError, match="preset name"):
+            update_reference(tmp_path / "results.csv", preset, {}, reference_dir=tmp_path)

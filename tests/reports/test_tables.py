@@ -1,0 +1,120 @@
+"""Tables: every file written, Markdown numbers equal the CSV numbers, LaTeX escaped, empty tables skipped."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pandas as pd
+import pytest
+
+from bench.results import row, to_frame
+from reports.tables import FORMATS, TABLE_NAMES, build_tables, write_tables
+
+FP = "artificial_fingerprint"
+
+
+def _markdown_rows(text: str) -> tuple[list[str], list[list[str]]]:
+    lines = [ln for ln in text.splitlines() if ln.startswith("|")]
+    split = [[c.strip() for c in ln.strip("|").split(" | ")] for ln in lines]
+    return split[0], split[2:]
+
+
+def _value_and_precision(cell: str) -> tuple[float, float]:
+    """The leading number of a cell and half a unit of its last printed digit."""
+    text = cell.split(" ± ")[0]
+    mantissa, _, exponent = text.partition("e")
+    decimals = len(mantissa.split(".")[1]) if "." in mantissa else 0
+    scale = 10.0 ** int(exponent) if exponent else 1.0
+    return float(text), 0.5 * 10.0**-decimals * scale
+
+
+class TestTables:
+    def test_every_table_written_in_every_format(self, results, tmp_path):
+        written = write_tables(results, tmp_path)
+        assert set(written) == set(TABLE_NAMES)
+        for name in TABLE_NAMES:
+            for fmt in FORMATS:
+                path = tmp_path / f"{name}.{fmt}"
+                assert path.is_file() and path.stat().st_size > 0, path
+
+    @pytest.mark.parametrize("name", TABLE_NAMES)
+    def test_markdown_numbers_equal_csv(self, results, tmp_path, name):
+        written = write_tables(results, tmp_path)
+        table = build_tables(results)[name]
+        csv = pd.read_csv(written[name]["csv"])
+        header, body = _markdown_rows(written[name]["md"].read_text(encoding="utf-8"))
+        assert len(body) == len(csv)
+        checked = 0
+        for vc in table.columns:
+            col = header.index(vc.header)
+            for i, cells in enumerate(body):
+                want = csv.at[i, vc.key]
+                if math.isnan(want):
+                    assert cells[col] == "–"
+                    continue
+                got, half = _value_and_precision(cells[col])
+                assert abs(got - want) <= half * (1 + 1e-9), (name, vc.key, i, cells[col], want)
+                if f"{vc.key}_stderr" in csv and not math.isnan(csv.at[i, f"{vc.key}_stderr"]):
+                    err, half = _value_and_precision(cells[col].split(" ± ")[1])
+                    assert abs(err - csv.at[i, f"{vc.key}_stderr"]) <= half * (1 + 1e-9)
+                checked += 1
+        assert checked > 0
+
+    def test_headers_carry_arrow_and_unit(self, results):
+        transfer = build_tables(results)["transfer"].display()
+        assert "bit accuracy ↑ [fraction]" in transfer.columns
+        assert "p value ↓ [probability]" in transfer.columns
+        assert any(c.startswith("fid ↓ [FID]") for c in transfer.columns)
+
+    def test_stderr_shown_as_plus_minus(self, results):
+        transfer = build_tables(results)["transfer"].display().set_index("model")
+        assert transfer.at["progan", "bit accuracy ↑ [fraction]"] == "0.980 ± 0.002"
+        assert transfer.at["progan", "p value ↓ [probability]"] == "3.20e-21"
+
+    def test_latex_escapes_underscores(self, results, tmp_path):
+        written = write_tables(results, tmp_path)
+        for name in TABLE_NAMES:
+            tex = written[name]["tex"].read_text(encoding="utf-8")
+            assert r"\toprule" in tex and r"\bottomrule" in tex
+            assert re.search(r"(?<!\\)_", tex) is None, name
+        assert r"artificial\_fingerprint" in written["transfer"]["tex"].read_text(encoding="utf-8")
+        assert r"$\uparrow$" in written["transfer"]["tex"].read_text(encoding="utf-8")
+
+    def test_clean_counterpart_fid_beside_fingerprinted(self, results):
+        data = build_tables(results)["transfer"].data.set_index("model")
+        assert data.at["progan", "fid_clean"] == pytest.approx(14.09)
+        assert data.at["progan", "fid"] == pytest.approx(14.38)
+        assert "progan_clean" not in data.index
+
+    def test_detection_by_method_and_world(self, results):
+        data = build_tables(results)["detection"].data
+        assert list(data["method"].unique()) == [FP, "yu2019"]
+        yu = data[(data["method"] == "yu2019") & (data["model"] == "progan")].iloc[0]
+        assert yu["attribution_accuracy_closed"] == pytest.approx(0.997)
+        assert yu["attribution_accuracy_open"] == pytest.approx(0.102)
+
+    def test_robustness_rows_weakest_first(self, results):
+        data = build_tables(results)["robustness_image"].data
+        jpeg = data[(data["attack"] == "jpeg") & (data["model"] == "progan") & (data["method"] == FP)]
+        assert jpeg["param"].tolist() == [90.0, 50.0, 10.0]
+
+    def test_model_table_has_accuracy_and_fid_side_by_side(self, results):
+        table = build_tables(results)["model_attacks"]
+        assert [c.key for c in table.columns][:2] == ["bit_accuracy", "fid"]
+
+    def test_empty_tables_skipped_and_stale_files_removed(self, results, tmp_path):
+        write_tables(results, tmp_path)
+        clean_only = results[results["attack"] == "none"]
+        clean_only = clean_only[~clean_only["metric"].isin(["detection_accuracy", "attribution_accuracy",
+                                                             "tpr_at_fpr"])]
+        written = write_tables(clean_only, tmp_path)
+        assert set(written) == {"transfer"}
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["transfer.csv", "transfer.md", "transfer.tex"]
+
+    def test_seeds_are_shown_never_averaged(self):
+        rows = [row(method=FP, model="progan", metric="bit_accuracy", value=v, n=10, seed=s)
+                for s, v in ((0, 0.9), (1, 0.8))]
+        data = build_tables(to_frame(rows))["transfer"].data
+        assert "seed" in data.columns
+        assert sorted(data["bit_accuracy"]) == [0.8, 0.9]
