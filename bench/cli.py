@@ -1,0 +1,171 @@
+"""The ``fpbench`` command.
+
+    fpbench run --preset NAME [--data DIR] [--out DIR] [--device cpu|cuda] [--seed N]
+    fpbench attacks [--kind image|model|adaptive]
+    fpbench report RUN_DIR
+    fpbench compare RUN_A RUN_B
+    fpbench check RUN_DIR [--reference NAME]      (CI regression gate)
+    fpbench update-reference RUN_DIR --name NAME  (regenerate reference numbers on purpose)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench.registry import UnknownIdError
+
+
+def _parse_grid(text: str) -> tuple[str, tuple[float, ...]]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"--grid expects ATTACK=V1,V2,..., got {text!r}")
+    name, values = text.split("=", 1)
+    try:
+        grid = tuple(float(v) for v in values.split(",") if v.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"--grid {name}: values must be numbers, got {values!r}") from exc
+    return name.strip(), grid
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    import torch
+
+    from bench.cache import ArtifactCache
+    from bench.presets import get_preset
+    from bench.runner import run, summary_table
+
+    preset = get_preset(args.preset)
+    if args.seed is not None:
+        preset = preset.with_seed(args.seed)
+    overrides = dict(preset.grid_overrides)
+    if args.grid_file:
+        loaded = json.loads(Path(args.grid_file).read_text())
+        overrides |= {k: tuple(float(x) for x in v) for k, v in loaded.items()}
+    overrides |= dict(args.grid or [])
+    if overrides != preset.grid_overrides:
+        preset = replace(preset, grid_overrides=overrides)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = Path(args.out or f"runs/{preset.name}")
+    outcome = run(preset, out, data_dir=args.data, device=args.device,
+                  cache=ArtifactCache(args.cache_dir, enabled=not args.no_cache), progress=not args.quiet)
+    print(summary_table(outcome.results))
+    stages = ", ".join(f"{k} {v:.1f}s" for k, v in outcome.manifest["stage_seconds"].items())
+    print(f"\nwrote {out}/results.csv ({len(outcome.results)} rows), manifest.json, report; stages: {stages}")
+    return 0
+
+
+def _cmd_attacks(args: argparse.Namespace) -> int:
+    from attacks.registry import load_all
+
+    registry = load_all()
+    rows = [s for _, s in registry.items() if args.kind is None or s.kind.value == args.kind]
+    print(f"{'id':<30} {'kind':<9} {'param':<12} {'unit':<10} {'v':>2}  grid")
+    for s in rows:
+        grid = ", ".join(f"{g:g}" for g in s.grid)
+        print(f"{s.id:<30} {s.kind.value:<9} {s.param:<12} {s.unit:<10} {s.version:>2}  {grid}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from reports import render_run
+
+    path = render_run(Path(args.run_dir))
+    print(f"wrote {path}")
+    return 0
+
+
+def _results(run_dir: str) -> object:
+    from bench.results import read_results
+
+    path = Path(run_dir)
+    path = path / "results.csv" if path.is_dir() else path
+    if not path.exists():
+        raise FileNotFoundError(f"no results.csv at {path}; pass a run folder written by `fpbench run`")
+    return read_results(path)
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from reports.compare import compare_runs, format_comparison
+
+    print(format_comparison(compare_runs(_results(args.run_a), _results(args.run_b))))
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from reports.regression import check_reference
+
+    report = check_reference(_results(args.run_dir), args.reference)
+    print(report.summary())
+    return 0 if report.passed else 1
+
+
+def _cmd_update_reference(args: argparse.Namespace) -> int:
+    from reports.regression import update_reference
+
+    paths = update_reference(Path(args.run_dir) / "results.csv", args.name, spread=args.spread)
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fpbench", description="Benchmark artificial fingerprints in generative models.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="run a benchmark preset end to end")
+    p.add_argument("--preset", default="quick", help="smoke, quick or paper")
+    p.add_argument("--data", type=Path, help="folder of your own images (PNG/JPEG/WebP); default: built-in photos")
+    p.add_argument("--out", type=Path, help="output folder (default runs/PRESET)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--seed", type=int, help="run seed (default: the preset's)")
+    p.add_argument("--cache-dir", type=Path, help="artifact cache (default $FPBENCH_CACHE_DIR or ~/.cache/fpbench)")
+    p.add_argument("--no-cache", action="store_true", help="recompute everything, write nothing to the cache")
+    p.add_argument("--grid", type=_parse_grid, action="append", metavar="ATTACK=V1,V2",
+                   help="override an attack's severity grid (repeatable)")
+    p.add_argument("--grid-file", type=Path, help="JSON file {attack_id: [values]} of grid overrides")
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("attacks", help="list the attack registry")
+    p.add_argument("--kind", choices=("image", "model", "adaptive"))
+    p.set_defaults(func=_cmd_attacks)
+
+    p = sub.add_parser("report", help="re-render tables, plots and the report page from RUN_DIR/results.csv")
+    p.add_argument("run_dir")
+    p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("compare", help="what changed between two runs, metric by metric")
+    p.add_argument("run_a")
+    p.add_argument("run_b")
+    p.set_defaults(func=_cmd_compare)
+
+    p = sub.add_parser("check", help="fail (exit 1) when a metric got worse than the committed reference")
+    p.add_argument("run_dir")
+    p.add_argument("--reference", default="smoke", help="reference name under reports/reference/")
+    p.set_defaults(func=_cmd_check)
+
+    p = sub.add_parser("update-reference", help="write RUN_DIR's numbers as the new reference, on purpose")
+    p.add_argument("run_dir")
+    p.add_argument("--name", required=True)
+    p.add_argument("--spread", type=Path, help="CSV of measured run-to-run spread per metric")
+    p.set_defaults(func=_cmd_update_reference)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (UnknownIdError, ValueError, FileNotFoundError) as exc:
+        print(f"fpbench: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

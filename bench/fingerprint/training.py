@@ -1,0 +1,151 @@
+"""Steganography training of the fingerprint encoder/decoder (stage 1 of the paper).
+
+Loss = w_L2(step) * MSE(E(x, w), x) + bce_weight * BCEWithLogits(D(E(x, w)), w) with fresh random
+fingerprints w every batch. The L2 weight follows the authors' schedule: 0 until some batch first
+exceeds ``activation_accuracy`` bit accuracy, then 0 for ``l2_await`` more steps, then a linear ramp
+to ``l2_weight`` over ``l2_ramp`` steps.
+
+The trap users hit upstream: if bit accuracy never reaches the activation threshold, the fidelity loss
+never switches on. Here that is reported loudly (a :class:`TrainingWarning` and the result's
+``activated_at`` is None), and ``fallback_activation_step`` (documented fallback) starts the schedule
+anyway at that step.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from bench.atomic import write_atomic
+from bench.fingerprint.checkpoint import FingerprintModels
+from bench.fingerprint.nets import FingerprintDecoder, FingerprintEncoder, initialise
+
+
+class TrainingWarning(UserWarning):
+    """Training did something a user must know about (e.g. the fidelity loss never switched on)."""
+
+
+@dataclass(frozen=True)
+class FingerprintTrainConfig:
+    n_bits: int = 100
+    resolution: int = 128
+    steps: int = 20 * 3125  # the authors' 20 epochs of CelebA at batch 64
+    batch_size: int = 64
+    lr: float = 1e-4
+    bce_weight: float = 1.0
+    l2_weight: float = 10.0
+    activation_accuracy: float = 0.9
+    l2_await: int = 1000
+    l2_ramp: int = 3000
+    fallback_activation_step: int | None = None
+    output: str = "sigmoid"
+    init: str = "kaiming"
+    seed: int = 42
+    checkpoint_every: int = 500
+    version: int = 1
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    models: FingerprintModels
+    steps: int
+    activated_at: int | None
+    history: list[dict[str, float]]
+
+
+def l2_weight_at(step: int, activated_at: int | None, cfg: FingerprintTrainConfig) -> float:
+    if activated_at is None:
+        return 0.0
+    t = step - activated_at - cfg.l2_await
+    if t <= 0:
+        return 0.0
+    return cfg.l2_weight * min(1.0, t / max(1, cfg.l2_ramp))
+
+
+def _save_state(path: Path, enc, dec, opt, step: int, activated_at: int | None, history: list) -> None:
+    state = {"encoder": enc.state_dict(), "decoder": dec.state_dict(), "optimizer": opt.state_dict(),
+             "step": torch.tensor(step), "activated_at": torch.tensor(-1 if activated_at is None else activated_at),
+             "history": torch.tensor([[h["step"], h["bit_accuracy"], h["psnr"], h["loss"], h["l2_weight"]]
+                                      for h in history], dtype=torch.float64).reshape(-1, 5)}
+    write_atomic(path, lambda p: torch.save(state, p))
+
+
+def train_fingerprint(images: torch.Tensor, cfg: FingerprintTrainConfig, *, device: str = "cpu",
+                      resume_path: str | Path | None = None, progress: bool = True) -> TrainingResult:
+    """Train encoder and decoder on uint8 Nx3xRxR images. Resumes from ``resume_path`` if it exists and
+    saves there every ``checkpoint_every`` steps (tensors only; loaded with ``weights_only=True``)."""
+    if images.ndim != 4 or images.shape[1] != 3 or images.shape[2:] != (cfg.resolution, cfg.resolution):
+        raise ValueError(f"training images must be Nx3x{cfg.resolution}x{cfg.resolution}, got {tuple(images.shape)}")
+    if images.dtype != torch.uint8:
+        raise ValueError(f"training images must be uint8, got {images.dtype}")
+    torch.manual_seed(cfg.seed)
+    enc = FingerprintEncoder(cfg.n_bits, cfg.resolution, cfg.output)
+    dec = FingerprintDecoder(cfg.n_bits, cfg.resolution)
+    initialise(enc, cfg.init)
+    initialise(dec, cfg.init)
+    enc, dec = enc.to(device), dec.to(device)
+    opt = torch.optim.Adam([*enc.parameters(), *dec.parameters()], lr=cfg.lr)
+    start, activated_at, history = 0, None, []
+    resume_path = Path(resume_path) if resume_path else None
+    if resume_path and resume_path.exists():
+        state = torch.load(resume_path, map_location=device, weights_only=True)
+        enc.load_state_dict(state["encoder"])
+        dec.load_state_dict(state["decoder"])
+        opt.load_state_dict(state["optimizer"])
+        start = int(state["step"])
+        activated_at = None if int(state["activated_at"]) < 0 else int(state["activated_at"])
+        history = [dict(zip(("step", "bit_accuracy", "psnr", "loss", "l2_weight"), row.tolist(), strict=True))
+                   for row in state["history"]]
+    gen = torch.Generator().manual_seed(cfg.seed * 1000003 + start)
+    enc.train()
+    dec.train()
+    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc="fingerprint", disable=not progress,
+               dynamic_ncols=True)
+    for step in bar:
+        idx = torch.randint(0, len(images), (cfg.batch_size,), generator=gen)
+        x = images[idx].to(device).float().div_(255)
+        bits = torch.randint(0, 2, (cfg.batch_size, cfg.n_bits), generator=gen).float().to(device)
+        stamped = enc(x, bits)
+        logits = dec(stamped)
+        bce = F.binary_cross_entropy_with_logits(logits, bits)
+        mse = F.mse_loss(stamped, x)
+        w_l2 = l2_weight_at(step, activated_at, cfg)
+        loss = w_l2 * mse + cfg.bce_weight * bce
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        acc = ((logits > 0).float() == bits).float().mean().item()
+        if activated_at is None and acc > cfg.activation_accuracy:
+            activated_at = step
+        if activated_at is None and cfg.fallback_activation_step is not None and step >= cfg.fallback_activation_step:
+            warnings.warn(f"bit accuracy never exceeded {cfg.activation_accuracy} in {step} steps; starting the "
+                          f"L2 schedule anyway (fallback_activation_step={cfg.fallback_activation_step})",
+                          TrainingWarning, stacklevel=2)
+            activated_at = step
+        psnr = 10 * math.log10(1 / max(mse.item(), 1e-12))
+        if step % 25 == 0 or step == cfg.steps - 1:
+            history.append({"step": step, "bit_accuracy": acc, "psnr": psnr, "loss": loss.item(), "l2_weight": w_l2})
+            bar.set_postfix(acc=f"{acc:.3f}", psnr=f"{psnr:.1f}", loss=f"{loss.item():.3f}", w_l2=f"{w_l2:.2f}")
+        if resume_path and cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.steps:
+            _save_state(resume_path, enc, dec, opt, step + 1, activated_at, history)
+    bar.close()
+    if activated_at is None:
+        warnings.warn(
+            f"bit accuracy never exceeded {cfg.activation_accuracy}: the fidelity (L2) loss never switched on and "
+            "fingerprinted images may look nothing like their inputs. Train longer, raise lr, use init='kaiming', "
+            "or set fallback_activation_step to start the L2 ramp after N steps.", TrainingWarning, stacklevel=2)
+    return TrainingResult(FingerprintModels(enc.eval(), dec.eval()), cfg.steps, activated_at, history)
+
+
+def config_dict(cfg: FingerprintTrainConfig) -> dict:
+    return asdict(cfg)
+
+
+def with_overrides(cfg: FingerprintTrainConfig, **changes: object) -> FingerprintTrainConfig:
+    return replace(cfg, **changes)

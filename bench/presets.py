@@ -1,0 +1,96 @@
+"""Run presets: frozen configs whose hash keys every cached artifact.
+
+- ``smoke``: the whole path end to end in well under a minute (tests).
+- ``quick``: the README's main job on the built-in offline data, 32x32, 2 CPU cores, ~15 minutes cold.
+- ``paper``: the paper's settings (128x128, 100-bit fingerprints, sigmoid encoder, authors' schedule) on a
+  user-supplied image folder (``--data``), meant for a GPU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from bench.fingerprint.training import FingerprintTrainConfig
+from bench.registry import Registry
+
+
+@dataclass(frozen=True)
+class GeneratorPlan:
+    """One generator of the zoo: its id, architecture, seed, training length and whether it is
+    trained on fingerprinted data (False = the clean control)."""
+
+    id: str
+    arch: str
+    seed: int
+    fingerprinted: bool = True
+    steps: int = 2000
+    width: int = 32
+    latent_dim: int = 64
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    resolution: int
+    n_bits: int
+    n_train: int
+    n_test: int
+    n_holdout: int
+    fingerprint: FingerprintTrainConfig
+    needs_data: bool = False
+    alpha: float = 1e-6
+    generators: tuple[GeneratorPlan, ...] = ()
+    n_samples: int = 1000
+    image_attacks: tuple[str, ...] = ()
+    image_attack_samples: int = 500
+    model_attacks: tuple[str, ...] = ()
+    baselines: tuple[str, ...] = ()
+    grid_overrides: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    seed: int = 0
+    version: int = 1
+
+    def with_seed(self, seed: int) -> Preset:
+        return replace(self, seed=seed)
+
+
+PRESETS: Registry[Preset] = Registry("preset")
+
+_IMAGE_ATTACKS = ("gaussian_noise", "gaussian_blur", "jpeg", "center_crop", "resize", "rotation",
+                  "brightness", "contrast", "saturation", "sharpness", "median_filter", "erasing",
+                  "combo_crop_brightness_jpeg")
+
+PRESETS.add("smoke", Preset(
+    name="smoke", resolution=32, n_bits=32, n_train=512, n_test=128, n_holdout=64,
+    fingerprint=FingerprintTrainConfig(n_bits=32, resolution=32, steps=40, batch_size=32, lr=5e-4,
+                                       output="residual", l2_await=10, l2_ramp=20, checkpoint_every=20),
+    alpha=1e-3,
+    generators=(GeneratorPlan("dcgan-s0", "dcgan", 0, steps=10, width=8, latent_dim=16),
+                GeneratorPlan("dcgan-clean", "dcgan", 0, fingerprinted=False, steps=10, width=8, latent_dim=16)),
+    n_samples=64, image_attacks=("gaussian_noise", "jpeg"), image_attack_samples=32,
+    grid_overrides={"gaussian_noise": (0.0, 0.1), "jpeg": (90, 50)},
+))
+
+PRESETS.add("quick", Preset(
+    name="quick", resolution=32, n_bits=48, n_train=20000, n_test=1000, n_holdout=2000,
+    fingerprint=FingerprintTrainConfig(n_bits=48, resolution=32, steps=1200, batch_size=64, lr=5e-4,
+                                       output="residual", l2_await=100, l2_ramp=400, checkpoint_every=200),
+    generators=(GeneratorPlan("dcgan-s1", "dcgan", 1), GeneratorPlan("dcgan-s2", "dcgan", 2),
+                GeneratorPlan("resnet-s1", "resnet", 1),
+                GeneratorPlan("dcgan-clean", "dcgan", 1, fingerprinted=False)),
+    n_samples=1000, image_attacks=_IMAGE_ATTACKS, image_attack_samples=500,
+))
+
+PRESETS.add("paper", Preset(
+    name="paper", resolution=128, n_bits=100, n_train=0, n_test=0, n_holdout=0, needs_data=True,
+    fingerprint=FingerprintTrainConfig(n_bits=100, resolution=128, output="sigmoid"),
+    generators=(GeneratorPlan("dcgan-s1", "dcgan", 1, steps=50000, width=64, latent_dim=128),
+                GeneratorPlan("dcgan-s2", "dcgan", 2, steps=50000, width=64, latent_dim=128),
+                GeneratorPlan("resnet-s1", "resnet", 1, steps=50000, width=64, latent_dim=128),
+                GeneratorPlan("dcgan-clean", "dcgan", 1, fingerprinted=False, steps=50000, width=64,
+                              latent_dim=128)),
+    n_samples=10000, image_attacks=_IMAGE_ATTACKS, image_attack_samples=2000,
+))
+
+
+def get_preset(name: str) -> Preset:
+    return PRESETS.get(name)

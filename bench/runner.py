@@ -1,0 +1,98 @@
+"""The runner: walks the stages of a preset and writes results.csv, manifest.json and the report.
+
+Every stage caches what it computes (keyed by its config hash), so an interrupted run resumes and a
+warm rerun takes seconds. results.csv and manifest.json are written atomically at the end of each
+stage, so nothing already measured is lost if a later stage fails.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from bench.atomic import write_json_atomic
+from bench.cache import ArtifactCache
+from bench.manifest import build_manifest
+from bench.presets import Preset
+from bench.results import to_frame, write_results
+from bench.stages.context import RunContext
+from bench.stages.data import load_real_images
+from bench.stages.fingerprint import evaluate_data, fingerprint_models
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    out: Path
+    results: pd.DataFrame
+    manifest: dict
+
+
+def _check_device(device: str) -> str:
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu")
+    return device
+
+
+def _flush(ctx: RunContext, data_source: str, started: float) -> tuple[pd.DataFrame, dict]:
+    df = to_frame(ctx.rows)
+    write_results(df, ctx.out / "results.csv")
+    extra = {"wall_seconds": round(time.perf_counter() - started, 3), "cache_hits": ctx.cache.hits,
+             "cache_misses": ctx.cache.misses, "cache_dir": str(ctx.cache.root), **ctx.notes}
+    manifest = build_manifest(ctx.preset, device=ctx.device, data_source=data_source,
+                              stage_seconds=ctx.stage_seconds, extra=extra)
+    write_json_atomic(ctx.out / "manifest.json", manifest)
+    return df, manifest
+
+
+def run(preset: Preset, out: str | Path, *, data_dir: str | Path | None = None, device: str = "cpu",
+        cache: ArtifactCache | None = None, progress: bool = True) -> RunOutcome:
+    started = time.perf_counter()
+    ctx = RunContext(preset=preset, cache=cache or ArtifactCache(), out=Path(out), device=_check_device(device),
+                     data_dir=Path(data_dir) if data_dir else None, progress=progress)
+    ctx.out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(preset.seed)
+    with ctx.stage("data"):
+        real = load_real_images(ctx)
+    with ctx.stage("fingerprint"):
+        models = fingerprint_models(ctx, real)
+    with ctx.stage("evaluate_data"):
+        ctx.artifacts |= evaluate_data(ctx, models, real)
+    df, manifest = _flush(ctx, real.source, started)
+    for stage in _later_stages():
+        stage(ctx, models, real)
+        df, manifest = _flush(ctx, real.source, started)
+    with ctx.stage("report"):
+        _render(ctx)
+    df, manifest = _flush(ctx, real.source, started)
+    return RunOutcome(ctx.out, df, manifest)
+
+
+def _later_stages() -> list:
+    """Stages after the fingerprint stage, each ``stage(ctx, models, real)``; added as they exist."""
+    return []
+
+
+def _render(ctx: RunContext) -> None:
+    try:
+        from reports import render_run
+    except ImportError:
+        return
+    render_run(ctx.out)
+
+
+def summary_table(df: pd.DataFrame, max_rows: int = 30) -> str:
+    """A short plain-text summary of the clean measurements for the end of a run."""
+    clean = df[df["attack"] == "none"]
+    lines = [f"{'method':<24} {'model':<14} {'metric':<22} {'value':>12}"]
+    for r in clean.head(max_rows).itertuples():
+        arrow = "↑" if r.higher_is_better else "↓"
+        value = f"{r.value:.4g}" + (f" ± {r.stderr:.2g}" if not math.isnan(r.stderr) else "")
+        lines.append(f"{r.method:<24} {r.model:<14} {r.metric + ' ' + arrow:<22} {value:>12}")
+    return "\n".join(lines)

@@ -1,0 +1,38 @@
+"""Stage 0: the real images (built-in photographs or a user folder), as uint8 train/test/holdout sets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from bench.cache import config_hash
+from bench.data.builtin import BuiltinData, crops
+from bench.data.folder import load_folder, split_folder
+from bench.stages.context import RunContext
+
+
+@dataclass(frozen=True)
+class RealImages:
+    train: torch.Tensor
+    test: torch.Tensor
+    holdout: torch.Tensor
+    source: str
+
+
+def load_real_images(ctx: RunContext) -> RealImages:
+    p = ctx.preset
+    if ctx.data_dir is not None:
+        ctx.log(f"loading images from {ctx.data_dir}")
+        images = load_folder(ctx.data_dir, p.resolution, on_error="skip")
+        train, rest = split_folder(images, 0.2, p.seed)
+        test, holdout = split_folder(rest, 0.5, p.seed + 1) if len(rest) >= 2 else (rest, rest[:0])
+        return RealImages(train, test, holdout, f"folder:{ctx.data_dir}")
+    if p.needs_data:
+        raise ValueError(f"preset {p.name!r} trains on your own images: pass --data DIR (a folder of "
+                         "PNG/JPEG/WebP files, e.g. CelebA); the built-in photographs are for smoke/quick")
+    sets = {}
+    for split, n in (("train", p.n_train), ("test", p.n_test), ("holdout", p.n_holdout)):
+        cfg = BuiltinData(split, n, p.resolution, seed=p.seed)
+        sets[split] = ctx.cache.tensors("data", config_hash(cfg), lambda cfg=cfg: {"images": crops(cfg)})["images"]
+    return RealImages(sets["train"], sets["test"], sets["holdout"], "builtin")
