@@ -1,0 +1,226 @@
+"""FID through clean-fid, with the standard Inception when its weights are on disk and a documented
+offline extractor otherwise. Nothing here downloads.
+
+Extractors (ids go into the manifest and table headers; one is never reported as the other):
+
+- ``"inception"``: clean-fid's TorchScript Inception-V3 (pool3, 2048-d) in clean-fid's "clean" mode
+  (PIL bicubic resize to 299x299 in float). Used only when ``inception-2015-12-05.pt`` already lies
+  where clean-fid looks for it: ``/tmp`` (``./`` on Windows) -- clean-fid hard-codes that folder
+  rather than asking ``tempfile`` (``cleanfid/features.py::feature_extractor``).
+- ``"random-conv-v1"``: a fixed random-weight conv net, see :class:`RandomConvV1`. Needs no download.
+  Its numbers are NOT comparable with Inception FIDs or with published FIDs; they rank models against
+  each other on the same data and resolution.
+- ``"auto"``: ``"inception"`` if the weights file exists, else ``"random-conv-v1"``.
+
+Images are quantised to uint8 first (as if saved as PNG, which is what clean-fid's folder mode sees),
+for both extractors. The distance itself is clean-fid's ``fid_from_feats`` (means and ``np.cov``
+covariances, then ``||mu1 - mu2||^2 + Tr(S1 + S2 - 2 sqrtm(S1 S2))`` with scipy's sqrtm).
+"""
+
+from __future__ import annotations
+
+import platform
+import warnings
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy.linalg import LinAlgWarning
+
+from bench.registry import Registry
+
+INCEPTION_FILENAME = "inception-2015-12-05.pt"
+
+
+class FeatureExtractor(Protocol):
+    """Maps float ``B x 3 x H x W`` images in [0, 1] to a float64 ``B x dim`` numpy array."""
+
+    id: str
+    dim: int
+
+    def features(self, images: torch.Tensor) -> np.ndarray: ...
+
+
+class InceptionWeightsMissing(FileNotFoundError):
+    """clean-fid's Inception weights are not on disk (and fpbench never downloads them)."""
+
+
+def inception_weights_path() -> Path:
+    """Where clean-fid looks for its Inception weights before it would download them."""
+    return Path("./" if platform.system() == "Windows" else "/tmp") / INCEPTION_FILENAME
+
+
+def inception_available() -> bool:
+    return inception_weights_path().is_file()
+
+
+def _to_uint8_levels(images: torch.Tensor) -> torch.Tensor:
+    """[0, 1] floats -> float values on the 0..255 integer grid (what a PNG round trip gives)."""
+    return (images.detach().float().cpu().clamp(0, 1) * 255).round()
+
+
+class InceptionClean:
+    """clean-fid's Inception-V3 features in "clean" mode (2048-d)."""
+
+    id = "inception"
+    dim = 2048
+
+    def __init__(self, device: str | torch.device = "cpu", batch_size: int = 32) -> None:
+        path = inception_weights_path()
+        if not path.is_file():
+            raise InceptionWeightsMissing(
+                f"clean-fid's Inception weights are not at {path} and fpbench never downloads them. "
+                f"Copy {INCEPTION_FILENAME} (from the StyleGAN2-ADA metrics release that clean-fid uses) "
+                "there, or use extractor='random-conv-v1' (offline, not comparable with Inception FIDs)."
+            )
+        from cleanfid.inception_torchscript import InceptionV3W
+        from cleanfid.resize import build_resizer
+
+        self.device = torch.device(device)
+        self.batch_size = batch_size
+        self.model = InceptionV3W(str(path.parent), download=False, resize_inside=False).to(self.device).eval()
+        self.resize = build_resizer("clean")  # HxWx3 [0,255] -> 299x299x3 float32 [0,255]
+
+    @torch.no_grad()
+    def features(self, images: torch.Tensor) -> np.ndarray:
+        levels = _to_uint8_levels(images).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        out = []
+        for start in range(0, len(levels), self.batch_size):
+            batch = np.stack([self.resize(img) for img in levels[start:start + self.batch_size]])
+            x = torch.from_numpy(batch).permute(0, 3, 1, 2).to(self.device)
+            out.append(self.model(x).double().cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, self.dim))
+
+
+class RandomConvV1:
+    """Offline extractor ``random-conv-v1``: multi-scale statistics of a fixed random-weight conv net.
+
+    Definition (changing any of it needs a new id): input uint8 levels mapped to [-1, 1], float64.
+    Four stages with 16, 32, 64, 128 channels; each stage is a 3x3 conv (zero padding 1, no bias) with
+    weights ``N(0, 2 / fan_in)`` drawn in stage order from ``numpy.random.RandomState(20211010)``
+    (legacy generator: its stream is frozen by NumPy's compatibility policy, so the weights are the
+    same on every machine and version), then ReLU; the stage's features are the per-channel spatial
+    mean and spatial standard deviation of the ReLU output; a 2x2 average pool precedes the next
+    stage. Output: 2 * (16 + 32 + 64 + 128) = 480 dimensions.
+
+    Why: random conv features with pooled statistics are the classic "random-weight texture"
+    descriptor (random-weight nets synthesise textures nearly as well as trained ones when matched
+    on such statistics); means and standard deviations at four scales respond to colour, contrast,
+    blur, noise and structure at pixel to patch scale, so the distance grows as samples degrade. It
+    lacks Inception's semantic features, so it says little about object-level realism. 480
+    dimensions keep covariances estimable from ~10^3 samples on a CPU. Float64 reduces
+    machine-dependent rounding.
+    """
+
+    id = "random-conv-v1"
+    channels = (16, 32, 64, 128)
+    seed = 20211010
+
+    def __init__(self, device: str | torch.device = "cpu", batch_size: int = 256) -> None:
+        self.device = torch.device(device)
+        self.batch_size = batch_size
+        self.dim = 2 * sum(self.channels)
+        rng = np.random.RandomState(self.seed)
+        self.weights = []
+        c_in = 3
+        for c_out in self.channels:
+            fan_in = c_in * 9
+            w = rng.standard_normal((c_out, c_in, 3, 3)) * np.sqrt(2.0 / fan_in)
+            self.weights.append(torch.from_numpy(w).to(self.device, torch.float64))
+            c_in = c_out
+
+    @torch.no_grad()
+    def features(self, images: torch.Tensor) -> np.ndarray:
+        out = []
+        for chunk in _to_uint8_levels(images).split(self.batch_size):
+            x = chunk.to(self.device, torch.float64) / 127.5 - 1
+            feats = []
+            for i, w in enumerate(self.weights):
+                if i:
+                    x = F.avg_pool2d(x, 2)
+                x = F.relu(F.conv2d(x, w, padding=1))
+                feats += [x.mean(dim=(2, 3)), x.std(dim=(2, 3), unbiased=False)]
+            out.append(torch.cat(feats, 1).cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, self.dim))
+
+
+FEATURE_EXTRACTORS: Registry[type] = Registry("FID feature extractor")
+FEATURE_EXTRACTORS.add(InceptionClean.id, InceptionClean)
+FEATURE_EXTRACTORS.add(RandomConvV1.id, RandomConvV1)
+
+
+def resolve_extractor(extractor: str = "auto") -> str:
+    """``"auto"`` -> ``"inception"`` if its weights are on disk, else ``"random-conv-v1"``; other ids
+    are checked against :data:`FEATURE_EXTRACTORS` (with a "did you mean")."""
+    if extractor == "auto":
+        return InceptionClean.id if inception_available() else RandomConvV1.id
+    FEATURE_EXTRACTORS.get(extractor)
+    return extractor
+
+
+def get_extractor(extractor: str = "auto", *, device: str | torch.device = "cpu") -> FeatureExtractor:
+    return FEATURE_EXTRACTORS.get(resolve_extractor(extractor))(device=device)
+
+
+def _check_images(images: torch.Tensor, name: str) -> None:
+    if not isinstance(images, torch.Tensor) or not images.is_floating_point():
+        raise TypeError(f"{name} must be a float tensor in [0, 1], got {getattr(images, 'dtype', type(images))}")
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise ValueError(f"{name} must be N x 3 x H x W, got shape {tuple(images.shape)}")
+    if images.shape[0] < 2:
+        raise ValueError(f"{name} needs at least 2 images for a covariance, got {images.shape[0]}")
+    lo, hi = float(images.min()), float(images.max())
+    if lo < -1e-6 or hi > 1 + 1e-6:
+        raise ValueError(f"{name} must lie in [0, 1], found values in [{lo:.4g}, {hi:.4g}]")
+
+
+def extract_features(
+    images: torch.Tensor, extractor: str | FeatureExtractor = "auto", *, device: str | torch.device = "cpu"
+) -> tuple[np.ndarray, str]:
+    """Features ``N x dim`` (float64) of float ``N x 3 x H x W`` images in [0, 1], and the extractor id."""
+    _check_images(images, "images")
+    fx = get_extractor(extractor, device=device) if isinstance(extractor, str) else extractor
+    return fx.features(images), fx.id
+
+
+def fid_from_features(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
+    """clean-fid's ``fid_from_feats`` on two ``N x dim`` feature arrays. Use N well above ``dim``
+    (480 for random-conv-v1, 2048 for Inception): with fewer samples the estimate is biased and noisy."""
+    from cleanfid.fid import fid_from_feats
+
+    with warnings.catch_warnings():
+        # clean-fid 0.1.35 calls scipy.linalg.sqrtm(..., disp=False), deprecated since SciPy 1.16;
+        # silence exactly that message (pytest turns warnings into errors). With fewer samples than
+        # feature dimensions the covariances are singular and scipy warns that sqrtm "might be
+        # inaccurate"; clean-fid handles that case itself (eps on the diagonal if non-finite).
+        warnings.filterwarnings("ignore", message=r"The `disp` argument is deprecated", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=LinAlgWarning)
+        return float(fid_from_feats(np.asarray(feats_a, np.float64), np.asarray(feats_b, np.float64)))
+
+
+def compute_fid(
+    images_a: torch.Tensor,
+    images_b: torch.Tensor,
+    extractor: str = "auto",
+    *,
+    device: str | torch.device = "cpu",
+) -> tuple[float, str]:
+    """FID between two sets of float ``N x 3 x H x W`` images in [0, 1] (same H x W).
+
+    Returns ``(fid, extractor_id)``; the id says which extractor actually ran ("auto" resolves to
+    one). Lower is better; FID(x, x) is 0 up to rounding.
+
+    >>> x = torch.rand(64, 3, 16, 16)
+    >>> fid, fx = compute_fid(x, x, "random-conv-v1")
+    >>> fx, abs(fid) < 1e-6
+    ('random-conv-v1', True)
+    """
+    _check_images(images_a, "images_a")
+    _check_images(images_b, "images_b")
+    if images_a.shape[2:] != images_b.shape[2:]:
+        raise ValueError(f"both image sets must have one size, got {tuple(images_a.shape[2:])} "
+                         f"and {tuple(images_b.shape[2:])}")
+    fx = get_extractor(extractor, device=device)
+    return fid_from_features(fx.features(images_a), fx.features(images_b)), fx.id

@@ -1,0 +1,19 @@
+"""Generator architectures, GAN training and sampling.
+
+``GENERATORS`` maps an architecture id ("dcgan", "resnet") to a factory
+``(resolution, latent_dim, width) -> (G, D)``; G maps ``B x latent_dim`` latents to ``B x 3 x R x R``
+images in [0, 1] (tanh mapped), D maps such images to ``B`` logits.
+"""
+
+from bench.generators import dcgan, resnet  # noqa: F401  (register the architectures)
+from bench.generators.config import GanConfig
+from bench.generators.ema import make_ema, recalibrate_batchnorm, update_ema
+from bench.generators.losses import LOSSES, GanLoss
+from bench.generators.registry import GENERATORS, build, check_resolution
+from bench.generators.sampling import sample, sample_latents
+from bench.generators.training import GanResult, train_gan
+
+__all__ = [
+    "GENERATORS", "LOSSES", "GanConfig", "GanLoss", "GanResult", "build", "check_resolution",
+    "make_ema", "recalibrate_batchnorm", "sample", "sample_latents", "train_gan", "update_ema",
+]
