@@ -52,6 +52,6 @@ def check_labels(y, n_samples: int) -> np.ndarray:
         if not np.isfinite(y).all() or not np.array_equal(y, np.round(y)):
             raise ValueError("y must hold integer or string class labels, got non-integer floats")
         y = y.astype(np.int64)
-    elif y.dtype.kind not in "iuUSO":
-        raise ValueError(f"y must hold integer or string class labels, got dtype {y.dtype}")
+    elif y.dtype.kind not in "biuUSO":
+        raise ValueError(f"y must hold integer, boolean or string class labels, got dtype {y.dtype}")
     return y

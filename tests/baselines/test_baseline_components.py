@@ -51,6 +51,18 @@ class TestTorchTrainingLoop:
         Yu2019(epochs=1, max_width=8, random_state=0, verbose=True).fit(X, y)
         assert "Yu2019" in capsys.readouterr().err
 
+    @pytest.mark.parametrize("cls", [Yu2019, Wang2020])
+    def test_cuda_device(self, patterns, cls):
+        """Trains on CUDA where there is one; otherwise fails clearly at fit."""
+        X, y = patterns(4, size=8)
+        model = cls(epochs=1, batch_size=4, device="cuda", random_state=0)
+        if not torch.cuda.is_available():
+            with pytest.raises(ValueError, match="CUDA is not available"):
+                model.fit(X, y)
+            return
+        assert model.fit(X, y).predict_proba(X).shape == (len(X), 2)
+        assert next(model.module_.parameters()).is_cuda
+
     @pytest.mark.parametrize(("param", "value"), [("device", "gpu0"), ("batch_size", 0), ("max_steps", 0),
                                                   ("learning_rate", -1e-3), ("num_threads", 0)])
     def test_bad_settings(self, patterns, param, value):

@@ -106,6 +106,12 @@ class TestEstimatorContract:
         integer = make_baseline().fit(X, 1 - y)
         np.testing.assert_allclose(estimator.predict_proba(X), integer.predict_proba(X), rtol=1e-6, atol=1e-9)
 
+    def test_boolean_labels(self, make_baseline, tiny_data):
+        X, y = tiny_data
+        estimator = make_baseline().fit(X, y.astype(bool))
+        np.testing.assert_array_equal(estimator.classes_, [False, True])
+        assert estimator.predict(X).dtype == bool
+
     def test_torch_and_uint8_inputs(self, make_baseline, tiny_data):
         X, y = tiny_data
         X8 = np.round(X * 255).astype(np.uint8)
