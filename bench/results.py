@@ -87,8 +87,8 @@ def coerce(df: pd.DataFrame) -> pd.DataFrame:
     """Give a table read from CSV the schema's dtypes (empty text cells become '')."""
     df = df.copy()
     for col in TEXT:
-        if col in df:
-            df[col] = df[col].fillna("").astype(str)
+        if col in df:  # an all-empty text column reads from CSV as float NaN: fill it as objects
+            df[col] = df[col].astype(object).where(df[col].notna(), "").astype(str)
     for col in NUMERIC:
         if col in df:
             df[col] = pd.to_numeric(df[col], errors="coerce").astype(float) if df[col].dtype != object else df[col]

@@ -10,7 +10,13 @@ from pathlib import Path
 
 from reports.compare import compare_runs, format_comparison
 from reports.config import ReportConfig
-from reports.regression import RegressionReport, check_regression, load_reference, update_reference
+from reports.regression import (
+    RegressionReport,
+    check_reference,
+    check_regression,
+    load_reference,
+    update_reference,
+)
 
 
 def render_run(run_dir: str | Path, config: ReportConfig | None = None) -> Path:
@@ -24,6 +30,7 @@ def render_run(run_dir: str | Path, config: ReportConfig | None = None) -> Path:
 __all__ = [
     "RegressionReport",
     "ReportConfig",
+    "check_reference",
     "check_regression",
     "compare_runs",
     "format_comparison",

@@ -4,29 +4,49 @@ model is fingerprinted real data, which metrics go in which table). Frozen, so a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
 class ReportConfig:
-    """Conventions the renderer relies on; the defaults follow DESIGN.md.
+    """Conventions the renderer relies on; the defaults follow DESIGN.md and bench/presets.py.
 
-    A *clean counterpart* is a generator trained on unfingerprinted data. Its rows are recognised by a
-    model id ending in ``clean_model_suffix`` (``progan_clean`` pairs with ``progan``) or by the method id
-    ``clean_method`` (then it pairs with the same model id under any other method). Its FID is shown next
-    to the fingerprinted model's FID in the transfer table (paper Table 1: FID original -> fingerprinted).
+    A *clean counterpart* is a generator trained on unfingerprinted data (``dcgan-clean``). Its rows are
+    recognised by an id listed in ``clean_models``, an id matching ``clean_model_pattern``, or the method
+    id ``clean_method``. It pairs with every fingerprinted generator of the same *family*: the
+    architecture given in ``model_arch`` (read from the manifest), else the id with
+    ``instance_pattern`` stripped (``dcgan-s1`` and ``dcgan-clean`` are both ``dcgan``). Its FID is
+    shown beside theirs in the transfer table (paper Table 1: FID original -> fingerprinted).
     """
 
     fingerprint_method: str = "artificial_fingerprint"
     baseline_methods: tuple[str, ...] = ("yu2019", "wang2020", "frank2020", "durall2020", "marra2019")
     data_model: str = "data"
-    clean_model_suffix: str = "_clean"
+    real_model: str = "real"
     clean_method: str = "clean"
+    clean_models: tuple[str, ...] = ()
+    clean_model_pattern: str = r"[-_]clean$"
+    instance_pattern: str = r"[-_](s\d+|clean)$"
+    model_arch: tuple[tuple[str, str], ...] = ()
     transfer_metrics: tuple[str, ...] = (
         "bit_accuracy", "p_value", "log10_p_value", "pass_rate", "false_positive_rate",
         "control_bit_accuracy", "psnr", "ssim", "fid",
     )
     detection_metrics: tuple[str, ...] = ("detection_accuracy", "attribution_accuracy", "auc", "tpr_at_fpr")
+
+    def is_clean(self, model: str, method: str = "") -> bool:
+        """Whether rows of this model (under this method) belong to a clean counterpart generator."""
+        return (method == self.clean_method or model in self.clean_models
+                or bool(self.clean_model_pattern and re.search(self.clean_model_pattern, model)))
+
+    def family(self, model: str) -> str:
+        """Architecture of a generator id: from ``model_arch`` if known, else the id minus its instance."""
+        arch = dict(self.model_arch)
+        if model in arch:
+            return arch[model]
+        return re.sub(self.instance_pattern, "", model) if self.instance_pattern else model
 
     def method_rank(self, method: str) -> tuple[int, str]:
         """Fingerprint method first, then the baselines in paper order, then the rest alphabetically."""
@@ -34,12 +54,25 @@ class ReportConfig:
         return (order.index(method), method) if method in order else (len(order), method)
 
     def model_rank(self, model: str) -> tuple[int, str]:
-        """Generators alphabetically, clean counterparts after them, fingerprinted real data last."""
+        """Generators alphabetically, clean counterparts after them, then fingerprinted and clean real data."""
         if model == self.data_model:
             return (2, model)
-        if self.clean_model_suffix and model.endswith(self.clean_model_suffix):
-            return (1, model)
-        return (0, model)
+        if model == self.real_model:
+            return (3, model)
+        return (1, model) if self.is_clean(model) else (0, model)
+
+    def with_manifest(self, manifest: Mapping | None) -> ReportConfig:
+        """Read clean generator ids and architectures from ``manifest['config']['generators']`` (entries
+        with ``id``, ``arch``, ``fingerprinted``) when the manifest has them."""
+        config = (manifest or {}).get("config")
+        generators = config.get("generators") if isinstance(config, Mapping) else None
+        if not isinstance(generators, list):
+            return self
+        entries = [g for g in generators if isinstance(g, Mapping) and isinstance(g.get("id"), str)]
+        clean = tuple(g["id"] for g in entries if g.get("fingerprinted") is False)
+        arch = tuple((g["id"], str(g["arch"])) for g in entries if g.get("arch"))
+        return replace(self, clean_models=tuple(dict.fromkeys(self.clean_models + clean)),
+                       model_arch=self.model_arch + arch)
 
 
 DEFAULT_CONFIG = ReportConfig()

@@ -16,7 +16,7 @@ import pandas as pd
 from bench.atomic import write_text_atomic
 from bench.results import read_results, validate
 from reports.config import DEFAULT_CONFIG, ReportConfig
-from reports.format import format_number, to_html
+from reports.format import MISSING, format_number, to_html
 from reports.labels import param_text
 from reports.plots import write_plots
 from reports.tables import Table, build_tables, table_markdown, write_tables
@@ -40,13 +40,13 @@ def headline(results: pd.DataFrame, config: ReportConfig = DEFAULT_CONFIG) -> li
     """Short summary lines, each quoting rows of the results table (selection only, no arithmetic)."""
     kinds = results.loc[results["attack_kind"] != "none"].groupby("attack_kind")["attack"].nunique()
     lines = [
-        f"{len(results)} measured numbers: {results['method'].nunique()} methods, "
-        f"{results['model'].nunique()} models, attacks per kind: "
+        f"{_plural(len(results), 'measured number')}: {_plural(results['method'].nunique(), 'method')}, "
+        f"{_plural(results['model'].nunique(), 'model')}, attacks per kind: "
         + (", ".join(f"{k} {v}" for k, v in kinds.items()) or "none") + "."
     ]
     fp = results[results["method"] == config.fingerprint_method]
-    generators = ~fp["model"].eq(config.data_model) & ~(
-        fp["model"].str.endswith(config.clean_model_suffix) if config.clean_model_suffix else False)
+    generators = pd.Series([g not in (config.data_model, config.real_model) and not config.is_clean(g, m)
+                            for g, m in zip(fp["model"], fp["method"], strict=True)], index=fp.index, dtype=bool)
     clean = fp[(fp["attack"] == "none") & (fp["metric"] == "bit_accuracy") & generators]
     lo, hi = _pick(clean, True), _pick(clean, False)
     if lo is not None and hi is not None:
@@ -72,19 +72,33 @@ def headline(results: pd.DataFrame, config: ReportConfig = DEFAULT_CONFIG) -> li
     return lines
 
 
+def _is_nested(value: object) -> bool:
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+    return any(isinstance(v, (dict, list, tuple)) for v in items)
+
+
 def _manifest_value(value: object) -> str:
     if isinstance(value, dict):
-        return ", ".join(f"{k}={_manifest_value(v)}" for k, v in value.items())
+        return ", ".join(f"{k}={_manifest_value(v)}" for k, v in value.items()) or MISSING
     if isinstance(value, (list, tuple)):
-        return ", ".join(_manifest_value(v) for v in value)
+        return ", ".join(_manifest_value(v) for v in value) or MISSING
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
 
 
 def manifest_rows(manifest: dict) -> list[tuple[str, str]]:
-    """``(key, text)`` for every manifest key, in file order; nested dicts flattened to ``k=v`` lists."""
-    return [(str(k), _manifest_value(v)) for k, v in manifest.items()]
+    """``(key, text)`` for every flat manifest key, in file order (dicts of scalars as ``k=v`` lists)."""
+    return [(str(k), _manifest_value(v)) for k, v in manifest.items() if not _is_nested(v)]
+
+
+def manifest_blocks(manifest: dict) -> list[tuple[str, str]]:
+    """``(key, indented JSON)`` for nested manifest values such as the full preset config."""
+    return [(str(k), json.dumps(v, indent=2, default=str)) for k, v in manifest.items() if _is_nested(v)]
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def render_markdown(results: pd.DataFrame, tables: dict[str, Table], plots: dict[str, Path],
@@ -97,6 +111,8 @@ def render_markdown(results: pd.DataFrame, tables: dict[str, Table], plots: dict
         out += ["## Provenance (manifest.json)", "", "| key | value |", "|---|---|"]
         out += [f"| {k} | {v.replace('|', '/')} |" for k, v in manifest_rows(manifest)]
         out.append("")
+        for key, block in manifest_blocks(manifest):
+            out += [f"<details><summary>{key}</summary>", "", "```json", block, "```", "", "</details>", ""]
     out += ["## Tables", ""]
     for name, table in tables.items():
         out += [table_markdown(table),
@@ -128,6 +144,8 @@ def render_html(results: pd.DataFrame, tables: dict[str, Table], plots: dict[str
     if manifest:
         parts.append("<h2>Provenance (manifest.json)</h2>"
                      + to_html(pd.DataFrame(manifest_rows(manifest), columns=["key", "value"])))
+        parts += [f"<details><summary>{esc(key)}</summary><pre>{esc(block)}</pre></details>"
+                  for key, block in manifest_blocks(manifest)]
     parts.append("<h2>Tables</h2><p>↑ higher is better, ↓ lower is better; cells are value ± stderr "
                  "where a stderr was measured.</p>")
     for table in tables.values():
@@ -169,6 +187,7 @@ def render_run(run_dir: str | Path, config: ReportConfig = DEFAULT_CONFIG) -> Pa
     if problems:
         raise ValueError(f"{csv} is not a valid results table:\n- " + "\n- ".join(problems))
     manifest = load_manifest(run_dir)
+    config = config.with_manifest(manifest)
     tables = build_tables(results, config)
     write_tables(results, run_dir / "tables", config, tables=tables)
     plots = write_plots(results, run_dir / "plots", config)

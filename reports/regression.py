@@ -196,13 +196,24 @@ def _floor_for(metric: str, floor: float | Mapping[str, float] | None) -> float:
     return DEFAULT_FLOORS.get(unit, FALLBACK_FLOOR)
 
 
-def update_reference(results_csv: str | Path, preset: str, spread: Mapping[str, float], *, k: float = 3.0,
+def read_spread(path: str | Path) -> dict[str, float]:
+    """Spread file: a CSV with columns ``metric`` and ``spread`` (one row per metric)."""
+    table = pd.read_csv(path)
+    if not {"metric", "spread"} <= set(table.columns):
+        raise ValueError(f"{path}: a spread file needs the columns 'metric' and 'spread'")
+    if table["metric"].duplicated().any():
+        raise ValueError(f"{path}: a metric appears twice")
+    return {str(m): float(v) for m, v in zip(table["metric"], table["spread"], strict=True)}
+
+
+def update_reference(results_csv: str | Path, preset: str, spread: Mapping[str, float] | str | Path | None,
+                     *, k: float = 3.0,
                      floor: float | Mapping[str, float] | None = None, metrics: Iterable[str] | None = None,
                      note: str = "", reference_dir: str | Path = REFERENCE_DIR) -> tuple[Path, Path]:
     """Write ``<preset>.csv`` and ``<preset>.tolerance.json`` (each atomically) from a run's results.
 
-    ``spread``: measured run-to-run spread per metric (say how in ``note``); every kept metric needs
-    one. Tolerance per metric = ``max(k * spread, floor)``; ``floor`` defaults by unit
+    ``spread``: measured run-to-run spread per metric, as a dict or a CSV path (:func:`read_spread`);
+    say how it was measured in ``note``; every kept metric needs one. Tolerance per metric = ``max(k * spread, floor)``; ``floor`` defaults by unit
     (:data:`DEFAULT_FLOORS`). ``metrics`` defaults to every metric in the run except timing.
     Returns ``(csv_path, tolerance_path)``. Run on purpose only: it replaces the committed numbers.
     """
@@ -210,6 +221,10 @@ def update_reference(results_csv: str | Path, preset: str, spread: Mapping[str, 
         raise ValueError(f"preset name {preset!r} is not a plain file name")
     if not (isinstance(k, (int, float)) and math.isfinite(k) and k > 0):
         raise ValueError(f"k must be a positive number, got {k!r}")
+    if spread is None:
+        raise ValueError("update_reference needs the measured run-to-run spread per metric (dict or CSV)")
+    if isinstance(spread, (str, Path)):
+        spread = read_spread(spread)
     results = read_results(results_csv)
     problems = validate(results)
     if problems:
@@ -261,3 +276,15 @@ def load_reference(preset: str, reference_dir: str | Path = REFERENCE_DIR) -> tu
     if tolerance.get("format") != FORMAT_VERSION:
         raise ValueError(f"{tol_path}: unsupported format {tolerance.get('format')!r} (want {FORMAT_VERSION})")
     return read_results(csv_path), tolerance
+
+
+def check_reference(current: pd.DataFrame, reference: str | Path,
+                    reference_dir: str | Path = REFERENCE_DIR) -> RegressionReport:
+    """:func:`check_regression` against a committed reference: ``reference`` is a preset name under
+    ``reference_dir`` or the path of a reference CSV with its ``.tolerance.json`` beside it."""
+    path = Path(reference)
+    if path.suffix == ".csv":
+        ref, tolerance = load_reference(path.stem, path.parent)
+    else:
+        ref, tolerance = load_reference(str(reference), reference_dir)
+    return check_regression(current, ref, tolerance)

@@ -180,22 +180,21 @@ def transfer_table(results: pd.DataFrame, config: ReportConfig = DEFAULT_CONFIG)
 
 def _merge_clean_counterparts(table: Table, config: ReportConfig) -> Table:
     data = table.data.copy()
-    suffix, clean_method = config.clean_model_suffix, config.clean_method
-    is_clean = data["method"] == clean_method
-    if suffix:
-        is_clean |= data["model"].str.endswith(suffix)
+    is_clean = pd.Series([config.is_clean(str(g), str(m)) for g, m in zip(data["model"], data["method"],
+                                                                          strict=True)], index=data.index)
+    family = data["model"].map(lambda g: config.family(str(g)))
     has_err = "fid_stderr" in data
     data["fid_clean"] = math.nan
     if has_err:
         data["fid_clean_stderr"] = math.nan
     matched = []
     for i in data.index[is_clean]:
-        model, method = data.at[i, "model"], data.at[i, "method"]
-        base = model[: -len(suffix)] if suffix and model.endswith(suffix) else model
-        partner = (data["model"] == base) & ~is_clean
-        if method != clean_method:
-            partner &= data["method"] == method
-        if partner.any() and not math.isnan(data.at[i, "fid"]):
+        if math.isnan(data.at[i, "fid"]):
+            continue
+        partner = (family == family[i]) & ~is_clean
+        if data.at[i, "method"] != config.clean_method:
+            partner &= data["method"] == data.at[i, "method"]
+        if partner.any():
             data.loc[partner, "fid_clean"] = data.at[i, "fid"]
             if has_err:
                 data.loc[partner, "fid_clean_stderr"] = data.at[i, "fid_stderr"]
@@ -203,9 +202,8 @@ def _merge_clean_counterparts(table: Table, config: ReportConfig) -> Table:
     if not matched:
         return table
     data = data.drop(index=matched).reset_index(drop=True)
-    order = list(data.columns)
     moved = ["fid_clean", *(["fid_clean_stderr"] if has_err else [])]
-    order = [c for c in order if c not in moved]
+    order = [c for c in data.columns if c not in moved]
     at = order.index("fid")
     data = data[order[:at] + moved + order[at:]]
     clean_col = ValueColumn("fid_clean", "fid", metric_label("fid") + " (clean counterpart)")

@@ -16,6 +16,7 @@ MANIFEST = {
     "preset": "smoke", "config_hash": "c0ffee12", "seeds": [0, 1], "device": "cpu", "git_commit": "abc1234",
     "package_versions": {"torch": "2.13.0", "pandas": "3.1.1"}, "stage_seconds": {"train": 12.5},
     "fid_extractor": "inception_tiny",
+    "config": {"generators": [{"id": "progan_clean", "arch": "progan", "fingerprinted": False}]},
 }
 
 
@@ -48,6 +49,7 @@ class TestPage:
         for key in MANIFEST:
             assert key in text
         assert "c0ffee12" in text and "torch=2.13.0" in text and "inception_tiny" in text
+        assert "<details><summary>config</summary>" in text and "fingerprinted" in text
 
     def test_markdown_links_plots_and_tables(self, rendered):
         text = (rendered[0] / "report.md").read_text(encoding="utf-8")

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from bench.results import row, to_frame, write_results
-from reports.regression import check_regression, load_reference, update_reference
+from reports.regression import check_reference, check_regression, load_reference, update_reference
 
 FP = "artificial_fingerprint"
 TOL = {"bit_accuracy": 0.01, "p_value": 0.01, "pass_rate": 0.01, "fid": 0.5, "detection_accuracy": 0.01,
@@ -128,3 +128,13 @@ class TestUpdateReference:
     def test_preset_must_be_a_file_name(self, results, tmp_path, preset):
         with pytest.raises(ValueError, match="preset name"):
             update_reference(tmp_path / "results.csv", preset, {}, reference_dir=tmp_path)
+
+    def test_spread_from_csv_and_check_reference(self, results, tmp_path):
+        write_results(results, tmp_path / "results.csv")
+        pd.DataFrame({"metric": list(TOL), "spread": [0.001] * len(TOL)}).to_csv(tmp_path / "spread.csv",
+                                                                                  index=False)
+        csv, _ = update_reference(tmp_path / "results.csv", "quick", tmp_path / "spread.csv",
+                                  reference_dir=tmp_path / "ref")
+        assert check_reference(results, "quick", tmp_path / "ref").passed
+        worse = _set(results, 0.5, **JPEG10)
+        assert not check_reference(worse, csv).passed

@@ -118,3 +118,36 @@ class TestTables:
         data = build_tables(to_frame(rows))["transfer"].data
         assert "seed" in data.columns
         assert sorted(data["bit_accuracy"]) == [0.8, 0.9]
+
+
+class TestCleanCounterparts:
+    ROWS = [("dcgan-s1", 20.0), ("dcgan-s2", 21.0), ("resnet-s1", 30.0), ("dcgan-clean", 18.5)]
+
+    def _frame(self):
+        return to_frame([row(method=FP, model=g, metric="fid", value=v, n=10) for g, v in self.ROWS])
+
+    def test_preset_naming_pairs_every_instance(self):
+        data = build_tables(self._frame())["transfer"].data.set_index("model")
+        assert data.loc[["dcgan-s1", "dcgan-s2"], "fid_clean"].tolist() == [18.5, 18.5]
+        assert math.isnan(data.at["resnet-s1", "fid_clean"])
+        assert "dcgan-clean" not in data.index
+
+    def test_manifest_names_clean_generators(self):
+        from reports.config import ReportConfig
+
+        manifest = {"config": {"generators": [
+            {"id": "dcgan-s1", "arch": "dcgan", "fingerprinted": True},
+            {"id": "control", "arch": "dcgan", "fingerprinted": False},
+        ]}}
+        config = ReportConfig().with_manifest(manifest)
+        assert config.is_clean("control") and not config.is_clean("dcgan-s1")
+        frame = to_frame([row(method=FP, model="dcgan-s1", metric="fid", value=20.0, n=10),
+                          row(method=FP, model="control", metric="fid", value=18.0, n=10)])
+        data = build_tables(frame, config)["transfer"].data
+        assert data["model"].tolist() == ["dcgan-s1"] and data["fid_clean"].tolist() == [18.0]
+
+    def test_without_manifest_generators_config_is_unchanged(self):
+        from reports.config import DEFAULT_CONFIG
+
+        assert DEFAULT_CONFIG.with_manifest({"preset": "smoke"}) is DEFAULT_CONFIG
+        assert DEFAULT_CONFIG.with_manifest(None) is DEFAULT_CONFIG
