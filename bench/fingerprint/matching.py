@@ -39,6 +39,7 @@ def log_binom_sf(k: torch.Tensor | int, n: int) -> torch.Tensor:
         - torch.lgamma(n - i + 1) - n * math.log(2.0)
     # log of the tail sum from i down to n: reverse cumulative logsumexp
     tail = torch.logcumsumexp(log_pmf.flip(0), 0).flip(0)  # tail[i] = log P(X >= i)
+    tail = tail.clamp(max=0.0)  # rounding can put log P(X >= 0) a hair above 0 (a probability > 1)
     tail = torch.cat([tail, torch.tensor([-math.inf], dtype=torch.float64)])  # P(X >= n+1) = 0
     idx = k.clamp(0, n + 1).long()
     return tail[idx]
