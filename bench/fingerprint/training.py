@@ -68,8 +68,10 @@ def l2_weight_at(step: int, activated_at: int | None, cfg: FingerprintTrainConfi
     return cfg.l2_weight * min(1.0, t / max(1, cfg.l2_ramp))
 
 
-def _save_state(path: Path, enc, dec, opt, step: int, activated_at: int | None, history: list) -> None:
+def _save_state(path: Path, enc, dec, opt, step: int, activated_at: int | None, history: list,
+                gen: torch.Generator) -> None:
     state = {"encoder": enc.state_dict(), "decoder": dec.state_dict(), "optimizer": opt.state_dict(),
+             "rng": gen.get_state(),
              "step": torch.tensor(step), "activated_at": torch.tensor(-1 if activated_at is None else activated_at),
              "history": torch.tensor([[h["step"], h["bit_accuracy"], h["psnr"], h["loss"], h["l2_weight"]]
                                       for h in history], dtype=torch.float64).reshape(-1, 5)}
@@ -102,7 +104,12 @@ def train_fingerprint(images: torch.Tensor, cfg: FingerprintTrainConfig, *, devi
         activated_at = None if int(state["activated_at"]) < 0 else int(state["activated_at"])
         history = [dict(zip(("step", "bit_accuracy", "psnr", "loss", "l2_weight"), row.tolist(), strict=True))
                    for row in state["history"]]
-    gen = torch.Generator().manual_seed(cfg.seed * 1000003 + start)
+    gen = torch.Generator().manual_seed(cfg.seed * 1000003)
+    if start:  # continue the batch/fingerprint stream where the interrupted run left it
+        if "rng" in state:
+            gen.set_state(state["rng"])
+        else:  # a partial checkpoint from before the stream was saved: cannot match an uninterrupted run
+            gen.manual_seed(cfg.seed * 1000003 + start)
     enc.train()
     dec.train()
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc="fingerprint", disable=not progress,
@@ -133,7 +140,7 @@ def train_fingerprint(images: torch.Tensor, cfg: FingerprintTrainConfig, *, devi
             history.append({"step": step, "bit_accuracy": acc, "psnr": psnr, "loss": loss.item(), "l2_weight": w_l2})
             bar.set_postfix(acc=f"{acc:.3f}", psnr=f"{psnr:.1f}", loss=f"{loss.item():.3f}", w_l2=f"{w_l2:.2f}")
         if resume_path and cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.steps:
-            _save_state(resume_path, enc, dec, opt, step + 1, activated_at, history)
+            _save_state(resume_path, enc, dec, opt, step + 1, activated_at, history, gen)
     bar.close()
     if activated_at is None:
         warnings.warn(
