@@ -8,7 +8,9 @@ stage, so nothing already measured is lost if a later stage fails.
 from __future__ import annotations
 
 import math
+import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +25,8 @@ from bench.results import to_frame, write_results
 from bench.stages.context import RunContext
 from bench.stages.data import load_real_images
 from bench.stages.fingerprint import evaluate_data, fingerprint_models
+from bench.stages.generators import evaluate_zoo, train_zoo
+from bench.stages.image_attacks import run_image_attacks
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,22 @@ def _flush(ctx: RunContext, data_source: str, started: float) -> tuple[pd.DataFr
 
 def run(preset: Preset, out: str | Path, *, data_dir: str | Path | None = None, device: str = "cpu",
         cache: ArtifactCache | None = None, progress: bool = True) -> RunOutcome:
+    """Run every stage of ``preset`` into ``out``. Warnings raised by the stages (small samples, a
+    fidelity loss that never switched on, skipped files) are printed and kept in the manifest."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        outcome = _run(preset, out, data_dir=data_dir, device=device, cache=cache, progress=progress)
+    messages = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
+    if messages:
+        for message in messages:
+            print(f"[fpbench] warning: {message}", file=sys.stderr)
+        outcome.manifest["warnings"] = messages
+        write_json_atomic(outcome.out / "manifest.json", outcome.manifest)
+    return outcome
+
+
+def _run(preset: Preset, out: str | Path, *, data_dir: str | Path | None, device: str,
+         cache: ArtifactCache | None, progress: bool) -> RunOutcome:
     started = time.perf_counter()
     ctx = RunContext(preset=preset, cache=cache or ArtifactCache(), out=Path(out), device=_check_device(device),
                      data_dir=Path(data_dir) if data_dir else None, progress=progress)
@@ -61,22 +81,25 @@ def run(preset: Preset, out: str | Path, *, data_dir: str | Path | None = None, 
     with ctx.stage("data"):
         real = load_real_images(ctx)
     with ctx.stage("fingerprint"):
-        models = fingerprint_models(ctx, real)
+        models, model_key = fingerprint_models(ctx, real)
     with ctx.stage("evaluate_data"):
-        ctx.artifacts |= evaluate_data(ctx, models, real)
+        evaluated = evaluate_data(ctx, models, real)
     df, manifest = _flush(ctx, real.source, started)
-    for stage in _later_stages():
-        stage(ctx, models, real)
+    zoo = None
+    if preset.generators:
+        with ctx.stage("generators"):
+            zoo = train_zoo(ctx, models, real, model_key)
+        with ctx.stage("evaluate_generators"):
+            evaluate_zoo(ctx, models, real, zoo, evaluated["stamped_test"])
+        df, manifest = _flush(ctx, real.source, started)
+    if preset.image_attacks:
+        with ctx.stage("image_attacks"):
+            run_image_attacks(ctx, models, real, zoo, evaluated["stamped_test"])
         df, manifest = _flush(ctx, real.source, started)
     with ctx.stage("report"):
         _render(ctx)
     df, manifest = _flush(ctx, real.source, started)
     return RunOutcome(ctx.out, df, manifest)
-
-
-def _later_stages() -> list:
-    """Stages after the fingerprint stage, each ``stage(ctx, models, real)``; added as they exist."""
-    return []
 
 
 def _render(ctx: RunContext) -> None:

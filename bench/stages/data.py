@@ -18,6 +18,7 @@ class RealImages:
     test: torch.Tensor
     holdout: torch.Tensor
     source: str
+    reference: torch.Tensor  # FID reference: unseen images of the training distribution
 
 
 def load_real_images(ctx: RunContext) -> RealImages:
@@ -27,12 +28,16 @@ def load_real_images(ctx: RunContext) -> RealImages:
         images = load_folder(ctx.data_dir, p.resolution, on_error="skip")
         train, rest = split_folder(images, 0.2, p.seed)
         test, holdout = split_folder(rest, 0.5, p.seed + 1) if len(rest) >= 2 else (rest, rest[:0])
-        return RealImages(train, test, holdout, f"folder:{ctx.data_dir}")
+        return RealImages(train, test, holdout, f"folder:{ctx.data_dir}", test)
     if p.needs_data:
         raise ValueError(f"preset {p.name!r} trains on your own images: pass --data DIR (a folder of "
                          "PNG/JPEG/WebP files, e.g. CelebA); the built-in photographs are for smoke/quick")
     sets = {}
-    for split, n in (("train", p.n_train), ("test", p.n_test), ("holdout", p.n_holdout)):
-        cfg = BuiltinData(split, n, p.resolution, seed=p.seed)
-        sets[split] = ctx.cache.tensors("data", config_hash(cfg), lambda cfg=cfg: {"images": crops(cfg)})["images"]
-    return RealImages(sets["train"], sets["test"], sets["holdout"], "builtin")
+    # The FID reference is a fresh draw of crops of the training photos (other seed): the split is by
+    # photo, so test crops show other scenes and would measure content shift, not generation quality.
+    plan = (("train", p.n_train, p.seed), ("test", p.n_test, p.seed), ("holdout", p.n_holdout, p.seed),
+            ("reference", p.n_test, p.seed + 1))
+    for name, n, seed in plan:
+        cfg = BuiltinData("train" if name == "reference" else name, n, p.resolution, seed=seed)
+        sets[name] = ctx.cache.tensors("data", config_hash(cfg), lambda cfg=cfg: {"images": crops(cfg)})["images"]
+    return RealImages(sets["train"], sets["test"], sets["holdout"], "builtin", sets["reference"])

@@ -21,14 +21,15 @@ METHOD = "artificial_fingerprint"
 DATA_FINGERPRINT_SEED = 42  # the authors' default fingerprint seed
 
 
-def fingerprint_models(ctx: RunContext, real: RealImages) -> FingerprintModels:
+def fingerprint_models(ctx: RunContext, real: RealImages) -> tuple[FingerprintModels, str]:
+    """The trained encoder/decoder and their cache key."""
     cfg = ctx.preset.fingerprint
     key = config_hash(cfg, real.train)
     path = ctx.cache.file("fingerprint", key, "safetensors")
     if ctx.cache.enabled and path.exists():
         ctx.cache.hits.append(f"fingerprint/{key}")
         ctx.log(f"fingerprint encoder/decoder from cache ({path})")
-        return load_models(path, n_bits=cfg.n_bits, resolution=cfg.resolution, device=ctx.device)
+        return load_models(path, n_bits=cfg.n_bits, resolution=cfg.resolution, device=ctx.device), key
     ctx.cache.misses.append(f"fingerprint/{key}")
     ctx.log(f"training the fingerprint encoder/decoder: {cfg.n_bits} bits, {cfg.resolution}px, {cfg.steps} steps")
     resume = ctx.cache.file("fingerprint", key, "partial.pt") if ctx.cache.enabled else None
@@ -37,7 +38,7 @@ def fingerprint_models(ctx: RunContext, real: RealImages) -> FingerprintModels:
     save_models(result.models, path, {"activated_at": str(result.activated_at)})
     if resume is not None and resume.exists():
         resume.unlink()
-    return result.models
+    return result.models, key
 
 
 def _mean_stderr(values: torch.Tensor) -> tuple[float, float]:

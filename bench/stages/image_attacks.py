@@ -1,0 +1,44 @@
+"""Stage 3: the image-attack grid over fingerprinted real images ("data") and every fingerprinted
+generator's samples, with clean real images as the negatives."""
+
+from __future__ import annotations
+
+import torch
+
+from attacks.registry import get_attack
+from bench.evaluation.image_robustness import evaluate_image_attacks
+from bench.fingerprint.checkpoint import FingerprintModels
+from bench.fingerprint.embedding import decode, random_fingerprint
+from bench.stages.context import RunContext
+from bench.stages.data import RealImages
+from bench.stages.fingerprint import DATA_FINGERPRINT_SEED, METHOD
+
+
+def attack_grids(ctx: RunContext, ids: tuple[str, ...]) -> list:
+    """(spec, grid) pairs: the registry's default grid unless the preset or CLI overrides it."""
+    grids = []
+    for attack_id in ids:
+        spec = get_attack(attack_id)
+        grids.append((spec, spec.check_grid(ctx.preset.grid_overrides.get(attack_id, spec.grid))))
+    unknown = set(ctx.preset.grid_overrides) - set(ids)
+    for attack_id in sorted(unknown):
+        get_attack(attack_id)  # a typo in --grid fails with "did you mean"
+    return grids
+
+
+def run_image_attacks(ctx: RunContext, models: FingerprintModels, real: RealImages, zoo,
+                      stamped_test: torch.Tensor) -> None:
+    p = ctx.preset
+    n = p.image_attack_samples
+    fingerprints = dict(zoo.fingerprints) if zoo is not None else {"data": random_fingerprint(p.n_bits, DATA_FINGERPRINT_SEED)}
+    sources = {"data": stamped_test[:n].float() / 255}
+    if zoo is not None:
+        sources |= {g: zoo.samples[g][:n].float() / 255 for g in zoo.fingerprinted_ids}
+    clean = real.test.float() / 255
+
+    def decode_bits(images: torch.Tensor) -> torch.Tensor:
+        return decode(models.decoder, images, device=ctx.device)
+
+    ctx.rows += evaluate_image_attacks(sources, fingerprints, decode_bits, clean, attack_grids(ctx, p.image_attacks),
+                                       alpha=p.alpha, seed=p.seed, method=METHOD, progress=ctx.progress,
+                                       include_clean=False)
