@@ -80,7 +80,11 @@ class InceptionClean:
 
         self.device = torch.device(device)
         self.batch_size = batch_size
-        self.model = InceptionV3W(str(path.parent), download=False, resize_inside=False).to(self.device).eval()
+        with warnings.catch_warnings():
+            # clean-fid loads the weights with torch.jit.load, deprecated (FutureWarning) in torch 2.14
+            warnings.filterwarnings("ignore", message=r"`torch\.jit\.load` is deprecated", category=FutureWarning)
+            model = InceptionV3W(str(path.parent), download=False, resize_inside=False)
+        self.model = model.to(self.device).eval()
         self.resize = build_resizer("clean")  # HxWx3 [0,255] -> 299x299x3 float32 [0,255]
 
     @torch.no_grad()
@@ -98,24 +102,25 @@ class RandomConvV1:
     """Offline extractor ``random-conv-v1``: multi-scale statistics of a fixed random-weight conv net.
 
     Definition (changing any of it needs a new id): input uint8 levels mapped to [-1, 1], float64.
-    Four stages with 16, 32, 64, 128 channels; each stage is a 3x3 conv (zero padding 1, no bias) with
+    Four stages with 8, 16, 32, 64 channels; each stage is a 3x3 conv (zero padding 1, no bias) with
     weights ``N(0, 2 / fan_in)`` drawn in stage order from ``numpy.random.RandomState(20211010)``
     (legacy generator: its stream is frozen by NumPy's compatibility policy, so the weights are the
     same on every machine and version), then ReLU; the stage's features are the per-channel spatial
     mean and spatial standard deviation of the ReLU output; a 2x2 average pool precedes the next
-    stage. Output: 2 * (16 + 32 + 64 + 128) = 480 dimensions.
+    stage. Output: 2 * (8 + 16 + 32 + 64) = 240 dimensions.
 
     Why: random conv features with pooled statistics are the classic "random-weight texture"
     descriptor (random-weight nets synthesise textures nearly as well as trained ones when matched
     on such statistics); means and standard deviations at four scales respond to colour, contrast,
     blur, noise and structure at pixel to patch scale, so the distance grows as samples degrade. It
-    lacks Inception's semantic features, so it says little about object-level realism. 480
-    dimensions keep covariances estimable from ~10^3 samples on a CPU. Float64 reduces
+    lacks Inception's semantic features, so it says little about object-level realism. 240
+    dimensions keep covariances estimable from a few hundred samples and keep clean-fid's
+    ``scipy.linalg.sqrtm`` (cubic in the dimension) cheap on a CPU. Float64 reduces
     machine-dependent rounding.
     """
 
     id = "random-conv-v1"
-    channels = (16, 32, 64, 128)
+    channels = (8, 16, 32, 64)
     seed = 20211010
 
     def __init__(self, device: str | torch.device = "cpu", batch_size: int = 256) -> None:
@@ -187,7 +192,7 @@ def extract_features(
 
 def fid_from_features(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
     """clean-fid's ``fid_from_feats`` on two ``N x dim`` feature arrays. Use N well above ``dim``
-    (480 for random-conv-v1, 2048 for Inception): with fewer samples the estimate is biased and noisy."""
+    (240 for random-conv-v1, 2048 for Inception): with fewer samples the estimate is biased and noisy."""
     from cleanfid.fid import fid_from_feats
 
     with warnings.catch_warnings():

@@ -8,9 +8,13 @@ from torch import nn
 
 def sample_latents(n: int, latent_dim: int, seed: int) -> torch.Tensor:
     """``n x latent_dim`` standard-normal latents drawn on the CPU from their own seeded generator
-    (so the global RNG is untouched and the result is the same on every device)."""
+    (so the global RNG is untouched and the result is the same on every device). Drawn one row at a
+    time, so the first k rows do not depend on n (torch's CPU ``randn`` switches algorithm with the
+    tensor size, so one big draw would not have that property)."""
     gen = torch.Generator().manual_seed(int(seed))
-    return torch.randn(n, latent_dim, generator=gen)
+    if n == 0:
+        return torch.empty(0, latent_dim)
+    return torch.stack([torch.randn(latent_dim, generator=gen) for _ in range(n)])
 
 
 def _infer_latent_dim(generator: nn.Module) -> int:

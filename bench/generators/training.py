@@ -90,7 +90,8 @@ def _networks(config: GanConfig, generator: nn.Module | None, discriminator: nn.
         G = copy.deepcopy(generator)
     if discriminator is not None:
         D = copy.deepcopy(discriminator)
-    return G.train(), D.train()
+    # a released (EMA) generator is frozen: unfreeze the copies
+    return G.train().requires_grad_(True), D.train().requires_grad_(True)
 
 
 def train_gan(
