@@ -44,6 +44,7 @@ class Preset:
     image_attacks: tuple[str, ...] = ()
     image_attack_samples: int = 500
     model_attacks: tuple[str, ...] = ()
+    model_attack_targets: tuple[str, ...] = ()  # generator ids; default: the first fingerprinted one
     baselines: tuple[str, ...] = ()
     grid_overrides: dict[str, tuple[float, ...]] = field(default_factory=dict)
     seed: int = 0
@@ -54,6 +55,10 @@ class Preset:
 
 
 PRESETS: Registry[Preset] = Registry("preset")
+
+_MODEL_ATTACKS = ("weight_noise", "weight_noise_relative", "weight_rounding", "weight_quantization",
+                  "weight_quantization_per_channel", "pruning", "channel_pruning", "weight_averaging",
+                  "finetuning")
 
 _IMAGE_ATTACKS = ("gaussian_noise", "gaussian_blur", "jpeg", "center_crop", "resize", "rotation",
                   "brightness", "contrast", "saturation", "sharpness", "median_filter", "erasing",
@@ -67,7 +72,9 @@ PRESETS.add("smoke", Preset(
     generators=(GeneratorPlan("dcgan-s0", "dcgan", 0, steps=10, width=8, latent_dim=16),
                 GeneratorPlan("dcgan-clean", "dcgan", 0, fingerprinted=False, steps=10, width=8, latent_dim=16)),
     n_samples=64, image_attacks=("gaussian_noise", "jpeg"), image_attack_samples=32,
-    grid_overrides={"gaussian_noise": (0.0, 0.1), "jpeg": (90, 50)},
+    model_attacks=("weight_noise", "finetuning"),
+    grid_overrides={"gaussian_noise": (0.0, 0.1), "jpeg": (90, 50), "weight_noise": (0.0, 0.1),
+                    "finetuning": (5,)},
 ))
 
 PRESETS.add("quick", Preset(
@@ -78,6 +85,8 @@ PRESETS.add("quick", Preset(
                 GeneratorPlan("resnet-s1", "resnet", 1),
                 GeneratorPlan("dcgan-clean", "dcgan", 1, fingerprinted=False)),
     n_samples=1000, image_attacks=_IMAGE_ATTACKS, image_attack_samples=500,
+    model_attacks=_MODEL_ATTACKS, model_attack_targets=("dcgan-s1",),
+    grid_overrides={"finetuning": (0, 300, 1000, 2000)},
 ))
 
 PRESETS.add("paper", Preset(
@@ -89,6 +98,8 @@ PRESETS.add("paper", Preset(
                 GeneratorPlan("dcgan-clean", "dcgan", 1, fingerprinted=False, steps=50000, width=64,
                               latent_dim=128)),
     n_samples=10000, image_attacks=_IMAGE_ATTACKS, image_attack_samples=2000,
+    model_attacks=_MODEL_ATTACKS, model_attack_targets=("dcgan-s1",),
+    grid_overrides={"finetuning": (0, 1000, 5000, 20000, 50000)},
 ))
 
 

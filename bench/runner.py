@@ -27,6 +27,7 @@ from bench.stages.data import load_real_images
 from bench.stages.fingerprint import evaluate_data, fingerprint_models
 from bench.stages.generators import evaluate_zoo, train_zoo
 from bench.stages.image_attacks import run_image_attacks
+from bench.stages.model_attacks import run_model_attacks
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,10 @@ def _run(preset: Preset, out: str | Path, *, data_dir: str | Path | None, device
     if preset.image_attacks:
         with ctx.stage("image_attacks"):
             run_image_attacks(ctx, models, real, zoo, evaluated["stamped_test"])
+        df, manifest = _flush(ctx, real.source, started)
+    if preset.model_attacks and zoo is not None:
+        with ctx.stage("model_attacks"):
+            run_model_attacks(ctx, models, real, zoo)
         df, manifest = _flush(ctx, real.source, started)
     with ctx.stage("report"):
         _render(ctx)

@@ -1,0 +1,76 @@
+"""Stage 4: model-level attacks on released generators. For every attack x severity the attacked
+generator is sampled and measured: fingerprint bit accuracy, pass rate, attribution, and FID, so a
+reader sees whether the fingerprint dies before or after the model itself is ruined."""
+
+from __future__ import annotations
+
+import torch
+
+from bench.cache import config_hash
+from bench.fid import compute_fid
+from bench.fingerprint.checkpoint import FingerprintModels
+from bench.fingerprint.embedding import decode, to_uint8
+from bench.fingerprint.matching import attribute
+from bench.generators import sample
+from bench.results import coerce, row, to_frame
+from bench.stages.context import RunContext
+from bench.stages.data import RealImages
+from bench.stages.fingerprint import METHOD, fingerprint_rows
+from bench.stages.generators import Zoo
+from bench.stages.image_attacks import attack_grids
+
+
+def _context(attack_id: str, target: str, zoo: Zoo, real: RealImages, device: str) -> dict:
+    """What each model attack needs besides the model: a second model to average with, clean data
+    and the training config to fine-tune with."""
+    if attack_id == "weight_averaging":
+        arch = zoo.configs[target].arch
+        others = [g for g in zoo.fingerprinted_ids if g != target and zoo.configs[g].arch == arch]
+        if not others:
+            raise ValueError(f"weight_averaging needs a second fingerprinted {arch} generator in the zoo")
+        return {"other": zoo.generators[others[0]]}
+    if attack_id == "finetuning":
+        return {"data": real.train, "gan_config": zoo.configs[target], "device": device}
+    return {}
+
+
+def run_model_attacks(ctx: RunContext, models: FingerprintModels, real: RealImages, zoo: Zoo) -> None:
+    p = ctx.preset
+    ids = list(zoo.fingerprints)
+    registered = torch.stack([zoo.fingerprints[m] for m in ids])
+    targets = [t for t in p.model_attack_targets if t in zoo.generators] or zoo.fingerprinted_ids[:1]
+    reference = real.reference.float() / 255
+    grids = attack_grids(ctx, p.model_attacks)
+    for target in targets:
+        for spec, grid in grids:
+            context = _context(spec.id, target, zoo, real, ctx.device)
+            for severity, value in enumerate(grid):
+                key = config_hash("model_attack", spec.id, spec.version, value, target, zoo.configs[target],
+                                  zoo.fingerprints[target], p.n_samples, p.alpha, p.seed)
+
+                def measure(spec=spec, value=value, severity=severity, context=context) -> object:
+                    ctx.log(f"model attack {spec.id} {spec.param}={value:g} on {target}")
+                    attacked = spec(zoo.generators[target], value, seed=p.seed, **context)
+                    images = to_uint8(sample(attacked, p.n_samples, seed=p.seed + 1))
+                    bits = decode(models.decoder, images, device=ctx.device)
+                    where = dict(attack=spec.id, attack_kind="model", param=float(value), severity=severity,
+                                 attack_version=spec.version)
+                    rows = fingerprint_rows(target, bits, zoo.fingerprints[target], p.alpha, p.seed, **where)
+                    decision = attribute(bits, registered, p.alpha).decision
+                    rows.append(row(method=METHOD, model=target, metric="attribution_accuracy", n=len(bits),
+                                    value=float((decision == ids.index(target)).float().mean()), seed=p.seed,
+                                    **where))
+                    fid, extractor = compute_fid(images.float() / 255, reference, device=ctx.device)
+                    rows.append(row(method=METHOD, model=target, metric="fid", value=fid, n=len(images),
+                                    seed=p.seed, extractor=extractor, **where))
+                    return to_frame(rows)
+
+                df = ctx.cache.rows("model_attack", key, measure)
+                ctx.rows += _rows_from_frame(df)
+
+
+def _rows_from_frame(df) -> list:
+    from bench.results import Row
+
+    df = coerce(df)
+    return [Row(**{k: getattr(r, k) for k in Row.__dataclass_fields__}) for r in df.itertuples(index=False)]
