@@ -48,7 +48,7 @@ def run_model_attacks(ctx: RunContext, models: FingerprintModels, real: RealImag
                 key = config_hash("model_attack", spec.id, spec.version, value, target, zoo.configs[target],
                                   zoo.fingerprints[target], p.n_samples, p.alpha, p.seed)
 
-                def measure(spec=spec, value=value, severity=severity, context=context) -> object:
+                def measure(spec=spec, value=value, severity=severity, context=context, target=target) -> object:
                     ctx.log(f"model attack {spec.id} {spec.param}={value:g} on {target}")
                     attacked = spec(zoo.generators[target], value, seed=p.seed, **context)
                     images = to_uint8(sample(attacked, p.n_samples, seed=p.seed + 1))
