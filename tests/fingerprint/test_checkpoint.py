@@ -8,7 +8,13 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from bench.fingerprint.checkpoint import CheckpointError, FingerprintModels, load_models, read_metadata, save_models
+from bench.fingerprint.checkpoint import (
+    CheckpointError,
+    FingerprintModels,
+    load_models,
+    read_metadata,
+    save_models,
+)
 from bench.fingerprint.nets import FingerprintDecoder, FingerprintEncoder, initialise
 
 

@@ -8,7 +8,12 @@ import pytest
 import torch
 
 import bench.fingerprint.training as training
-from bench.fingerprint.training import FingerprintTrainConfig, TrainingWarning, l2_weight_at, train_fingerprint
+from bench.fingerprint.training import (
+    FingerprintTrainConfig,
+    TrainingWarning,
+    l2_weight_at,
+    train_fingerprint,
+)
 
 TINY = FingerprintTrainConfig(n_bits=16, resolution=16, steps=30, batch_size=16, lr=1e-3, output="residual",
                               l2_await=5, l2_ramp=10, checkpoint_every=15, seed=7)
