@@ -1,0 +1,67 @@
+"""Detection operating points on integer match scores: empirical and analytic thresholds, TPR, AUC.
+
+A score is the number of decoded bits that agree with the best-matching registered fingerprint
+(``matching.attribute(...).n_correct``), an integer in [0, n_bits]; an image is called fingerprinted
+when its score reaches a threshold ``k``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from bench.fingerprint.matching import min_correct_bits
+
+# Below this many expected false positives among the clean images (n_clean * fpr), an empirical
+# threshold is set by a handful of extreme scores and its TPR is unreliable: warn.
+MIN_EXPECTED_FALSE_POSITIVES = 10
+
+
+class FpbenchWarning(UserWarning):
+    """Base class of fpbench's warnings (filter them with ``warnings.filterwarnings``)."""
+
+
+class SmallSampleWarning(FpbenchWarning):
+    """Too few clean images to estimate an operating point at the requested false-positive rate."""
+
+
+def empirical_threshold(negative_scores: torch.Tensor, fpr: float, n_bits: int) -> int:
+    """Smallest integer ``k`` whose share of negatives with score >= k is at most ``fpr``.
+
+    Conservative: with discrete scores the achieved FPR on the negatives is <= ``fpr`` (ties are never
+    split at random). With no negatives the threshold is ``n_bits + 1`` (nothing is called positive).
+    """
+    if negative_scores.numel() == 0:
+        return n_bits + 1
+    ks = torch.arange(n_bits + 2)
+    share_at_or_above = (negative_scores.long()[:, None] >= ks[None, :]).double().mean(0)
+    return int((share_at_or_above <= fpr).nonzero()[0])
+
+
+def analytic_threshold(n_bits: int, fpr: float, n_fingerprints: int) -> int:
+    """Smallest ``k`` with ``M * P(X >= k) < fpr``, X ~ Bin(n_bits, 1/2): under "not fingerprinted" the
+    best of M fingerprint matches reaches k with probability < fpr (union bound, as in
+    ``matching.attribute``'s Bonferroni rule)."""
+    return min_correct_bits(n_bits, fpr / max(1, n_fingerprints))
+
+
+def rate_at_or_above(scores: torch.Tensor, k: int) -> float:
+    return float((scores >= k).double().mean()) if scores.numel() else math.nan
+
+
+def auc(positive_scores: torch.Tensor, negative_scores: torch.Tensor) -> float:
+    """Area under the ROC curve: P(pos > neg) + P(pos == neg) / 2 (Mann-Whitney), exact for ties."""
+    if positive_scores.numel() == 0 or negative_scores.numel() == 0:
+        return math.nan
+    pos, neg = positive_scores.double(), negative_scores.double()
+    values = torch.unique(torch.cat([pos, neg]))
+    pos_hist = (pos[:, None] == values[None, :]).double().sum(0)
+    neg_hist = (neg[:, None] == values[None, :]).double().sum(0)
+    neg_below = torch.cumsum(neg_hist, 0) - neg_hist
+    wins = (pos_hist * (neg_below + 0.5 * neg_hist)).sum()
+    return float(wins / (pos.numel() * neg.numel()))
+
+
+def binomial_stderr(rate: float, n: int) -> float:
+    return math.sqrt(rate * (1 - rate) / n) if n > 0 and not math.isnan(rate) else math.nan
