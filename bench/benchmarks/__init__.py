@@ -1,0 +1,1 @@
+"""Benchmark grid as pytest items: ``pytest --pyargs bench.benchmarks --fpbench-preset smoke``."""
