@@ -127,7 +127,7 @@ def evaluate_image_attacks(
     ``clean``: unfingerprinted real images (the negatives); ``attacks``: (spec or id, grid) pairs, e.g.
     :func:`image_attack_grid`; empty gives only the clean rows. Attacks use ``seed`` for sources and
     clean images alike. ``fprs``: operating points (a subset of :data:`FPRS`); ``ssim_samples``: images
-    per source for SSIM (None = all). Warns (:class:`SmallSampleWarning`) when ``len(clean) * fpr`` is below
+    per source for SSIM (None = all, 0 = no SSIM rows). Warns (:class:`SmallSampleWarning`) when ``len(clean) * fpr`` is below
     ``MIN_EXPECTED_FALSE_POSITIVES``.
 
     >>> rows = evaluate_image_attacks({"data": x}, {"data": fp}, decoder, clean,
@@ -136,8 +136,14 @@ def evaluate_image_attacks(
     if not fingerprints:
         raise ValueError("fingerprints is empty: register at least one model's fingerprint")
     models = list(fingerprints)
-    registered = torch.stack([torch.as_tensor(fingerprints[m]).round().float().flatten() for m in models])
+    flat = [torch.as_tensor(fingerprints[m]).float().flatten().cpu() for m in models]
+    if len({f.numel() for f in flat}) != 1 or not all(((f == 0) | (f == 1)).all() for f in flat):
+        raise ValueError("fingerprints must be {0,1} tensors of one length, got lengths "
+                         f"{ {m: f.numel() for m, f in zip(models, flat, strict=True)} }")
+    registered = torch.stack(flat)
     n_bits = registered.shape[1]
+    if ssim_samples is not None and ssim_samples < 0:
+        raise ValueError(f"ssim_samples must be None (all images) or >= 0, got {ssim_samples}")
     unknown = sorted(set(sources) - set(models))
     if unknown:
         raise ValueError(f"sources {unknown} have no fingerprint; registered: {models}")
@@ -233,5 +239,7 @@ def _match_values(bits: torch.Tensor, own_fp: torch.Tensor, positives: Attributi
 def _quality_values(attacked: torch.Tensor, original: torch.Tensor, ssim_samples: int | None) -> Measured:
     n = len(original)
     m = n if ssim_samples is None else min(n, ssim_samples)
-    return [("psnr", *_mean_stderr(psnr(attacked, original)), n),
-            ("ssim", *_mean_stderr(ssim(attacked[:m], original[:m])), m)]
+    measured = [("psnr", *_mean_stderr(psnr(attacked, original)), n)]
+    if m > 0:
+        measured.append(("ssim", *_mean_stderr(ssim(attacked[:m], original[:m])), m))
+    return measured

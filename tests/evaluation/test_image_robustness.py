@@ -124,6 +124,10 @@ class TestAttackRows:
         assert all(b <= a + 0.005 for a, b in pairwise(acc)), acc
         assert set(df[df.metric == "ssim"].n) == {100}
 
+    def test_ssim_rows_can_be_skipped(self, world):
+        df = evaluate(world, [(FLIP, (0.25,))], include_clean=False, ssim_samples=0)
+        assert "psnr" in set(df.metric) and "ssim" not in set(df.metric)
+
     def test_string_ids_accepted(self, world):
         df = evaluate(world, [("brightness", (1.0, 2.0))], include_clean=False)
         assert set(df.attack) == {"brightness"}
@@ -168,6 +172,12 @@ class TestErrors:
         model_spec = AttackSpec(**{**FLIP.__dict__, "id": "m", "kind": AttackKind.MODEL})
         with pytest.raises(ValueError, match="only image attacks"):
             evaluate(world, [(model_spec, (0.1,))])
+
+    def test_fingerprints_of_different_lengths(self, world):
+        sources, fingerprints, clean = world
+        bad = {**fingerprints, "gan_b": torch.ones(10)}
+        with pytest.raises(ValueError, match="one length"):
+            evaluate_image_attacks(sources, bad, decode, clean, progress=False, fprs=(0.01,))
 
     def test_bad_images(self, world):
         sources, fingerprints, clean = world
