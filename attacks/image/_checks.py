@@ -6,6 +6,8 @@ that at the door with a ValueError that says what was wrong.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 # Multiplier of the per-image seed: a large odd 64-bit constant (the golden-ratio increment of
@@ -27,9 +29,9 @@ def check_images(images: object, attack: str) -> torch.Tensor:
         raise ValueError(f"{attack}: images must be a float tensor in [0,1], got dtype {images.dtype} "
                          "(convert uint8 with images.float() / 255)")
     if images.numel():
-        if torch.isnan(images).any():
+        lo, hi = (float(v) for v in torch.aminmax(images.detach()))  # one pass; NaN propagates
+        if math.isnan(lo) or math.isnan(hi):
             raise ValueError(f"{attack}: images contain NaN")
-        lo, hi = float(images.min()), float(images.max())
         if lo < 0.0 or hi > 1.0:
             raise ValueError(f"{attack}: image values must lie in [0,1], found [{lo:.4g}, {hi:.4g}]")
     return images

@@ -14,7 +14,7 @@ fingerprinted images are decoded and matched against all registered fingerprints
   ``tpr_at_fpr_<fpr>_analytic`` with the binomial threshold; ``<fpr>`` is 0.01 or 0.001. The
   operating point lives in the metric id because ``param`` already holds the attack strength;
 - ``psnr``, ``ssim`` of attacked vs unattacked source images (attack rows only; a neutral value gives
-  PSNR = inf). SSIM uses the first ``ssim_samples`` images of each source (default 100; ``n`` says how
+  PSNR = inf). SSIM uses the first ``ssim_samples`` images of each source (default 32; ``n`` says how
   many): ``bench.metrics.ssim`` costs ~6 s per 1000 32x32 images on one CPU thread.
 
 The clean measurement (``attack="none"``, ``severity=-1``) comes first, once per call
@@ -117,7 +117,7 @@ def evaluate_image_attacks(
     progress: bool = True,
     include_clean: bool = True,
     fprs: Sequence[float] = FPRS,
-    ssim_samples: int | None = 100,
+    ssim_samples: int | None = 32,
 ) -> list[Row]:
     """Evaluate fingerprint robustness over an image-attack grid; returns tidy result rows.
 

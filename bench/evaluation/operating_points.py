@@ -34,8 +34,8 @@ def empirical_threshold(negative_scores: torch.Tensor, fpr: float, n_bits: int) 
     """
     if negative_scores.numel() == 0:
         return n_bits + 1
-    ks = torch.arange(n_bits + 2)
-    share_at_or_above = (negative_scores.long()[:, None] >= ks[None, :]).double().mean(0)
+    counts = torch.bincount(negative_scores.long().clamp(0, n_bits + 1), minlength=n_bits + 2).double()
+    share_at_or_above = counts.flip(0).cumsum(0).flip(0) / negative_scores.numel()  # index k: P(score >= k)
     return int((share_at_or_above <= fpr).nonzero()[0])
 
 
