@@ -51,6 +51,7 @@ def separable_filter(images: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor
 @register_attack(
     "gaussian_blur", kind="image", param="kernel_size", unit="pixels (odd; 0 = identity)",
     grid=(0, 3, 5, 9, 13, 17), neutral=0, domain=(0, 63), category="blur", version=1, integer=True,
+    differentiable=True,
 )
 def gaussian_blur(images: torch.Tensor, kernel_size: int = 5, *, seed: int = 0) -> torch.Tensor:
     """Gaussian blur with a ``kernel_size`` x ``kernel_size`` kernel, sigma from :func:`blur_sigma`.

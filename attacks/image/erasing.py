@@ -15,6 +15,7 @@ FILL = 0.0
 @register_attack(
     "erasing", kind="image", param="ratio", unit="erased fraction of the area",
     grid=(0.0, 0.1, 0.25, 0.5), neutral=0.0, domain=(0.0, 1.0), category="occlusion", version=1,
+    differentiable=True,
 )
 def erasing(images: torch.Tensor, ratio: float = 0.25, *, seed: int = 0) -> torch.Tensor:
     """Set a ``round(sqrt(ratio)*H) x round(sqrt(ratio)*W)`` rectangle of each image to black.

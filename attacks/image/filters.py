@@ -15,6 +15,7 @@ _CHUNK_PIXELS = 1 << 22
 @register_attack(
     "median_filter", kind="image", param="kernel_size", unit="pixels (odd)",
     grid=(1, 3, 5, 9), neutral=1, domain=(1, 63), category="filter", version=1, integer=True,
+    differentiable=True,
 )
 def median_filter(images: torch.Tensor, kernel_size: int = 3, *, seed: int = 0) -> torch.Tensor:
     """Per-channel median over a ``kernel_size`` x ``kernel_size`` window, reflect padding.

@@ -26,7 +26,7 @@ def kept_side(side: int, fraction: float) -> int:
 @register_attack(
     "center_crop", kind="image", param="ratio", unit="kept fraction of the side",
     grid=(1.0, 0.9, 0.8, 0.7, 0.6, 0.5), neutral=1.0, domain=(0.01, 1.0), category="geometric",
-    version=1,
+    version=1, differentiable=True,
 )
 def center_crop(images: torch.Tensor, ratio: float = 0.8, *, seed: int = 0) -> torch.Tensor:
     """Keep the central ``ratio`` of each side and resize back to the input size.
@@ -46,6 +46,7 @@ def center_crop(images: torch.Tensor, ratio: float = 0.8, *, seed: int = 0) -> t
 @register_attack(
     "resize", kind="image", param="scale", unit="fraction of the side",
     grid=(1.0, 0.75, 0.5, 0.32), neutral=1.0, domain=(0.01, 1.0), category="geometric", version=1,
+    differentiable=True,
 )
 def resize(images: torch.Tensor, scale: float = 0.5, *, seed: int = 0) -> torch.Tensor:
     """Downscale to ``round(scale*H) x round(scale*W)`` and back up, both bilinear with antialiasing.
@@ -61,7 +62,7 @@ def resize(images: torch.Tensor, scale: float = 0.5, *, seed: int = 0) -> torch.
 @register_attack(
     "rotation", kind="image", param="angle", unit="degrees (counter-clockwise)",
     grid=(0.0, 5.0, 10.0, 30.0, 45.0, 90.0), neutral=0.0, domain=(-360.0, 360.0), category="geometric",
-    version=1,
+    version=1, differentiable=True,
 )
 def rotation(images: torch.Tensor, angle: float = 10.0, *, seed: int = 0) -> torch.Tensor:
     """Rotate counter-clockwise by ``angle`` degrees about the image centre (PIL ``Image.rotate``).

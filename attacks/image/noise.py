@@ -11,7 +11,7 @@ from attacks.registry import register_attack
 @register_attack(
     "gaussian_noise", kind="image", param="std", unit="std in [0,1] pixel units",
     grid=(0.0, 0.02, 0.056, 0.11, 0.22, 0.5), neutral=0.0, domain=(0.0, 1.0), category="noise",
-    version=1,
+    version=1, differentiable=True,
 )
 def gaussian_noise(images: torch.Tensor, std: float = 0.05, *, seed: int = 0) -> torch.Tensor:
     """Add i.i.d. N(0, std^2) noise to every pixel and clamp to [0,1].

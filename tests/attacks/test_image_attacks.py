@@ -293,3 +293,15 @@ class TestCombined:
         ratio, factor, quality = combo_params(strength)
         want = attack("jpeg", attack("brightness", attack("center_crop", images, ratio), factor), quality)
         assert torch.equal(attack("combo_crop_brightness_jpeg", images, strength), want)
+
+
+class TestDifferentiability:
+    @pytest.mark.parametrize("attack_id", [i for i in IMAGE_IDS if ATTACKS.get(i).differentiable])
+    def test_gradient_reaches_the_input(self, images, attack_id):
+        x = images.clone().requires_grad_(True)
+        attack(attack_id, x, get_attack(attack_id).grid[-1]).sum().backward()
+        assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+
+    @pytest.mark.parametrize("attack_id", ["jpeg", "combo_crop_brightness_jpeg"])
+    def test_real_codec_is_marked_non_differentiable(self, attack_id):
+        assert not get_attack(attack_id).differentiable
