@@ -46,6 +46,14 @@ class Preset:
     model_attacks: tuple[str, ...] = ()
     model_attack_targets: tuple[str, ...] = ()  # generator ids; default: the first fingerprinted one
     baselines: tuple[str, ...] = ()
+    adaptive_attacks: tuple[str, ...] = ()  # adaptive attack ids (removal, forgery, detectability)
+    adaptive_samples: int = 256  # images attacked per source (and innocent images forged)
+    adaptive_target: str = ""  # generator attacked besides "data"; default: the first fingerprinted one
+    adaptive_detect_test: int = 200  # detectability test images per class
+    adaptive_pgd_steps: int = 40
+    adaptive_cnn_steps: int = 200  # detectability CNN training steps (batch 32)
+    adversary_fingerprint: FingerprintTrainConfig | None = None  # None: adaptive.adversary.small_surrogate_config
+    adversary_autoencoder_steps: int = 400
     grid_overrides: dict[str, tuple[float, ...]] = field(default_factory=dict)
     seed: int = 0
     version: int = 1
@@ -64,6 +72,9 @@ _IMAGE_ATTACKS = ("gaussian_noise", "gaussian_blur", "jpeg", "center_crop", "res
                   "brightness", "contrast", "saturation", "sharpness", "median_filter", "erasing",
                   "combo_crop_brightness_jpeg")
 
+_ADAPTIVE_ATTACKS = ("overwrite", "surrogate_pgd", "whitebox_pgd", "regeneration", "averaging", "forgery_surrogate",
+                     "forgery_copy", "detectability_srm", "detectability_cnn")
+
 PRESETS.add("smoke", Preset(
     name="smoke", resolution=32, n_bits=32, n_train=512, n_test=128, n_holdout=64,
     fingerprint=FingerprintTrainConfig(n_bits=32, resolution=32, steps=40, batch_size=32, lr=5e-4,
@@ -73,8 +84,15 @@ PRESETS.add("smoke", Preset(
                 GeneratorPlan("dcgan-clean", "dcgan", 0, fingerprinted=False, steps=10, width=8, latent_dim=16)),
     n_samples=64, image_attacks=("gaussian_noise", "jpeg"), image_attack_samples=32,
     model_attacks=("weight_noise", "finetuning"),
+    adaptive_attacks=_ADAPTIVE_ATTACKS, adaptive_samples=16, adaptive_detect_test=16, adaptive_pgd_steps=5,
+    adaptive_cnn_steps=20, adversary_autoencoder_steps=20,
+    adversary_fingerprint=FingerprintTrainConfig(n_bits=32, resolution=32, steps=20, batch_size=16, lr=5e-4,
+                                                 output="residual", l2_await=5, l2_ramp=10,
+                                                 fallback_activation_step=10, checkpoint_every=0, seed=7919),
     grid_overrides={"gaussian_noise": (0.0, 0.1), "jpeg": (90, 50), "weight_noise": (0.0, 0.1),
-                    "finetuning": (5,)},
+                    "finetuning": (5,), "overwrite": (0.0, 1.0), "surrogate_pgd": (8,), "whitebox_pgd": (8,),
+                    "regeneration": (0.1,), "averaging": (8, 32), "forgery_surrogate": (32,), "forgery_copy": (32,),
+                    "detectability_srm": (8, 32), "detectability_cnn": (32,)},
 ))
 
 PRESETS.add("quick", Preset(
@@ -86,7 +104,13 @@ PRESETS.add("quick", Preset(
                 GeneratorPlan("dcgan-clean", "dcgan", 1, fingerprinted=False)),
     n_samples=1000, image_attacks=_IMAGE_ATTACKS, image_attack_samples=500,
     model_attacks=_MODEL_ATTACKS, model_attack_targets=("dcgan-s1",),
-    grid_overrides={"finetuning": (0, 300, 1000, 2000)},
+    adaptive_attacks=_ADAPTIVE_ATTACKS, adaptive_samples=128, adaptive_detect_test=200, adaptive_pgd_steps=20,
+    adaptive_cnn_steps=150, adversary_autoencoder_steps=300,
+    adversary_fingerprint=FingerprintTrainConfig(n_bits=48, resolution=32, steps=300, batch_size=32, lr=5e-4,
+                                                 output="residual", l2_await=50, l2_ramp=100,
+                                                 fallback_activation_step=150, checkpoint_every=0, seed=7919),
+    grid_overrides={"finetuning": (0, 300, 1000, 2000), "detectability_srm": (16, 64, 256, 768),
+                    "detectability_cnn": (16, 64, 256, 768)},
 ))
 
 PRESETS.add("paper", Preset(
@@ -99,7 +123,12 @@ PRESETS.add("paper", Preset(
                               latent_dim=128)),
     n_samples=10000, image_attacks=_IMAGE_ATTACKS, image_attack_samples=2000,
     model_attacks=_MODEL_ATTACKS, model_attack_targets=("dcgan-s1",),
-    grid_overrides={"finetuning": (0, 1000, 5000, 20000, 50000)},
+    adaptive_attacks=_ADAPTIVE_ATTACKS, adaptive_samples=500, adaptive_detect_test=1000, adaptive_pgd_steps=100,
+    adaptive_cnn_steps=2000, adversary_autoencoder_steps=5000,
+    adversary_fingerprint=FingerprintTrainConfig(n_bits=100, resolution=128, steps=20000, output="sigmoid",
+                                                 checkpoint_every=0, seed=7919),
+    grid_overrides={"finetuning": (0, 1000, 5000, 20000, 50000), "detectability_srm": (16, 64, 256, 1024, 4096),
+                    "detectability_cnn": (16, 64, 256, 1024, 4096)},
 ))
 
 

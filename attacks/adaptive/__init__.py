@@ -1,0 +1,36 @@
+"""Adaptive attacks: what an informed adversary does against the fingerprint.
+
+Importing this package registers every adaptive attack in :mod:`attacks.registry` (kind ``adaptive``).
+Calling convention ``fn(images, <param>=value, *, seed, **context) -> images`` on Bx3xHxW float in
+[0,1]; ``context`` carries the adversary's tools by name:
+
+- ``surrogate_encoder`` / ``surrogate_decoder``: the adversary's own fingerprint codec, trained on
+  disjoint data (:mod:`attacks.adaptive.adversary`);
+- ``decoder``: the victim's true decoder (white-box upper bound only);
+- ``autoencoder``: the adversary's regeneration autoencoder;
+- ``pool``: other images carrying the same fingerprint that the adversary observed;
+- ``steps``: PGD iterations.
+
+Categories: ``removal`` (overwrite, surrogate_pgd, whitebox_pgd, regeneration, averaging), ``forgery``
+(forgery_surrogate, forgery_copy: innocent images in, forged images out) and ``detectability``
+(detectability_srm, detectability_cnn), whose functions return one score per image instead of images:
+see :mod:`attacks.adaptive.detectability`.
+"""
+
+from attacks.adaptive.averaging import averaging, estimate_pattern
+from attacks.adaptive.detectability import (
+    amplitude_spectrum,
+    detectability_cnn,
+    detectability_srm,
+    srm_features,
+)
+from attacks.adaptive.forgery import forgery_copy, forgery_surrogate
+from attacks.adaptive.overwrite import overwrite
+from attacks.adaptive.pgd import pgd_scramble, surrogate_pgd, whitebox_pgd
+from attacks.adaptive.regeneration import RegenerationAutoencoder, regeneration, train_autoencoder
+
+__all__ = [
+    "RegenerationAutoencoder", "amplitude_spectrum", "averaging", "detectability_cnn", "detectability_srm",
+    "estimate_pattern", "forgery_copy", "forgery_surrogate", "overwrite", "pgd_scramble", "regeneration",
+    "srm_features", "surrogate_pgd", "train_autoencoder", "whitebox_pgd",
+]

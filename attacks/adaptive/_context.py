@@ -1,0 +1,39 @@
+"""Shared checks for the adaptive attacks: images at the door, the adversary's tools from ``context``."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from attacks.image._checks import check_images, image_generator
+
+__all__ = ["as_float", "check_adaptive_images", "check_resolution", "image_generator", "require"]
+
+
+def check_adaptive_images(images: object, attack: str) -> torch.Tensor:
+    """Bx3xHxW float in [0,1] (see :func:`attacks.image._checks.check_images`)."""
+    return check_images(images, attack)
+
+
+def require(value: object, name: str, attack: str, kind: type | tuple[type, ...]) -> object:
+    """Return a context item, or raise naming what the attack needs and why it is missing."""
+    if value is None:
+        raise ValueError(f"{attack}: needs `{name}` in its context (the adversary's tools are passed as "
+                         f"keyword arguments, e.g. spec(images, value, seed=0, {name}=...))")
+    if not isinstance(value, kind):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise ValueError(f"{attack}: `{name}` must be a {names}, got {type(value).__name__}")
+    return value
+
+
+def check_resolution(images: torch.Tensor, net: nn.Module, name: str, attack: str) -> None:
+    """The adversary's networks work at one resolution; say so instead of failing inside a conv."""
+    r = getattr(net, "resolution", None)
+    if r is not None and tuple(images.shape[-2:]) != (r, r):
+        raise ValueError(f"{attack}: `{name}` works on {r}x{r} images, got {images.shape[-2]}x{images.shape[-1]}")
+
+
+def as_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 0..255 or float [0,1] -> float32 [0,1] (for pools of observed images)."""
+    return images.float().div(255) if images.dtype == torch.uint8 else images.float()
+

@@ -1,0 +1,68 @@
+"""The adversary's own models, trained only on data disjoint from the victim's (the ``holdout`` split):
+
+- a surrogate fingerprint encoder/decoder (same method, own seed, own small config), used by
+  ``overwrite``, ``surrogate_pgd`` and ``forgery_surrogate``;
+- a denoising autoencoder for ``regeneration``.
+
+:class:`AdversaryConfig` is frozen and versioned; its hash (with the holdout images) keys the cache.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from attacks.adaptive.regeneration import AutoencoderConfig, RegenerationAutoencoder, train_autoencoder
+from bench.fingerprint.nets import FingerprintDecoder, FingerprintEncoder
+from bench.fingerprint.training import FingerprintTrainConfig, train_fingerprint
+
+
+def small_surrogate_config(n_bits: int, resolution: int, *, steps: int = 300, seed: int = 7919) -> FingerprintTrainConfig:
+    """A CPU-sized surrogate config (residual encoder, short L2 schedule, own seed)."""
+    return FingerprintTrainConfig(n_bits=n_bits, resolution=resolution, steps=steps, batch_size=32, lr=5e-4,
+                                  output="residual", l2_await=max(1, steps // 6), l2_ramp=max(1, steps // 3),
+                                  fallback_activation_step=steps // 2, checkpoint_every=0, seed=seed)
+
+
+@dataclass(frozen=True)
+class AdversaryConfig:
+    surrogate: FingerprintTrainConfig
+    autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
+    version: int = 1
+
+
+@dataclass(frozen=True)
+class Adversary:
+    encoder: FingerprintEncoder
+    decoder: FingerprintDecoder
+    autoencoder: RegenerationAutoencoder
+    activated_at: int | None = None
+
+
+def train_adversary(holdout: torch.Tensor, cfg: AdversaryConfig, *, device: str = "cpu",
+                    progress: bool = False) -> Adversary:
+    """Train the surrogate codec and the regeneration autoencoder on uint8 Nx3xRxR holdout images."""
+    result = train_fingerprint(holdout, cfg.surrogate, device=device, progress=progress)
+    autoencoder = train_autoencoder(holdout, cfg.autoencoder, device=device)
+    return Adversary(result.models.encoder.eval(), result.models.decoder.eval(), autoencoder.eval(),
+                     result.activated_at)
+
+
+def adversary_state(adv: Adversary) -> dict[str, torch.Tensor]:
+    """All weights in one flat dict (for ``ArtifactCache.tensors``)."""
+    out = {}
+    for prefix, net in (("encoder", adv.encoder), ("decoder", adv.decoder), ("autoencoder", adv.autoencoder)):
+        out |= {f"{prefix}.{k}": v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    return out
+
+
+def adversary_from_state(state: dict[str, torch.Tensor], cfg: AdversaryConfig, *, device: str = "cpu") -> Adversary:
+    s = cfg.surrogate
+    nets = {"encoder": FingerprintEncoder(s.n_bits, s.resolution, s.output),
+            "decoder": FingerprintDecoder(s.n_bits, s.resolution),
+            "autoencoder": RegenerationAutoencoder(cfg.autoencoder.width, cfg.autoencoder.latent_channels)}
+    for prefix, net in nets.items():
+        net.load_state_dict({k[len(prefix) + 1:]: v for k, v in state.items() if k.startswith(prefix + ".")})
+        net.to(device).eval()
+    return Adversary(nets["encoder"], nets["decoder"], nets["autoencoder"])

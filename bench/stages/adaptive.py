@@ -1,0 +1,301 @@
+"""Stage 5: adaptive adversaries (secrecy, removal, overwriting, forgery).
+
+The adversary trains its own models on the ``holdout`` photographs only (disjoint from the victim's
+training and test data): a surrogate fingerprint encoder/decoder and a regeneration autoencoder
+(:mod:`attacks.adaptive.adversary`). Then, with ``attack_kind="adaptive"`` rows:
+
+- removal (category ``removal``) on two sources, fingerprinted test photos (model ``data``) and the
+  samples of one fingerprinted generator: ``bit_accuracy``, ``p_value``, ``log10_p_value``,
+  ``pass_rate`` (own fingerprint, p < alpha), ``attack_success_rate`` (= 1 - pass_rate: the share of
+  attacked images no longer detected as fingerprinted), ``psnr`` and ``ssim`` against the unattacked
+  images. The pool the adversary averages over is other images with the same fingerprint
+  (fingerprinted holdout photos; the generator's other samples);
+- forgery (category ``forgery``) on clean test photos, victim = each source's model:
+  ``attack_success_rate`` = false attribution rate (the victim's true decoder attributes the forged
+  image to the victim, p < alpha / M over the M registered fingerprints), ``bit_accuracy`` and
+  ``pass_rate`` against the victim's fingerprint, ``psnr``/``ssim`` against the innocent images;
+- detectability (category ``detectability``, param = training images per class):
+  ``detection_accuracy`` (balanced test set, threshold 0.5, binomial stderr) and ``auc`` (stderr by
+  Hanley & McNeil 1982); 95% CI = value +- 1.96 stderr. Photos: trained on fingerprinted vs clean
+  holdout photos (paired), tested on test photos (split by source photo). Generators: the
+  fingerprinted generator's samples vs the clean control's (same architecture and seed), tested on
+  the last ``adaptive_detect_test`` samples of each; a detector here may also pick up differences
+  between two training runs, not only the fingerprint.
+
+Also written: ``plots/fingerprint_spectrum.png`` (mean amplitude spectrum, fingerprinted minus clean),
+``plots/adaptive_success_vs_psnr.png`` and ``tables/adaptive_best_success.{csv,md}`` (each attack's
+best success at PSNR >= 30 and >= 25 dB, from :func:`best_success`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+import torch
+from sklearn.metrics import roc_auc_score
+
+from attacks.adaptive.adversary import (
+    Adversary,
+    AdversaryConfig,
+    adversary_from_state,
+    adversary_state,
+    small_surrogate_config,
+    train_adversary,
+)
+from attacks.adaptive.detectability import amplitude_spectrum
+from attacks.adaptive.regeneration import AutoencoderConfig
+from attacks.registry import AttackSpec
+from bench.cache import config_hash
+from bench.fingerprint.checkpoint import FingerprintModels
+from bench.fingerprint.embedding import decode, embed, random_fingerprint
+from bench.fingerprint.matching import attribute
+from bench.metrics import psnr, ssim
+from bench.results import Row, coerce, row, to_frame
+from bench.stages.context import RunContext
+from bench.stages.data import RealImages
+from bench.stages.fingerprint import DATA_FINGERPRINT_SEED, METHOD, fingerprint_rows
+from bench.stages.image_attacks import attack_grids
+
+KIND = "adaptive"
+SSIM_SAMPLES = 100
+PSNR_LEVELS = (30.0, 25.0)
+#: attacks that are handed the victim's true decoder (upper bounds); every other attack sees only the
+#: adversary's own models and observed images.
+WHITEBOX = frozenset({"whitebox_pgd"})
+
+
+@dataclass(frozen=True)
+class Source:
+    """Images carrying one fingerprint: ``images`` (float [0,1]) are attacked, ``pool`` (uint8) is what
+    else the adversary observed with the same fingerprint; ``clean_*`` are the detectability negatives."""
+
+    model: str
+    fingerprint: torch.Tensor
+    images: torch.Tensor
+    pool: torch.Tensor
+    detect_train: tuple[torch.Tensor, torch.Tensor] | None  # (marked, clean) uint8
+    detect_test: tuple[torch.Tensor, torch.Tensor] | None
+
+
+def adversary_config(ctx: RunContext) -> AdversaryConfig:
+    p = ctx.preset
+    surrogate = p.adversary_fingerprint or small_surrogate_config(p.n_bits, p.resolution, seed=p.seed + 7919)
+    return AdversaryConfig(surrogate, AutoencoderConfig(steps=p.adversary_autoencoder_steps, seed=p.seed + 104729))
+
+
+def adversary_models(ctx: RunContext, real: RealImages) -> tuple[Adversary, str]:
+    """The adversary's surrogate codec and autoencoder (trained on the holdout split, cached)."""
+    cfg = adversary_config(ctx)
+    if len(real.holdout) == 0:
+        raise ValueError("the adaptive stage needs holdout images (the adversary's own data); the preset has "
+                         "n_holdout=0 or the folder was too small to split")
+    key = config_hash(cfg, real.holdout)
+
+    def train() -> dict[str, torch.Tensor]:
+        ctx.log(f"training the adversary's surrogate codec ({cfg.surrogate.steps} steps) and autoencoder "
+                f"({cfg.autoencoder.steps} steps) on {len(real.holdout)} holdout images")
+        adv = train_adversary(real.holdout, cfg, device=ctx.device, progress=ctx.progress)
+        ctx.notes["adversary_activated_at"] = adv.activated_at
+        return adversary_state(adv)
+
+    return adversary_from_state(ctx.cache.tensors("adversary", key, train), cfg, device=ctx.device), key
+
+
+def _sources(ctx: RunContext, models: FingerprintModels, real: RealImages, zoo, model_key: str) -> list[Source]:
+    p = ctx.preset
+    n, n_det = p.adaptive_samples, p.adaptive_detect_test
+    fp = zoo.fingerprints["data"] if zoo is not None else random_fingerprint(p.n_bits, DATA_FINGERPRINT_SEED)
+    stamped_holdout = ctx.cache.tensors("stamped", config_hash("stamped", model_key, fp, real.holdout), lambda: {
+        "images": embed(models.encoder, real.holdout, fp, device=ctx.device)})["images"]
+    stamped_test = embed(models.encoder, real.test[:max(n, n_det)], fp, device=ctx.device)
+    sources = [Source("data", fp, stamped_test[:n].float() / 255, stamped_holdout,
+                      (stamped_holdout, real.holdout), (stamped_test[:n_det], real.test[:n_det]))]
+    if zoo is None or not zoo.fingerprinted_ids:
+        return sources
+    target = p.adaptive_target or zoo.fingerprinted_ids[0]
+    if target not in zoo.fingerprinted_ids:
+        raise ValueError(f"adaptive_target {target!r} is not a fingerprinted generator of the zoo "
+                         f"({', '.join(zoo.fingerprinted_ids)})")
+    samples = zoo.samples[target]
+    if len(samples) <= n:
+        raise ValueError(f"the adaptive stage attacks {n} samples of {target} and needs more for the adversary's "
+                         f"pool, but n_samples={len(samples)}")
+    train = test = None
+    if zoo.clean_ids:
+        control = zoo.samples[zoo.clean_ids[0]]
+        m = min(len(samples), len(control))
+        if m <= n_det:
+            raise ValueError(f"adaptive_detect_test={n_det} leaves no generator samples to train a detector on")
+        train, test = (samples[:m - n_det], control[:m - n_det]), (samples[m - n_det:m], control[m - n_det:m])
+    sources.append(Source(target, zoo.fingerprints[target], samples[:n].float() / 255, samples[n:], train, test))
+    return sources
+
+
+def _context(spec: AttackSpec, adv: Adversary, models: FingerprintModels, pool: torch.Tensor, steps: int) -> dict:
+    context = {"surrogate_encoder": adv.encoder, "surrogate_decoder": adv.decoder, "autoencoder": adv.autoencoder,
+               "pool": pool, "steps": steps}
+    if spec.id in WHITEBOX:
+        context["decoder"] = models.decoder
+    return context
+
+
+def _stderr(values: torch.Tensor) -> float:
+    v = values.double()
+    return float(v.std() / math.sqrt(len(v))) if len(v) > 1 else math.nan
+
+
+def _quality_rows(attacked: torch.Tensor, original: torch.Tensor, **common: object) -> list[Row]:
+    q = psnr(attacked, original)
+    s = ssim(attacked[:SSIM_SAMPLES], original[:SSIM_SAMPLES])
+    finite = q[torch.isfinite(q)]
+    return [row(metric="psnr", value=float(q.mean()), stderr=_stderr(finite) if len(finite) == len(q) else math.nan,
+                n=len(q), **common),
+            row(metric="ssim", value=float(s.mean()), stderr=_stderr(s), n=len(s), **common)]
+
+
+def _removal_rows(spec: AttackSpec, value: float, severity: int, source: Source, attacked: torch.Tensor,
+                  decoder, alpha: float, seed: int, device: str) -> list[Row]:
+    where = dict(attack=spec.id, attack_kind=KIND, param=float(value), severity=severity, attack_version=spec.version)
+    bits = decode(decoder, attacked, device=device)
+    rows = fingerprint_rows(source.model, bits, source.fingerprint, alpha, seed, **where)
+    passed = next(r for r in rows if r.metric == "pass_rate")
+    common = dict(method=METHOD, model=source.model, seed=seed, **where)
+    rows.append(row(metric="attack_success_rate", value=1 - passed.value, stderr=passed.stderr, n=passed.n, **common))
+    return rows + _quality_rows(attacked, source.images, **common)
+
+
+def _forgery_rows(spec: AttackSpec, value: float, severity: int, source: Source, forged: torch.Tensor,
+                  innocent: torch.Tensor, decoder, registered: torch.Tensor, victim: int, alpha: float, seed: int,
+                  device: str) -> list[Row]:
+    where = dict(attack=spec.id, attack_kind=KIND, param=float(value), severity=severity, attack_version=spec.version)
+    bits = decode(decoder, forged, device=device)
+    rows = [r for r in fingerprint_rows(source.model, bits, source.fingerprint, alpha, seed, **where)
+            if r.metric in ("bit_accuracy", "pass_rate")]
+    hit = (attribute(bits, registered, alpha).decision == victim).float()
+    common = dict(method=METHOD, model=source.model, seed=seed, **where)
+    rows.append(row(metric="attack_success_rate", value=float(hit.mean()), stderr=_stderr(hit), n=len(hit), **common))
+    return rows + _quality_rows(forged, innocent, **common)
+
+
+def auc_stderr(auc: float, n_pos: int, n_neg: int) -> float:
+    """Hanley & McNeil (1982) standard error of an AUC."""
+    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+    var = (auc * (1 - auc) + (n_pos - 1) * (q1 - auc**2) + (n_neg - 1) * (q2 - auc**2)) / (n_pos * n_neg)
+    return math.sqrt(max(var, 0.0))
+
+
+def detection_scores_rows(scores: torch.Tensor, labels: torch.Tensor, **common: object) -> list[Row]:
+    """``detection_accuracy`` (threshold 0.5) and ``auc`` rows for scores of a balanced test set."""
+    y = labels.long()
+    acc = float(((scores > 0.5).long() == y).double().mean())
+    n, n_pos = len(y), int(y.sum())
+    auc = float(roc_auc_score(y.numpy(), scores.numpy()))
+    return [row(metric="detection_accuracy", value=acc, stderr=math.sqrt(acc * (1 - acc) / n), n=n, **common),
+            row(metric="auc", value=auc, stderr=auc_stderr(auc, n_pos, n - n_pos), n=n, **common)]
+
+
+def _frame(rows: list[Row]) -> pd.DataFrame:
+    return to_frame(rows)
+
+
+def _rows(df: pd.DataFrame) -> list[Row]:
+    df = coerce(df)
+    return [Row(**{k: getattr(r, k) for k in Row.__dataclass_fields__}) for r in df.itertuples(index=False)]
+
+
+def run_adaptive(ctx: RunContext, models: FingerprintModels, real: RealImages, zoo) -> None:
+    """Append every adaptive row to ``ctx.rows`` and write the spectrum/success plots and best-success table."""
+    p = ctx.preset
+    if not p.adaptive_attacks:
+        return
+    model_key = config_hash(p.fingerprint, real.train)
+    adv, adv_key = adversary_models(ctx, real)
+    sources = _sources(ctx, models, real, zoo, model_key)
+    registered_ids = list(zoo.fingerprints) if zoo is not None else ["data"]
+    registered = torch.stack([zoo.fingerprints[m] for m in registered_ids]) if zoo is not None \
+        else sources[0].fingerprint[None]
+    decoder_key = config_hash(dict(models.decoder.state_dict()))
+    innocent = real.test[:p.adaptive_samples].float() / 255
+    new_rows: list[Row] = []
+    for spec, grid in attack_grids(ctx, p.adaptive_attacks):
+        for source in sources:
+            if spec.category == "detectability":
+                if source.detect_train is None:
+                    continue
+                marked, clean = source.detect_train
+                key = config_hash(KIND, spec.id, spec.version, grid, source.model, marked, clean, source.detect_test,
+                                  p.adaptive_cnn_steps, p.seed)
+            else:
+                key = config_hash(KIND, spec.id, spec.version, grid, source.model, source.images, source.pool,
+                                  source.fingerprint, registered, decoder_key, adv_key, p.alpha, p.seed,
+                                  p.adaptive_pgd_steps, innocent if spec.category == "forgery" else None)
+
+            def measure(spec=spec, grid=grid, source=source) -> pd.DataFrame:
+                rows: list[Row] = []
+                for severity, value in enumerate(grid):
+                    ctx.log(f"adaptive {spec.id} {spec.param}={value:g} on {source.model}")
+                    if spec.category == "detectability":
+                        rows += _detectability_rows(spec, value, severity, source, p.seed, p.adaptive_cnn_steps)
+                        continue
+                    context = _context(spec, adv, models, source.pool, p.adaptive_pgd_steps)
+                    if spec.category == "forgery":
+                        forged = spec(innocent, value, seed=p.seed, **context)
+                        rows += _forgery_rows(spec, value, severity, source, forged, innocent, models.decoder,
+                                              registered, registered_ids.index(source.model), p.alpha, p.seed,
+                                              ctx.device)
+                    else:
+                        attacked = spec(source.images, value, seed=p.seed, **context)
+                        rows += _removal_rows(spec, value, severity, source, attacked, models.decoder, p.alpha,
+                                              p.seed, ctx.device)
+                return _frame(rows)
+
+            new_rows += _rows(ctx.cache.rows(KIND, key, measure))
+    ctx.rows += new_rows
+    _write_outputs(ctx, to_frame(new_rows), sources)
+
+
+def _detectability_rows(spec: AttackSpec, value: float, severity: int, source: Source, seed: int,
+                        cnn_steps: int) -> list[Row]:
+    marked, clean = source.detect_train
+    test_marked, test_clean = source.detect_test
+    test = torch.cat([test_marked, test_clean]).float() / 255
+    labels = torch.cat([torch.ones(len(test_marked)), torch.zeros(len(test_clean))])
+    scores = spec(test, value, seed=seed, marked=marked, clean=clean, cnn_steps=cnn_steps)
+    return detection_scores_rows(scores, labels, method=METHOD, model=source.model, attack=spec.id, attack_kind=KIND,
+                                 param=float(value), severity=severity, attack_version=spec.version, seed=seed)
+
+
+def best_success(results: pd.DataFrame, levels: tuple[float, ...] = PSNR_LEVELS) -> pd.DataFrame:
+    """Each (model, attack)'s highest ``attack_success_rate`` over grid values whose mean PSNR is at least
+    each level: columns model, attack, min_psnr, best_success, param, psnr (NaN where no value qualifies)."""
+    df = results[(results["attack_kind"] == KIND) & results["metric"].isin(["attack_success_rate", "psnr"])]
+    wide = df.pivot_table(index=["model", "attack", "param"], columns="metric", values="value").reset_index()
+    out = []
+    if not {"attack_success_rate", "psnr"} <= set(wide.columns):
+        return pd.DataFrame(columns=["model", "attack", "min_psnr", "best_success", "param", "psnr"])
+    for (model, attack), g in wide.groupby(["model", "attack"], sort=True):
+        for level in levels:
+            ok = g[g["psnr"] >= level]
+            best = ok.sort_values(["attack_success_rate", "psnr"], ascending=[False, False]).head(1)
+            out.append({"model": model, "attack": attack, "min_psnr": level,
+                        "best_success": float(best["attack_success_rate"].iloc[0]) if len(best) else math.nan,
+                        "param": float(best["param"].iloc[0]) if len(best) else math.nan,
+                        "psnr": float(best["psnr"].iloc[0]) if len(best) else math.nan})
+    return pd.DataFrame(out)
+
+
+def _write_outputs(ctx: RunContext, df: pd.DataFrame, sources: list[Source]) -> None:
+    from reports.adaptive import plot_spectrum, plot_success_vs_psnr, write_best_success
+
+    spectra = {}
+    for source in sources:
+        if source.detect_test is not None:
+            marked, clean = source.detect_test
+            spectra[source.model] = (amplitude_spectrum(marked) - amplitude_spectrum(clean)).numpy()
+    plot_spectrum(spectra, ctx.out / "plots" / "fingerprint_spectrum.png")
+    plot_success_vs_psnr(df, ctx.out / "plots" / "adaptive_success_vs_psnr.png")
+    write_best_success(best_success(df), ctx.out / "tables")
+
+

@@ -1,0 +1,93 @@
+"""Rendering for the adaptive stage: the spectrum plot, success-vs-PSNR plot and best-success table.
+
+Rendering only: the numbers come from :func:`bench.stages.adaptive.best_success` and the results rows.
+Figures use the Agg canvas directly (no pyplot state).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from bench.atomic import write_atomic, write_text_atomic
+
+DPI = 110
+
+
+def _figure(n: int, size: tuple[float, float] = (4.2, 3.6)) -> tuple[Figure, list]:
+    fig = Figure(figsize=(size[0] * max(1, n) + 0.4, size[1] + 0.8), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig, list(fig.subplots(1, max(1, n), squeeze=False).ravel())
+
+
+def plot_spectrum(spectra: dict[str, np.ndarray], path: Path) -> Path | None:
+    """One panel per source: mean amplitude spectrum of fingerprinted minus clean images (DC centred)."""
+    if not spectra:
+        return None
+    fig, axes = _figure(len(spectra))
+    for ax, (model, diff) in zip(axes, spectra.items(), strict=True):
+        lim = float(np.abs(diff).max()) or 1.0
+        im = ax.imshow(diff, cmap="RdBu_r", vmin=-lim, vmax=lim)
+        ax.set_title(f"{model}: |FFT| fingerprinted - clean")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        fig.colorbar(im, ax=ax, shrink=0.8)
+    return write_atomic(path, lambda p: fig.savefig(p, format="png", dpi=DPI))
+
+
+def plot_success_vs_psnr(results: pd.DataFrame, path: Path) -> Path | None:
+    """Attack success rate against PSNR, one line per attack (points = grid values), one panel per model."""
+    df = results[(results["attack_kind"] == "adaptive") & results["metric"].isin(["attack_success_rate", "psnr"])]
+    wide = df.pivot_table(index=["model", "attack", "param"], columns="metric", values="value").reset_index()
+    if wide.empty or not {"attack_success_rate", "psnr"} <= set(wide.columns):
+        return None
+    models = sorted(wide["model"].unique())
+    fig, axes = _figure(len(models))
+    for ax, model in zip(axes, models, strict=True):
+        for attack, g in wide[wide["model"] == model].groupby("attack", sort=True):
+            g = g[np.isfinite(g["psnr"])].sort_values("param")
+            style = "--" if attack.startswith("forgery") else "-"
+            ax.plot(g["psnr"], g["attack_success_rate"], style, marker="o", label=attack)
+        for level in (30, 25):
+            ax.axvline(level, color="grey", lw=0.8, ls=":")
+        ax.set_title(model)
+        ax.set_xlabel("PSNR (dB) ↑")
+        ax.set_ylabel("attack success rate")
+        ax.set_ylim(-0.03, 1.03)
+        ax.invert_xaxis()
+    handles, labels = axes[0].get_legend_handles_labels()
+    seen = dict(zip(labels, handles, strict=True))
+    for ax in axes[1:]:
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            seen.setdefault(lab, h)
+    fig.legend(list(seen.values()), list(seen.keys()), loc="outside lower center", ncols=min(4, len(seen)),
+               frameon=False)
+    return write_atomic(path, lambda p: fig.savefig(p, format="png", dpi=DPI))
+
+
+def _cell(value: float, digits: int = 3) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def write_best_success(table: pd.DataFrame, out_dir: Path) -> list[Path]:
+    """``adaptive_best_success.csv`` (numbers) and ``.md`` (one row per model x attack, a column per PSNR level)."""
+    out_dir = Path(out_dir)
+    paths = [write_atomic(out_dir / "adaptive_best_success.csv",
+                          lambda p: table.to_csv(p, index=False, float_format="%.10g"))]
+    levels = sorted(table["min_psnr"].unique(), reverse=True) if len(table) else []
+    lines = ["| model | attack | " + " | ".join(f"best success ↑ at PSNR ≥ {lv:g} dB (param, PSNR)" for lv in levels)
+             + " |", "|---|---|" + "---|" * len(levels)]
+    for (model, attack), g in table.groupby(["model", "attack"], sort=True):
+        cells = []
+        for lv in levels:
+            r = g[g["min_psnr"] == lv].iloc[0]
+            cells.append("-" if math.isnan(r["best_success"]) else
+                         f"{_cell(r['best_success'])} ({r['param']:g}, {_cell(r['psnr'], 1)} dB)")
+        lines.append(f"| {model} | {attack} | " + " | ".join(cells) + " |")
+    paths.append(write_text_atomic(out_dir / "adaptive_best_success.md", "\n".join(lines) + "\n"))
+    return paths

@@ -1,0 +1,47 @@
+"""Inventory of adaptive attacks: an id that disappears, or an entry (parameter, grid, domain, category,
+version, ...) that changes without a deliberate edit of ``adaptive_attack_inventory.json``, fails here.
+A new attack, or a changed definition (which must also bump its version), is added to the JSON by hand;
+the failure message prints the entry to paste."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from attacks.registry import AttackKind, AttackSpec, load_all
+
+INVENTORY_FILE = Path(__file__).parent / "adaptive_attack_inventory.json"
+INVENTORY: dict[str, dict] = json.loads(INVENTORY_FILE.read_text())
+
+
+def entry(spec: AttackSpec) -> dict:
+    return {
+        "param": spec.param, "unit": spec.unit, "grid": list(spec.grid), "neutral": spec.neutral,
+        "domain": [None if math.isinf(d) else d for d in spec.domain], "category": spec.category,
+        "version": spec.version, "differentiable": spec.differentiable, "integer": spec.integer,
+    }
+
+
+def registered() -> dict[str, AttackSpec]:
+    return {i: s for i, s in load_all().items() if s.kind is AttackKind.ADAPTIVE}
+
+
+class TestAdaptiveAttackInventory:
+    def test_no_id_disappeared(self):
+        missing = sorted(set(INVENTORY) - set(registered()))
+        assert not missing, f"adaptive attacks removed or renamed: {missing} (results keyed by them break)"
+
+    def test_new_ids_are_added_deliberately(self):
+        new = {i: entry(s) for i, s in registered().items() if i not in INVENTORY}
+        assert not new, f"add these entries to {INVENTORY_FILE.name}:\n{json.dumps(new, indent=2)}"
+
+    @pytest.mark.parametrize("attack_id", sorted(INVENTORY))
+    def test_entry_unchanged(self, attack_id):
+        spec = registered().get(attack_id)
+        if spec is None:
+            pytest.fail(f"{attack_id} is in the inventory but not registered")
+        assert entry(spec) == INVENTORY[attack_id], (
+            f"{attack_id} changed; if its definition changed, bump its version and update {INVENTORY_FILE.name}")
