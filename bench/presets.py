@@ -45,7 +45,14 @@ class Preset:
     image_attack_samples: int = 500
     model_attacks: tuple[str, ...] = ()
     model_attack_targets: tuple[str, ...] = ()  # generator ids; default: the first fingerprinted one
-    baselines: tuple[str, ...] = ()
+    baselines: tuple[str, ...] = ()  # passive baseline ids (``baselines.BASELINES``), stage bench.stages.baselines
+    baseline_train_per_class: int = 1000  # training images per class (real, each generator)
+    baseline_epochs: int = 2  # epochs of the CNN baselines (yu2019, wang2020)
+    baseline_unseen: tuple[str, ...] = ()  # open world: generator ids held out of baseline training
+    baseline_attacks: tuple[str, ...] = ()  # image attacks (grids as for the fingerprint) for the baselines
+    baseline_attack_methods: tuple[str, ...] = ()  # baselines evaluated on that grid
+    baseline_attack_samples: int = 300  # test images per source (real, each generator) on the grid
+    baseline_immunised: bool = False  # also retrain the grid's baselines with the attacks as augmentation
     adaptive_attacks: tuple[str, ...] = ()  # adaptive attack ids (removal, forgery, detectability)
     adaptive_samples: int = 256  # images attacked per source (and innocent images forged)
     adaptive_target: str = ""  # generator attacked besides "data"; default: the first fingerprinted one
@@ -72,6 +79,9 @@ _IMAGE_ATTACKS = ("gaussian_noise", "gaussian_blur", "jpeg", "center_crop", "res
                   "brightness", "contrast", "saturation", "sharpness", "median_filter", "erasing",
                   "combo_crop_brightness_jpeg")
 
+_BASELINES = ("yu2019", "wang2020", "frank2020", "durall2020", "marra2019")
+_PAPER_IMAGE_ATTACKS = ("gaussian_noise", "gaussian_blur", "jpeg", "center_crop")  # paper Fig. 3
+
 _ADAPTIVE_ATTACKS = ("overwrite", "surrogate_pgd", "whitebox_pgd", "regeneration", "averaging", "forgery_surrogate",
                      "forgery_copy", "detectability_srm", "detectability_cnn")
 
@@ -84,6 +94,9 @@ PRESETS.add("smoke", Preset(
                 GeneratorPlan("dcgan-clean", "dcgan", 0, fingerprinted=False, steps=10, width=8, latent_dim=16)),
     n_samples=64, image_attacks=("gaussian_noise", "jpeg"), image_attack_samples=32,
     model_attacks=("weight_noise", "finetuning"),
+    baselines=("yu2019", "wang2020", "frank2020", "marra2019"), baseline_train_per_class=64, baseline_epochs=1,
+    baseline_unseen=("dcgan-s0",), baseline_attacks=("gaussian_noise", "jpeg"),
+    baseline_attack_methods=("yu2019", "frank2020"), baseline_attack_samples=32, baseline_immunised=True,
     adaptive_attacks=_ADAPTIVE_ATTACKS, adaptive_samples=16, adaptive_detect_test=16, adaptive_pgd_steps=5,
     adaptive_cnn_steps=20, adversary_autoencoder_steps=20,
     adversary_fingerprint=FingerprintTrainConfig(n_bits=32, resolution=32, steps=20, batch_size=16, lr=5e-4,
@@ -104,6 +117,9 @@ PRESETS.add("quick", Preset(
                 GeneratorPlan("dcgan-clean", "dcgan", 1, fingerprinted=False)),
     n_samples=1000, image_attacks=_IMAGE_ATTACKS, image_attack_samples=500,
     model_attacks=_MODEL_ATTACKS, model_attack_targets=("dcgan-s1",),
+    baselines=_BASELINES, baseline_train_per_class=1000, baseline_epochs=2, baseline_unseen=("dcgan-s2", "resnet-s1"),
+    baseline_attacks=_PAPER_IMAGE_ATTACKS, baseline_attack_methods=("yu2019", "frank2020"),
+    baseline_attack_samples=300, baseline_immunised=True,
     adaptive_attacks=_ADAPTIVE_ATTACKS, adaptive_samples=128, adaptive_detect_test=200, adaptive_pgd_steps=20,
     adaptive_cnn_steps=150, adversary_autoencoder_steps=300,
     adversary_fingerprint=FingerprintTrainConfig(n_bits=48, resolution=32, steps=300, batch_size=32, lr=5e-4,
@@ -123,6 +139,9 @@ PRESETS.add("paper", Preset(
                               latent_dim=128)),
     n_samples=10000, image_attacks=_IMAGE_ATTACKS, image_attack_samples=2000,
     model_attacks=_MODEL_ATTACKS, model_attack_targets=("dcgan-s1",),
+    baselines=(*_BASELINES, "frank2020_pixels"), baseline_train_per_class=5000, baseline_epochs=10,
+    baseline_unseen=("dcgan-s2", "resnet-s1"), baseline_attacks=_PAPER_IMAGE_ATTACKS,
+    baseline_attack_methods=_BASELINES, baseline_attack_samples=2000, baseline_immunised=True,
     adaptive_attacks=_ADAPTIVE_ATTACKS, adaptive_samples=500, adaptive_detect_test=1000, adaptive_pgd_steps=100,
     adaptive_cnn_steps=2000, adversary_autoencoder_steps=5000,
     adversary_fingerprint=FingerprintTrainConfig(n_bits=100, resolution=128, steps=20000, output="sigmoid",

@@ -1,0 +1,365 @@
+"""Stage 5: passive attribution baselines next to the fingerprint (paper Table 2 and its follow-up's
+closed / open-world table), on the same clean test images and image-attack grid.
+
+Protocol (issue #7):
+
+- **Training data.** ``p.baseline_train_per_class`` real training crops, and as many samples of each
+  training generator drawn with seed ``p.seed + 100`` (the evaluation samples ``zoo.samples`` use
+  ``p.seed + 1``: training and test samples are disjoint draws). Clean control generators are ordinary
+  generators to a passive baseline: they are fakes and their own attribution class.
+- **Test data.** The held-out real test crops and ``zoo.samples``, the very samples the fingerprint is
+  evaluated on.
+- **Tasks.** Attribution: one classifier over ``"real"`` + one class per training generator.
+  Detection is read off the same classifier: score = -log P(real) (ranks as 1 - P(real)), decision =
+  argmax is not ``"real"``.
+  A binary-only baseline (``wang2020``) is trained on real vs generated (fakes split evenly over the
+  training generators) and does detection only.
+- **Closed world** (``world="closed"``): trained on every generator of the zoo, tested on each of them.
+- **Open world** (``world="open"``): the generators in ``p.baseline_unseen`` are held out of training.
+  Detection: are the unseen generator's samples flagged as generated. Attribution (label rule): an
+  unseen generator's sample counts as correctly attributed when the baseline names a *seen generator of
+  the same architecture* (``zoo.configs[g].arch``): unseen ``dcgan-s2`` is right as ``dcgan-s1`` (or
+  as the clean ``dcgan-clean``, also a DCGAN), wrong as ``real`` or ``resnet-s1``. An unseen
+  architecture (no seen sibling) has no correct class: it gets detection rows only.
+  The fingerprint needs no training on other instances (every model has its registered fingerprint), so
+  its open-world rows (``method="artificial_fingerprint"``) are computed for each unseen fingerprinted
+  model exactly as its closed-world rows in ``evaluate_zoo``.
+- **Rows** (``method`` = baseline id, ``model`` = generator id, or ``"zoo"`` for all test generators
+  pooled): ``detection_accuracy`` (balanced: (TPR + TNR) / 2 against the real test images), ``auc``,
+  ``tpr_at_fpr`` (``param`` = 0.01; threshold from the real test scores, conservative: at most
+  floor(0.01 * n_real) real images score above it) and ``attribution_accuracy`` (generated samples only).
+- **Robustness** (closed world): the baselines in ``p.baseline_attack_methods`` on the grids of
+  ``p.baseline_attacks`` (the fingerprint's grids, via ``attack_grids``), first
+  ``p.baseline_attack_samples`` test images of each source, each attacked like the fingerprint's
+  sources (same seed, per source); ``detection_accuracy`` and ``attribution_accuracy`` per generator,
+  ``attack_kind="image"``, ``param`` = attack value, ``severity`` = index in the grid.
+- **Immunised** (``p.baseline_immunised``): each of those baselines is also retrained on an augmented
+  copy of its training set, method id ``"<id>+immunised"``: every training image is, with probability
+  1/2, replaced by its attacked version at a uniformly drawn (attack, grid value) of the evaluation grid.
+  It is measured closed-world, clean and on the grid.
+
+Every baseline's frame is cached (``ctx.cache.rows("baselines", key, ...)``) under a key of its
+hyperparameters, the protocol settings, the data and the zoo (generator weights, configs,
+fingerprints), the grid and the seed.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.metrics import roc_auc_score
+from tqdm.auto import tqdm
+
+from baselines import BASELINES
+from bench.cache import config_hash
+from bench.fingerprint.checkpoint import FingerprintModels
+from bench.fingerprint.embedding import decode, to_uint8
+from bench.fingerprint.matching import NO_MATCH, attribute
+from bench.generators import sample
+from bench.results import Row, coerce, row, to_frame
+from bench.stages.context import RunContext
+from bench.stages.data import RealImages
+from bench.stages.fingerprint import METHOD as FINGERPRINT_METHOD
+from bench.stages.generators import Zoo
+from bench.stages.image_attacks import attack_grids
+
+PROTOCOL_VERSION = 1  # in every cache key: bump when the protocol above changes
+REAL = "real"
+GENERATED = "generated"
+IMMUNISED = "+immunised"
+FPR = 0.01
+TRAIN_SEED_OFFSET = 100  # training samples: sample(G, n, seed=p.seed + 100)
+ZOO = "zoo"
+# Estimator settings the stage sets when the estimator has them; the rest stay at their defaults.
+_NOT_IN_KEY = ("verbose", "device", "num_threads")
+
+
+@dataclass(frozen=True)
+class Split:
+    """One training world: the generators seen in training, those tested, and for each tested
+    generator the labels that count as a correct attribution (empty: no attribution rows)."""
+
+    world: str
+    seen: tuple[str, ...]
+    tested: tuple[str, ...]
+    correct: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def closed_split(zoo: Zoo) -> Split:
+    ids = tuple(zoo.generators)
+    return Split("closed", ids, ids, {g: (g,) for g in ids})
+
+
+def open_split(zoo: Zoo, unseen: Sequence[str]) -> Split | None:
+    """Hold ``unseen`` out of training; correct attribution = a seen generator of the same architecture."""
+    if not unseen:
+        return None
+    missing = [g for g in unseen if g not in zoo.generators]
+    if missing:
+        raise ValueError(f"baseline_unseen names generators {missing} that are not in the zoo {list(zoo.generators)}")
+    seen = tuple(g for g in zoo.generators if g not in unseen)
+    if not seen:
+        raise ValueError("baseline_unseen holds out every generator: the open world needs at least one seen one")
+    correct = {u: tuple(g for g in seen if zoo.configs[g].arch == zoo.configs[u].arch) for u in unseen}
+    return Split("open", seen, tuple(unseen), correct)
+
+
+def make_estimator(baseline_id: str, ctx: RunContext):
+    """The registered estimator with the preset's training length, the run's seed and device."""
+    clf = BASELINES.get(baseline_id)()
+    wanted = {"epochs": ctx.preset.baseline_epochs, "random_state": ctx.seed, "device": ctx.device,
+              "verbose": ctx.progress}
+    return clf.set_params(**{k: v for k, v in wanted.items() if k in clf.get_params()})
+
+
+def is_multiclass(clf) -> bool:
+    return bool(clf.__sklearn_tags__().classifier_tags.multi_class)
+
+
+class TrainingSamples:
+    """Training images per class, uint8 Nx3xHxW: real crops and generator samples drawn on first use."""
+
+    def __init__(self, real: RealImages, zoo: Zoo, n: int, seed: int) -> None:
+        self.real, self.zoo, self.n, self.seed = real.train[:n], zoo, n, seed
+        self._drawn: dict[str, torch.Tensor] = {}
+
+    def of(self, generator_id: str) -> torch.Tensor:
+        if generator_id not in self._drawn:
+            G = self.zoo.generators[generator_id]
+            self._drawn[generator_id] = to_uint8(sample(G, self.n, seed=self.seed + TRAIN_SEED_OFFSET))
+        return self._drawn[generator_id]
+
+    def dataset(self, seen: Sequence[str], multiclass: bool) -> tuple[torch.Tensor, np.ndarray]:
+        """(X, y): real + each seen generator as its own class, or real vs an equal number of fakes
+        split evenly over the seen generators (binary detectors)."""
+        n_real = len(self.real)
+        if multiclass:
+            parts = [self.of(g) for g in seen]
+            labels = [g for g in seen for _ in range(self.n)]
+        else:
+            sizes = [n_real // len(seen) + (i < n_real % len(seen)) for i in range(len(seen))]
+            parts = [self.of(g)[:k] for g, k in zip(seen, sizes, strict=True)]
+            labels = [GENERATED] * sum(sizes)
+        return torch.cat([self.real, *parts]), np.array([REAL] * n_real + labels)
+
+
+def immunise(images: torch.Tensor, grids: list, seed: int) -> torch.Tensor:
+    """Training augmentation: each image (float Nx3xHxW in [0,1]) is kept with probability 1/2, else
+    attacked at a uniformly drawn (attack, value) of ``grids``; returns a new float tensor."""
+    levels = [(spec, value) for spec, grid in grids for value in grid]
+    choice = torch.randint(0, 2 * len(levels), (len(images),), generator=torch.Generator().manual_seed(seed))
+    out = images.clone()
+    for i, (spec, value) in enumerate(levels):
+        idx = (choice == i).nonzero().flatten()
+        if len(idx):
+            out[idx] = spec(images[idx], value, seed=seed + i).clamp(0, 1)
+    return out
+
+
+def predict(clf, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """(predicted labels, generated-score) for uint8 or float [0,1] images. The score is -log P(real):
+    it ranks like 1 - P(real) but does not round confident fakes to one tied value."""
+    proba = clf.predict_proba(images)
+    real_col = int(np.flatnonzero(clf.classes_ == REAL)[0])
+    return clf.classes_[np.argmax(proba, axis=1)], -np.log(np.maximum(proba[:, real_col], np.finfo(float).tiny))
+
+
+def tpr_at_fpr(positive: np.ndarray, negative: np.ndarray, fpr: float) -> float:
+    """TPR at the threshold that at most floor(fpr * n_negatives) negatives exceed (strictly)."""
+    allowed = math.floor(fpr * len(negative) + 1e-9)
+    ranked = np.sort(negative)[::-1]
+    threshold = ranked[allowed] if allowed < len(ranked) else -np.inf
+    return float(np.mean(positive > threshold))
+
+
+def _stderr(rate: float, n: int) -> float:
+    return math.sqrt(rate * (1 - rate) / n) if n > 0 else math.nan
+
+
+@dataclass(frozen=True)
+class _Predictions:
+    labels: np.ndarray
+    scores: np.ndarray
+
+
+def _measure(method: str, model: str, positives: _Predictions, negatives: _Predictions,
+             correct: tuple[str, ...] | None, *, ranking: bool, common: dict) -> list[Row]:
+    """Detection (and, if ``correct`` is given, attribution) rows of one generator (or the pool)."""
+    n, n_neg = len(positives.labels), len(negatives.labels)
+    tpr = float(np.mean(positives.labels != REAL))
+    tnr = float(np.mean(negatives.labels == REAL))
+    se = math.sqrt(_stderr(tpr, n) ** 2 + _stderr(tnr, n_neg) ** 2) / 2
+    out = [row(method=method, model=model, metric="detection_accuracy", value=(tpr + tnr) / 2, stderr=se,
+               n=n + n_neg, **common)]
+    if ranking:
+        y = np.r_[np.ones(n), np.zeros(n_neg)]
+        out.append(row(method=method, model=model, metric="auc", n=n + n_neg, **common,
+                       value=float(roc_auc_score(y, np.r_[positives.scores, negatives.scores]))))
+        rate = tpr_at_fpr(positives.scores, negatives.scores, FPR)
+        out.append(row(method=method, model=model, metric="tpr_at_fpr", value=rate, param=FPR,
+                       stderr=_stderr(rate, n), n=n, **common))
+    if correct:
+        acc = float(np.isin(positives.labels, correct).mean())
+        out.append(row(method=method, model=model, metric="attribution_accuracy", value=acc,
+                       stderr=_stderr(acc, n), n=n, **common))
+    return out
+
+
+def _predict_sources(clf, real: torch.Tensor, samples: dict[str, torch.Tensor]) -> dict[str, _Predictions]:
+    """Predict real + every generator's images in one call; returns predictions per source ("real" too)."""
+    sources = {REAL: real, **samples}
+    labels, scores = predict(clf, torch.cat([x.float() / 255 if x.dtype == torch.uint8 else x
+                                             for x in sources.values()]))
+    out, start = {}, 0
+    for name, x in sources.items():
+        out[name] = _Predictions(labels[start:start + len(x)], scores[start:start + len(x)])
+        start += len(x)
+    return out
+
+
+def clean_rows(method: str, clf, split: Split, real: RealImages, zoo: Zoo, seed: int) -> list[Row]:
+    """Clean detection/attribution rows of one fitted baseline on one world's tested generators."""
+    multiclass = is_multiclass(clf)
+    preds = _predict_sources(clf, real.test, {g: zoo.samples[g] for g in split.tested})
+    common = dict(seed=seed, world=split.world)
+    rows: list[Row] = []
+    for g in split.tested:
+        rows += _measure(method, g, preds[g], preds[REAL], split.correct.get(g) if multiclass else None,
+                         ranking=True, common=common)
+    if split.world == "closed":
+        pooled = _Predictions(np.concatenate([preds[g].labels for g in split.tested]),
+                              np.concatenate([preds[g].scores for g in split.tested]))
+        rows += _measure(method, ZOO, pooled, preds[REAL], None, ranking=True, common=common)
+        if multiclass:  # pooled attribution: each sample must be named as its own generator
+            right = np.concatenate([np.isin(preds[g].labels, split.correct[g]) for g in split.tested])
+            acc = float(right.mean())
+            rows.append(row(method=method, model=ZOO, metric="attribution_accuracy", value=acc,
+                            stderr=_stderr(acc, len(right)), n=len(right), **common))
+    return rows
+
+
+def attack_rows(method: str, clf, grids: list, real: RealImages, zoo: Zoo, n: int, seed: int,
+                progress: bool) -> list[Row]:
+    """Closed-world detection/attribution rows of one fitted baseline over the image-attack grid."""
+    multiclass = is_multiclass(clf)
+    sources = {REAL: real.test[:n].float() / 255, **{g: zoo.samples[g][:n].float() / 255 for g in zoo.generators}}
+    levels = [(spec, severity, value) for spec, grid in grids for severity, value in enumerate(grid)]
+    rows: list[Row] = []
+    for spec, severity, value in tqdm(levels, desc=f"{method} image attacks", unit="level", disable=not progress):
+        identity = spec.neutral is not None and value == spec.neutral
+        attacked = {k: x if identity else spec(x, value, seed=seed).clamp(0, 1) for k, x in sources.items()}
+        preds = _predict_sources(clf, attacked.pop(REAL), attacked)
+        common = dict(seed=seed, world="closed", attack=spec.id, attack_kind="image", param=float(value),
+                      severity=severity, attack_version=spec.version)
+        for g in zoo.generators:
+            rows += _measure(method, g, preds[g], preds[REAL], (g,) if multiclass else None, ranking=False,
+                             common=common)
+    return rows
+
+
+def _fit(ctx: RunContext, clf, method: str, split: Split, data: TrainingSamples, grids: list | None):
+    X, y = data.dataset(split.seen, is_multiclass(clf))
+    if grids is not None:
+        X = immunise(X.float() / 255, grids, ctx.seed)
+    ctx.log(f"baseline {method}: fitting the {split.world} world on {len(X)} images "
+            f"({len(set(y.tolist()))} classes)")
+    return clf.fit(X, y)
+
+
+def _frame_rows(df: pd.DataFrame) -> list[Row]:
+    df = coerce(df)
+    return [Row(**{k: getattr(r, k) for k in Row.__dataclass_fields__}) for r in df.itertuples(index=False)]
+
+
+def fingerprint_open_rows(ctx: RunContext, models: FingerprintModels, real: RealImages, zoo: Zoo,
+                          unseen: Sequence[str]) -> list[Row]:
+    """The fingerprint's open-world rows: computed for each unseen fingerprinted model as in its closed
+    world (registered fingerprints of the whole zoo; negatives = real test images + clean controls)."""
+    p = ctx.preset
+    ids = list(zoo.fingerprints)
+    registered = torch.stack([zoo.fingerprints[m] for m in ids])
+
+    def decisions(images: torch.Tensor) -> torch.Tensor:
+        return attribute(decode(models.decoder, images, device=ctx.device), registered, p.alpha).decision
+
+    negatives = torch.cat([decisions(real.test), *(decisions(zoo.samples[c]) for c in zoo.clean_ids)])
+    tnr = float(negatives.eq(NO_MATCH).float().mean())
+    rows = []
+    for g in unseen:
+        if g not in zoo.fingerprints:
+            continue
+        decision = decisions(zoo.samples[g])
+        common = dict(method=FINGERPRINT_METHOD, model=g, seed=p.seed, world="open")
+        rows.append(row(metric="attribution_accuracy", value=float((decision == ids.index(g)).float().mean()),
+                        n=len(decision), **common))
+        tpr = float((decision != NO_MATCH).float().mean())
+        rows.append(row(metric="detection_accuracy", value=(tpr + tnr) / 2, n=len(decision) + len(negatives),
+                        **common))
+    return rows
+
+
+def _check_preset(ctx: RunContext) -> None:
+    p = ctx.preset
+    for baseline_id in (*p.baselines, *p.baseline_attack_methods):
+        BASELINES.get(baseline_id)  # a typo fails with "did you mean"
+    stray = sorted(set(p.baseline_attack_methods) - set(p.baselines))
+    if stray:
+        raise ValueError(f"baseline_attack_methods {stray} are not in the preset's baselines {p.baselines}")
+    extra = sorted(set(p.baseline_attacks) - set(p.image_attacks))
+    if extra:
+        raise ValueError(f"baseline_attacks {extra} are not in image_attacks: the baselines are measured on the "
+                         "fingerprint's grid, so each attack must be one of the preset's image attacks")
+    if p.baseline_train_per_class < 1 or p.baseline_attack_samples < 1:
+        raise ValueError("baseline_train_per_class and baseline_attack_samples must be >= 1")
+
+
+def run_baselines(ctx: RunContext, models: FingerprintModels, real: RealImages, zoo: Zoo) -> None:
+    """Train and measure every baseline of ``ctx.preset.baselines``; append its rows to ``ctx.rows``."""
+    p = ctx.preset
+    if not p.baselines:
+        return
+    _check_preset(ctx)
+    if REAL in zoo.generators:
+        raise ValueError(f"a generator may not be called {REAL!r}: that is the baselines' real class")
+    closed, opened = closed_split(zoo), open_split(zoo, p.baseline_unseen)
+    grids = attack_grids(ctx, p.baseline_attacks) if p.baseline_attacks else []
+    grid_key = [(spec.id, spec.version, grid) for spec, grid in grids]
+    n = p.baseline_train_per_class
+    data = TrainingSamples(real, zoo, n, p.seed)
+    zoo_key = config_hash(real.train[:n], real.test, zoo.samples, zoo.configs, zoo.fingerprints,
+                          {g: G.state_dict() for g, G in zoo.generators.items()})
+    splits = [s for s in (closed, opened) if s is not None]
+    for baseline_id in p.baselines:
+        on_grid = baseline_id in p.baseline_attack_methods and bool(grids)
+        variants = [(baseline_id, None)] + ([(baseline_id + IMMUNISED, grids)] if on_grid and p.baseline_immunised else [])
+        for method, augment in variants:
+            params = {k: v for k, v in make_estimator(baseline_id, ctx).get_params().items() if k not in _NOT_IN_KEY}
+            worlds = splits if augment is None else [closed]
+            key = config_hash("baselines", PROTOCOL_VERSION, method, baseline_id, params, n, worlds,
+                              (grid_key, p.baseline_attack_samples) if on_grid else (), zoo_key, p.seed)
+
+            def compute(method=method, augment=augment, worlds=worlds, on_grid=on_grid,
+                        baseline_id=baseline_id) -> pd.DataFrame:
+                start = time.perf_counter()
+                rows: list[Row] = []
+                for split in worlds:
+                    clf = _fit(ctx, make_estimator(baseline_id, ctx), method, split, data, augment)
+                    rows += clean_rows(method, clf, split, real, zoo, p.seed)
+                    if split.world == "closed" and on_grid:
+                        rows += attack_rows(method, clf, grids, real, zoo, p.baseline_attack_samples, p.seed,
+                                            ctx.progress)
+                ctx.notes.setdefault("baseline_seconds", {})[method] = round(time.perf_counter() - start, 2)
+                return to_frame(rows)
+
+            ctx.rows += _frame_rows(ctx.cache.rows("baselines", key, compute))
+    if opened is not None:
+        key = config_hash("baselines", PROTOCOL_VERSION, FINGERPRINT_METHOD, opened, zoo_key, real.test,
+                          models.decoder.state_dict(), zoo.clean_ids, p.alpha, p.seed)
+        ctx.rows += _frame_rows(ctx.cache.rows("baselines", key, lambda: to_frame(
+            fingerprint_open_rows(ctx, models, real, zoo, opened.tested))))

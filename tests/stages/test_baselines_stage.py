@@ -1,0 +1,208 @@
+"""The baseline stage on a tiny hand-made context: three random-init generators (two DCGAN instances and
+one ResNet), uniform-noise "real" images, and a decoder that reads the fingerprint from the first pixel
+row, so the fingerprint's open-world rows have known values."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.metrics import roc_curve
+from torch import nn
+
+from bench.cache import ArtifactCache
+from bench.fingerprint.checkpoint import FingerprintModels
+from bench.fingerprint.embedding import random_fingerprint, to_uint8
+from bench.generators import GanConfig, build, sample
+from bench.presets import get_preset
+from bench.results import to_frame, validate
+from bench.stages.baselines import immunise, open_split, run_baselines, tpr_at_fpr
+from bench.stages.context import RunContext
+from bench.stages.data import RealImages
+from bench.stages.generators import Zoo
+from bench.stages.image_attacks import attack_grids
+
+RES, N_BITS, N = 16, 16, 24
+ARCHS = {"dcgan-s1": "dcgan", "dcgan-s2": "dcgan", "resnet-s1": "resnet"}
+STAMPED = ("dcgan-s1", "dcgan-s2")  # resnet-s1's samples do not carry its fingerprint
+
+
+class RowDecoder(nn.Module):
+    """Reads bit i as 'red pixel (0, i) > 0.5'; logits Nxn_bits."""
+
+    n_bits, resolution = N_BITS, RES
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, 0, 0, :N_BITS] - 0.5
+
+
+def make_zoo() -> Zoo:
+    fingerprints = {"data": random_fingerprint(N_BITS, 42)}
+    generators, configs, samples = {}, {}, {}
+    for seed, (g, arch) in enumerate(ARCHS.items()):
+        torch.manual_seed(seed)
+        generators[g] = build(arch, RES, 8, 4)[0].eval()
+        configs[g] = GanConfig(arch=arch, resolution=RES, latent_dim=8, width=4, steps=1, seed=seed)
+        fingerprints[g] = random_fingerprint(N_BITS, 100 + seed)
+        images = to_uint8(sample(generators[g], N, seed=1))
+        if g in STAMPED:
+            images[:, 0, 0, :N_BITS] = fingerprints[g].to(torch.uint8) * 255
+        samples[g] = images
+    return Zoo(fingerprints, generators, configs, samples, clean_ids=[])
+
+
+def make_real() -> RealImages:
+    gen = torch.Generator().manual_seed(7)
+    train, test = (torch.randint(0, 256, (N, 3, RES, RES), dtype=torch.uint8, generator=gen) for _ in range(2))
+    return RealImages(train, test, test[:0], "noise", test)
+
+
+PRESET = replace(
+    get_preset("smoke"), name="tiny", resolution=RES, n_bits=N_BITS, alpha=1e-3, generators=(),
+    image_attacks=("gaussian_noise", "jpeg"), grid_overrides={"gaussian_noise": (0.0, 0.1), "jpeg": (50,)},
+    baselines=("frank2020", "wang2020", "yu2019"), baseline_train_per_class=N, baseline_epochs=1,
+    baseline_unseen=("dcgan-s2", "resnet-s1"), baseline_attacks=("gaussian_noise", "jpeg"),
+    baseline_attack_methods=("frank2020",), baseline_attack_samples=8, baseline_immunised=True,
+)
+
+
+def run(tmp_path, preset=PRESET, zoo=None, cache_dir="cache") -> tuple[RunContext, object]:
+    ctx = RunContext(preset=preset, cache=ArtifactCache(tmp_path / cache_dir), out=tmp_path, progress=False)
+    models = FingerprintModels(encoder=None, decoder=RowDecoder())
+    run_baselines(ctx, models, make_real(), zoo or make_zoo())
+    return ctx, to_frame(ctx.rows)
+
+
+@pytest.fixture(scope="module")
+def cold(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("baselines")
+    ctx, df = run(tmp)
+    return tmp, ctx, df
+
+
+class TestRows:
+    def test_valid(self, cold):
+        _, _, df = cold
+        assert validate(df) == []
+        assert len(df) > 0 and (df["n"] > 0).all()
+
+    @pytest.mark.parametrize("method", ["frank2020", "wang2020", "yu2019"])
+    def test_closed_world_every_generator_and_zoo(self, cold, method):
+        _, _, df = cold
+        clean = df[(df["method"] == method) & (df["world"] == "closed") & (df["attack"] == "none")]
+        assert set(clean["model"]) == {*ARCHS, "zoo"}
+        metrics = set(clean["metric"])
+        assert {"detection_accuracy", "auc", "tpr_at_fpr"} <= metrics
+        assert ("attribution_accuracy" in metrics) == (method != "wang2020")  # wang2020: real/fake only
+        assert (clean.loc[clean["metric"] == "tpr_at_fpr", "param"] == 0.01).all()
+        assert clean["value"].between(0, 1).all()
+
+    @pytest.mark.parametrize("method", ["frank2020", "wang2020", "yu2019"])
+    def test_open_world_unseen_only(self, cold, method):
+        _, _, df = cold
+        opened = df[(df["method"] == method) & (df["world"] == "open")]
+        assert set(opened["model"]) == {"dcgan-s2", "resnet-s1"}
+        attributed = set(opened.loc[opened["metric"] == "attribution_accuracy", "model"])
+        # dcgan-s2 has a seen sibling (dcgan-s1); resnet-s1 is an unseen architecture: detection only
+        assert attributed == (set() if method == "wang2020" else {"dcgan-s2"})
+
+    def test_separable_classes_are_learned(self, cold):
+        _, _, df = cold
+        clean = df[(df["method"] == "frank2020") & (df["world"] == "closed") & (df["attack"] == "none")]
+        values = clean.set_index(["model", "metric"])["value"]
+        assert values[("zoo", "detection_accuracy")] >= 0.9
+        assert values[("zoo", "auc")] >= 0.9
+
+    def test_fingerprint_open_world_rows_are_computed(self, cold):
+        _, _, df = cold
+        fp = df[df["method"] == "artificial_fingerprint"]
+        assert set(fp["world"]) == {"open"}
+        values = fp.set_index(["model", "metric"])["value"]
+        # dcgan-s2's samples carry its fingerprint, resnet-s1's do not: the numbers follow the samples
+        assert values[("dcgan-s2", "attribution_accuracy")] == 1.0
+        assert values[("resnet-s1", "attribution_accuracy")] < 0.5
+        assert values[("dcgan-s2", "detection_accuracy")] > values[("resnet-s1", "detection_accuracy")]
+
+    def test_attack_grid_rows(self, cold):
+        _, _, df = cold
+        attacked = df[df["attack"] != "none"]
+        assert set(attacked["method"]) == {"frank2020", "frank2020+immunised"}
+        assert set(attacked["attack_kind"]) == {"image"} and set(attacked["world"]) == {"closed"}
+        assert set(attacked["metric"]) == {"detection_accuracy", "attribution_accuracy"}
+        noise = attacked[attacked["attack"] == "gaussian_noise"]
+        assert sorted(set(zip(noise["severity"], noise["param"], strict=True))) == [(0, 0.0), (1, 0.1)]
+        assert set(attacked["model"]) == set(ARCHS)
+        assert (attacked.loc[attacked["metric"] == "attribution_accuracy", "n"] == 8).all()
+
+    def test_immunised_is_closed_world_only(self, cold):
+        _, _, df = cold
+        assert set(df.loc[df["method"] == "frank2020+immunised", "world"]) == {"closed"}
+
+
+class TestCache:
+    def test_warm_rerun_reuses_every_frame(self, cold):
+        tmp, ctx, df = cold
+        warm_ctx, warm = run(tmp)
+        assert not [m for m in warm_ctx.cache.misses if m.startswith("baselines/")]
+        assert len(warm_ctx.cache.hits) == len(ctx.cache.misses)
+        pd.testing.assert_frame_equal(warm, df, rtol=1e-8)  # the cache stores 10 significant digits
+
+    def test_changed_settings_miss(self, cold):
+        tmp, _, _ = cold
+        other, _ = run(tmp, replace(PRESET, baseline_attack_samples=6))
+        assert len(other.cache.misses) == 2  # the grid's baselines (frank2020, +immunised); the rest hit
+        assert len(other.cache.hits) == 3
+
+
+class TestChecks:
+    def test_unknown_unseen_generator(self, tmp_path):
+        with pytest.raises(ValueError, match="not in the zoo"):
+            run(tmp_path, replace(PRESET, baseline_unseen=("dcgan-s9",)))
+
+    def test_all_unseen(self):
+        with pytest.raises(ValueError, match="at least one seen"):
+            open_split(make_zoo(), tuple(ARCHS))
+
+    def test_attack_method_must_be_a_baseline(self, tmp_path):
+        with pytest.raises(ValueError, match="baseline_attack_methods"):
+            run(tmp_path, replace(PRESET, baseline_attack_methods=("marra2019",)))
+
+    def test_attack_must_be_on_the_fingerprint_grid(self, tmp_path):
+        with pytest.raises(ValueError, match="image_attacks"):
+            run(tmp_path, replace(PRESET, baseline_attacks=("gaussian_blur",)))
+
+    def test_typo_in_baseline_id(self, tmp_path):
+        with pytest.raises(Exception, match="frank2020"):
+            run(tmp_path, replace(PRESET, baselines=("frank2021",)))
+
+    def test_no_baselines_no_rows(self, tmp_path):
+        ctx, df = run(tmp_path, replace(PRESET, baselines=()))
+        assert df.empty and not ctx.cache.misses
+
+
+class TestHelpers:
+    @pytest.mark.parametrize("seed", [0, 1, 2])
+    def test_tpr_at_fpr_matches_roc_curve(self, seed):
+        rng = np.random.default_rng(seed)
+        pos, neg = rng.normal(2, 1, 300), rng.normal(0, 1, 500)
+        fpr, tpr, _ = roc_curve(np.r_[np.ones(300), np.zeros(500)], np.r_[pos, neg])
+        assert math.isclose(tpr_at_fpr(pos, neg, 0.01), tpr[fpr <= 0.01].max())
+
+    def test_tpr_at_fpr_is_conservative_with_ties(self):
+        neg = np.r_[np.zeros(98), np.ones(2)]  # 2% of negatives tie at the top
+        assert tpr_at_fpr(np.ones(10), neg, 0.01) == 0.0  # no threshold reaches 1% FPR without them
+
+    def test_immunise(self):
+        ctx = RunContext(preset=PRESET, cache=ArtifactCache(enabled=False), out=None, progress=False)
+        grids = attack_grids(ctx, ("gaussian_noise",))
+        images = torch.rand(400, 3, RES, RES)
+        out = immunise(images, grids, seed=3)
+        assert out.shape == images.shape and 0 <= float(out.min()) and float(out.max()) <= 1
+        changed = (out != images).flatten(1).any(1).float().mean()
+        # half kept; of the attacked half, the std 0 level is the identity: ~1/4 change
+        assert 0.15 < float(changed) < 0.35
+        assert torch.equal(out, immunise(images, grids, seed=3))
