@@ -121,7 +121,7 @@ PRESETS.add("quick", Preset(
     baseline_attacks=_PAPER_IMAGE_ATTACKS, baseline_attack_methods=("yu2019", "frank2020"),
     baseline_attack_samples=300, baseline_immunised=True,
     adaptive_attacks=_ADAPTIVE_ATTACKS, adaptive_samples=128, adaptive_detect_test=200, adaptive_pgd_steps=20,
-    adaptive_cnn_steps=150, adversary_autoencoder_steps=300,
+    adaptive_cnn_steps=100, adversary_autoencoder_steps=300,
     adversary_fingerprint=FingerprintTrainConfig(n_bits=48, resolution=32, steps=300, batch_size=32, lr=5e-4,
                                                  output="residual", l2_await=50, l2_ramp=100,
                                                  fallback_activation_step=150, checkpoint_every=0, seed=7919),
