@@ -1,4 +1,4 @@
-"""Stage 5: passive attribution baselines next to the fingerprint (paper Table 2 and its follow-up's
+"""The baseline stage: passive attribution baselines next to the fingerprint (paper Table 2 and its follow-up's
 closed / open-world table), on the same clean test images and image-attack grid.
 
 Protocol (issue #7):
@@ -8,7 +8,8 @@ Protocol (issue #7):
   ``p.seed + 1``: training and test samples are disjoint draws). Clean control generators are ordinary
   generators to a passive baseline: they are fakes and their own attribution class.
 - **Test data.** The held-out real test crops and ``zoo.samples``, the very samples the fingerprint is
-  evaluated on.
+  evaluated on. (With the built-in data, real test crops come from other photographs than the training
+  crops, so a baseline's "real" class meets a content shift the generators' classes do not.)
 - **Tasks.** Attribution: one classifier over ``"real"`` + one class per training generator.
   Detection is read off the same classifier: score = -log P(real) (ranks as 1 - P(real)), decision =
   argmax is not ``"real"``.
@@ -26,8 +27,9 @@ Protocol (issue #7):
   model exactly as its closed-world rows in ``evaluate_zoo``.
 - **Rows** (``method`` = baseline id, ``model`` = generator id, or ``"zoo"`` for all test generators
   pooled): ``detection_accuracy`` (balanced: (TPR + TNR) / 2 against the real test images), ``auc``,
-  ``tpr_at_fpr`` (``param`` = 0.01; threshold from the real test scores, conservative: at most
-  floor(0.01 * n_real) real images score above it) and ``attribution_accuracy`` (generated samples only).
+  ``tpr_at_fpr`` (FPR 0.01 in the ``fpr`` column, or in ``param`` in a schema without it; threshold from
+  the real test scores, conservative: at most floor(0.01 * n_real) real images score above it) and
+  ``attribution_accuracy`` (generated samples only).
 - **Robustness** (closed world): the baselines in ``p.baseline_attack_methods`` on the grids of
   ``p.baseline_attacks`` (the fingerprint's grids, via ``attack_grids``), first
   ``p.baseline_attack_samples`` test images of each source, each attacked like the fingerprint's
@@ -62,7 +64,7 @@ from bench.fingerprint.checkpoint import FingerprintModels
 from bench.fingerprint.embedding import decode, to_uint8
 from bench.fingerprint.matching import NO_MATCH, attribute
 from bench.generators import sample
-from bench.results import Row, coerce, row, to_frame
+from bench.results import COLUMNS, Row, coerce, row, to_frame
 from bench.stages.context import RunContext
 from bench.stages.data import RealImages
 from bench.stages.fingerprint import METHOD as FINGERPRINT_METHOD
@@ -76,6 +78,9 @@ IMMUNISED = "+immunised"
 FPR = 0.01
 TRAIN_SEED_OFFSET = 100  # training samples: sample(G, n, seed=p.seed + 100)
 ZOO = "zoo"
+# The operating point of tpr_at_fpr rows: in the ``fpr`` column where the results schema has one, else in
+# ``param`` (the schema before that column existed).
+_AT_FPR = {"fpr": FPR} if "fpr" in COLUMNS else {"param": FPR}
 # Estimator settings the stage sets when the estimator has them; the rest stay at their defaults.
 _NOT_IN_KEY = ("verbose", "device", "num_threads")
 
@@ -202,8 +207,8 @@ def _measure(method: str, model: str, positives: _Predictions, negatives: _Predi
         out.append(row(method=method, model=model, metric="auc", n=n + n_neg, **common,
                        value=float(roc_auc_score(y, np.r_[positives.scores, negatives.scores]))))
         rate = tpr_at_fpr(positives.scores, negatives.scores, FPR)
-        out.append(row(method=method, model=model, metric="tpr_at_fpr", value=rate, param=FPR,
-                       stderr=_stderr(rate, n), n=n, **common))
+        out.append(row(method=method, model=model, metric="tpr_at_fpr", value=rate, stderr=_stderr(rate, n), n=n,
+                       **_AT_FPR, **common))
     if correct:
         acc = float(np.isin(positives.labels, correct).mean())
         out.append(row(method=method, model=model, metric="attribution_accuracy", value=acc,
@@ -274,7 +279,8 @@ def _fit(ctx: RunContext, clf, method: str, split: Split, data: TrainingSamples,
 
 def _frame_rows(df: pd.DataFrame) -> list[Row]:
     df = coerce(df)
-    return [Row(**{k: getattr(r, k) for k in Row.__dataclass_fields__}) for r in df.itertuples(index=False)]
+    names = [k for k in COLUMNS if k in df.columns]
+    return [Row(**{k: getattr(r, k) for k in names}) for r in df.itertuples(index=False)]
 
 
 def fingerprint_open_rows(ctx: RunContext, models: FingerprintModels, real: RealImages, zoo: Zoo,
@@ -341,7 +347,7 @@ def run_baselines(ctx: RunContext, models: FingerprintModels, real: RealImages, 
         for method, augment in variants:
             params = {k: v for k, v in make_estimator(baseline_id, ctx).get_params().items() if k not in _NOT_IN_KEY}
             worlds = splits if augment is None else [closed]
-            key = config_hash("baselines", PROTOCOL_VERSION, method, baseline_id, params, n, worlds,
+            key = config_hash("baselines", PROTOCOL_VERSION, COLUMNS, method, baseline_id, params, n, worlds,
                               (grid_key, p.baseline_attack_samples) if on_grid else (), zoo_key, p.seed)
 
             def compute(method=method, augment=augment, worlds=worlds, on_grid=on_grid,
@@ -359,7 +365,7 @@ def run_baselines(ctx: RunContext, models: FingerprintModels, real: RealImages, 
 
             ctx.rows += _frame_rows(ctx.cache.rows("baselines", key, compute))
     if opened is not None:
-        key = config_hash("baselines", PROTOCOL_VERSION, FINGERPRINT_METHOD, opened, zoo_key, real.test,
+        key = config_hash("baselines", PROTOCOL_VERSION, COLUMNS, FINGERPRINT_METHOD, opened, zoo_key, real.test,
                           models.decoder.state_dict(), zoo.clean_ids, p.alpha, p.seed)
         ctx.rows += _frame_rows(ctx.cache.rows("baselines", key, lambda: to_frame(
             fingerprint_open_rows(ctx, models, real, zoo, opened.tested))))
