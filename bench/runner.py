@@ -22,6 +22,8 @@ from bench.cache import ArtifactCache
 from bench.manifest import build_manifest
 from bench.presets import Preset
 from bench.results import to_frame, write_results
+from bench.stages.adaptive import run_adaptive
+from bench.stages.baselines import run_baselines
 from bench.stages.context import RunContext
 from bench.stages.data import load_real_images
 from bench.stages.fingerprint import evaluate_data, fingerprint_models
@@ -100,6 +102,14 @@ def _run(preset: Preset, out: str | Path, *, data_dir: str | Path | None, device
     if preset.model_attacks and zoo is not None:
         with ctx.stage("model_attacks"):
             run_model_attacks(ctx, models, real, zoo)
+        df, manifest = _flush(ctx, real.source, started)
+    if preset.baselines and zoo is not None:
+        with ctx.stage("baselines"):
+            run_baselines(ctx, models, real, zoo)
+        df, manifest = _flush(ctx, real.source, started)
+    if preset.adaptive_attacks:
+        with ctx.stage("adaptive"):
+            run_adaptive(ctx, models, real, zoo)
         df, manifest = _flush(ctx, real.source, started)
     with ctx.stage("report"):
         _render(ctx)
