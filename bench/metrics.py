@@ -45,11 +45,12 @@ _metric("control_bit_accuracy", False, "fraction",
 _metric("attribution_accuracy", True, "fraction", "share of samples attributed to the right source")
 _metric("detection_accuracy", True, "fraction", "balanced accuracy of real-vs-generated decisions")
 _metric("auc", True, "fraction", "area under the ROC curve")
-_metric("tpr_at_fpr", True, "fraction", "true-positive rate at the false-positive rate in `param`")
-_metric("tpr_at_fpr_0.01", True, "fraction", "TPR at 1% FPR, threshold from the (attacked) clean images")
-_metric("tpr_at_fpr_0.001", True, "fraction", "TPR at 0.1% FPR, threshold from the (attacked) clean images")
-_metric("tpr_at_fpr_0.01_analytic", True, "fraction", "TPR at 1% FPR, binomial threshold (Bonferroni over M)")
-_metric("tpr_at_fpr_0.001_analytic", True, "fraction", "TPR at 0.1% FPR, binomial threshold (Bonferroni over M)")
+_metric("tpr_at_fpr", True, "fraction",
+        "true-positive rate at the false-positive rate in the `fpr` column (empirical threshold from the negatives)")
+_metric("tpr_at_fpr_analytic", True, "fraction",
+        "true-positive rate at the false-positive rate in the `fpr` column, binomial threshold (Bonferroni over M)")
+# Metrics measured at an operating point: their rows carry its false-positive rate in the ``fpr`` column.
+FPR_METRICS: tuple[str, ...] = ("tpr_at_fpr", "tpr_at_fpr_analytic")
 _metric("psnr", True, "dB", "peak signal-to-noise ratio against the unmodified image")
 _metric("ssim", True, "fraction", "structural similarity against the unmodified image")
 _metric("fid", False, "FID", "Frechet distance of features (extractor named in the manifest)")

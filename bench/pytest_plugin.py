@@ -115,7 +115,7 @@ class GridSession:
         return rows
 
     def write(self) -> Path | None:
-        from bench.results import read_results, to_frame, write_results
+        from bench.results import KEY, read_results, to_frame, write_results
 
         if not self.rows:
             return None
@@ -123,8 +123,8 @@ class GridSession:
         path = self.ctx.out / "results.csv"
         if path.exists():
             old = read_results(path)
-            key = ["method", "model", "attack", "param", "metric", "world", "seed"]
-            merged = pd.concat([old, new]).drop_duplicates(subset=key, keep="last")
+            # a rerun item replaces its rows (NaN param/fpr match NaN); fpr tells operating points apart
+            merged = pd.concat([old, new]).drop_duplicates(subset=list(KEY), keep="last")
             new = merged.reset_index(drop=True)
         return write_results(new, path)
 

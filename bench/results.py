@@ -1,9 +1,10 @@
 """The one tidy results table: one row per measured number, plus a validator.
 
 Columns (DESIGN.md contract): method, model, attack, attack_kind, param, severity, metric, value, n,
-higher_is_better, and the extras stderr, seed, attack_version, world, extractor. Numbers are numbers;
+higher_is_better, and the extras stderr, seed, attack_version, world, extractor, fpr. Numbers are numbers;
 ``param`` is NaN for the clean measurement; ``severity`` is the level index within the grid used
-(0 = weakest), -1 for ``attack == "none"``.
+(0 = weakest), -1 for ``attack == "none"``; ``fpr`` is the operating point's false-positive rate of
+``tpr_at_fpr*`` rows (NaN for every other metric), so ``param`` stays the attack strength.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.atomic import write_atomic
-from bench.metrics import METRICS
+from bench.metrics import FPR_METRICS, METRICS
 
 ATTACK_KINDS = ("none", "image", "model", "adaptive")
 WORLDS = ("", "closed", "open")
@@ -39,12 +40,15 @@ class Row:
     attack_version: int = 0
     world: str = ""
     extractor: str = ""
+    fpr: float = math.nan
 
 
 COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Row))
-NUMERIC = ("param", "value", "stderr")
+NUMERIC = ("param", "value", "stderr", "fpr")
 INTEGER = ("severity", "n", "seed", "attack_version")
 TEXT = ("method", "model", "attack", "attack_kind", "metric", "world", "extractor")
+# What tells two measurements apart (NaN equals NaN): no two rows of a table share it.
+KEY = ("method", "model", "attack", "param", "metric", "fpr", "world", "seed")
 
 
 def row(
@@ -63,6 +67,7 @@ def row(
     attack_version: int = 0,
     world: str = "",
     extractor: str = "",
+    fpr: float = math.nan,
 ) -> Row:
     """Build one validated row; the direction comes from the metric registry, never from the caller."""
     spec = METRICS.get(metric)
@@ -74,7 +79,7 @@ def row(
         method=method, model=model, attack=attack, attack_kind=attack_kind, param=float(param),
         severity=int(severity), metric=metric, value=float(value), n=int(n),
         higher_is_better=spec.higher_is_better, stderr=float(stderr), seed=int(seed),
-        attack_version=int(attack_version), world=world, extractor=extractor,
+        attack_version=int(attack_version), world=world, extractor=extractor, fpr=float(fpr),
     )
 
 
@@ -84,8 +89,11 @@ def to_frame(rows: Iterable[Row]) -> pd.DataFrame:
 
 
 def coerce(df: pd.DataFrame) -> pd.DataFrame:
-    """Give a table read from CSV the schema's dtypes (empty text cells become '')."""
+    """Give a table read from CSV the schema's dtypes (empty text cells become ''); a table written before
+    the ``fpr`` column existed (cached rows) gets it, all NaN."""
     df = df.copy()
+    if "fpr" not in df.columns and {"metric", "value"} <= set(df.columns):
+        df["fpr"] = math.nan
     for col in TEXT:
         if col in df:  # an all-empty text column reads from CSV as float NaN: fill it as objects
             df[col] = df[col].astype(object).where(df[col].notna(), "").astype(str)
@@ -107,7 +115,7 @@ def validate(df: pd.DataFrame) -> list[str]:
                            "value", "n", "higher_is_better") if c not in df.columns]
     if missing:
         return [f"missing columns: {', '.join(missing)}"]
-    for col in ("param", "value", "stderr", "severity", "n"):
+    for col in ("param", "value", "stderr", "fpr", "severity", "n"):
         if col in df.columns and not pd.api.types.is_numeric_dtype(df[col]):
             problems.append(f"column {col!r} must be numeric, found {df[col].dtype} (numbers stored as text?)")
     if not pd.api.types.is_bool_dtype(df["higher_is_better"]):
@@ -132,10 +140,19 @@ def validate(df: pd.DataFrame) -> list[str]:
         problems.append("rows with attack 'none' must have attack_kind 'none'")
     if pd.api.types.is_numeric_dtype(df["value"]) and df["value"].isna().any():
         problems.append(f"{int(df['value'].isna().sum())} rows have no value")
-    key = [c for c in ("method", "model", "attack", "param", "metric", "world", "seed") if c in df.columns]
+    if "fpr" in df.columns and pd.api.types.is_numeric_dtype(df["fpr"]):
+        at_fpr = df["metric"].astype(str).isin(FPR_METRICS)
+        fpr = df["fpr"]
+        if (at_fpr & ~((fpr > 0) & (fpr < 1))).any():
+            problems.append(f"rows of {FPR_METRICS} need their operating point in 'fpr', a rate in (0, 1)")
+        if (~at_fpr & fpr.notna()).any():
+            problems.append(f"only rows of {FPR_METRICS} may have an 'fpr' (NaN for every other metric)")
+    elif df["metric"].astype(str).isin(FPR_METRICS).any():
+        problems.append(f"rows of {FPR_METRICS} need the column 'fpr' (their false-positive rate)")
+    key = [c for c in KEY if c in df.columns]
     dup = df.duplicated(subset=key, keep=False)
     if dup.any():
-        problems.append(f"{int(dup.sum())} rows share the same (method, model, attack, param, metric, world, seed)")
+        problems.append(f"{int(dup.sum())} rows share the same ({', '.join(key)})")
     return problems
 
 

@@ -1,6 +1,7 @@
 """Row-by-row comparison of two results tables, direction-aware (``fpbench compare RUN_A RUN_B``).
 
-Rows are matched on the identity columns; a NaN ``param`` (the clean measurement) matches NaN. Whether
+Rows are matched on the identity columns; a NaN ``param`` (the clean measurement) matches NaN, and so
+does a NaN ``fpr`` (every metric but the TPRs; a table without the column reads as all NaN). Whether
 a change is an improvement comes from the metric registry (``higher_is_better``), never from the sign.
 """
 
@@ -14,14 +15,16 @@ import pandas as pd
 from bench.metrics import METRICS
 from reports.format import format_number, format_param, metric_label
 
-IDENTITY = ("method", "model", "attack", "attack_kind", "param", "metric", "world")
+IDENTITY = ("method", "model", "attack", "attack_kind", "param", "metric", "fpr", "world")
+NAN_EQUAL = ("param", "fpr")  # identity columns where NaN matches NaN
+OPTIONAL = {"world": "", "fpr": math.nan}  # identity columns older tables may lack, with their default
 CHANGES = ("worse", "removed", "improved", "added", "unchanged")
 
 
 def identity_keys(*frames: pd.DataFrame) -> list[str]:
     """The identity columns, plus ``seed`` when a frame holds several seeds of one measurement."""
     for df in frames:
-        missing = [c for c in IDENTITY if c not in df.columns and c != "world"]
+        missing = [c for c in IDENTITY if c not in df.columns and c not in OPTIONAL]
         if missing:
             raise ValueError(f"results table lacks identity columns {missing}")
     keys = list(IDENTITY)
@@ -34,7 +37,9 @@ def identity_keys(*frames: pd.DataFrame) -> list[str]:
 
 
 def _with_world(df: pd.DataFrame) -> pd.DataFrame:
-    return df if "world" in df.columns else df.assign(world="")
+    """The frame with every optional identity column (``world``, ``fpr``), added with its default."""
+    missing = {c: v for c, v in OPTIONAL.items() if c not in df.columns}
+    return df.assign(**missing) if missing else df
 
 
 def direction(metric: str, fallback: object = True) -> bool:
@@ -46,7 +51,7 @@ def direction(metric: str, fallback: object = True) -> bool:
 
 def align(old: pd.DataFrame, new: pd.DataFrame, keys: list[str],
           extra: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Outer join of the two tables on ``keys`` (NaN param == NaN param): identity columns, then
+    """Outer join of the two tables on ``keys`` (NaN == NaN in ``param`` and ``fpr``): identity columns, then
     ``old``, ``new`` (values), ``higher_is_better`` and ``_merge`` (``left_only`` = only in ``old``)."""
     def prep(df: pd.DataFrame, tag: str) -> pd.DataFrame:
         df = _with_world(df)
@@ -55,17 +60,21 @@ def align(old: pd.DataFrame, new: pd.DataFrame, keys: list[str],
             cols.append("higher_is_better")
         out = df[cols].rename(columns={"value": tag, "higher_is_better": f"hib_{tag}",
                                        **{c: f"{c}_{tag}" for c in extra}})
-        out["_param_nan"] = out["param"].isna()
-        out["param"] = out["param"].fillna(0.0)
+        for col in NAN_EQUAL:
+            if col in keys:
+                out[f"_{col}_nan"] = out[col].isna()
+                out[col] = out[col].fillna(0.0)
         return out
 
-    on = [*keys, "_param_nan"]
+    flags = [f"_{c}_nan" for c in NAN_EQUAL if c in keys]
+    on = [*keys, *flags]
     merged = prep(old, "old").merge(prep(new, "new"), on=on, how="outer", indicator=True, sort=False)
-    merged.loc[merged["_param_nan"], "param"] = math.nan
+    for col, flag in zip([c for c in NAN_EQUAL if c in keys], flags, strict=True):
+        merged.loc[merged[flag], col] = math.nan
     hib_cols = [c for c in ("hib_new", "hib_old") if c in merged.columns]
     fallback = merged[hib_cols].bfill(axis=1).iloc[:, 0] if hib_cols else pd.Series(True, index=merged.index)
     merged["higher_is_better"] = [direction(m, f) for m, f in zip(merged["metric"], fallback, strict=True)]
-    return merged.drop(columns=["_param_nan", *hib_cols])
+    return merged.drop(columns=[*flags, *hib_cols])
 
 
 def compare_runs(a: pd.DataFrame, b: pd.DataFrame, *, atol: float = 0.0) -> pd.DataFrame:
@@ -87,10 +96,16 @@ def compare_runs(a: pd.DataFrame, b: pd.DataFrame, *, atol: float = 0.0) -> pd.D
     change = np.where(nan_new, "worse", change)
     merged["change"] = pd.Categorical(change, categories=CHANGES, ordered=True)
     merged = merged.drop(columns="_merge")
-    merged = merged.sort_values(["change", "method", "model", "attack", "param", "metric"],
+    merged = merged.sort_values(["change", "method", "model", "attack", "param", "metric", "fpr"],
                                 na_position="first", kind="stable").reset_index(drop=True)
     merged["change"] = merged["change"].astype(str)
     return merged[[*keys, "old", "new", "delta", "higher_is_better", "change"]]
+
+
+def metric_text(metric: str, fpr: float | None = None) -> str:
+    """Short metric label for terminal tables, with the operating point of a TPR row (``@FPR 0.01``)."""
+    label = metric_label(metric, unit=False)
+    return label if fpr is None or pd.isna(fpr) else f"{label} @FPR {format_param(fpr)}"
 
 
 def signed_number(delta: float, metric: str) -> str:
@@ -122,7 +137,7 @@ def format_comparison(df: pd.DataFrame, *, show_unchanged: bool = False) -> str:
     header = ["change", "method", "model", "attack", "param", "metric", "world", "old", "new", "delta"]
     rows = [
         [r["change"], r["method"], r["model"], r["attack"], format_param(r["param"]),
-         metric_label(r["metric"], unit=False), r.get("world", ""), format_number(r["old"], r["metric"]),
+         metric_text(r["metric"], r.get("fpr")), r.get("world", ""), format_number(r["old"], r["metric"]),
          format_number(r["new"], r["metric"]), signed_number(r["delta"], r["metric"])]
         for r in shown.to_dict("records")
     ]

@@ -34,7 +34,8 @@ class ReportConfig:
         "bit_accuracy", "p_value", "log10_p_value", "pass_rate", "false_positive_rate",
         "control_bit_accuracy", "psnr", "ssim", "fid",
     )
-    detection_metrics: tuple[str, ...] = ("detection_accuracy", "attribution_accuracy", "auc", "tpr_at_fpr")
+    detection_metrics: tuple[str, ...] = ("detection_accuracy", "attribution_accuracy", "auc", "tpr_at_fpr",
+                                          "tpr_at_fpr_analytic")
 
     def is_clean(self, model: str, method: str = "") -> bool:
         """Whether rows of this model (under this method) belong to a clean counterpart generator."""

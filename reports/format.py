@@ -18,7 +18,8 @@ MISSING = "–"
 # Fixed display order of metrics in tables; metrics not listed follow in registry order.
 METRIC_ORDER = (
     "bit_accuracy", "p_value", "log10_p_value", "pass_rate", "fid", "psnr", "ssim",
-    "detection_accuracy", "attribution_accuracy", "auc", "tpr_at_fpr", "false_positive_rate",
+    "detection_accuracy", "attribution_accuracy", "auc", "tpr_at_fpr", "tpr_at_fpr_analytic",
+    "false_positive_rate",
     "control_bit_accuracy", "attack_success_rate", "images_per_second", "seconds",
 )
 

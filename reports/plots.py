@@ -18,6 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from bench.atomic import write_atomic
+from bench.metrics import FPR_METRICS
 from reports.config import DEFAULT_CONFIG, ReportConfig
 from reports.format import metric_label
 from reports.labels import param_axis_label, param_text
@@ -70,12 +71,12 @@ def _splitting(rows: pd.DataFrame, keys: list[str]) -> list[str]:
     return extra
 
 
-def _line_groups(rows: pd.DataFrame, keys: list[str]):
-    """Yield ``(key dict, rows sorted by severity/param)`` for every line to draw."""
-    keys = keys + [c for c in _splitting(rows, [*keys, "param"]) if c not in keys]
+def _line_groups(rows: pd.DataFrame, keys: list[str], x: str = "param"):
+    """Yield ``(key dict, rows sorted by severity/x)`` for every line to draw; ``x``: the x-axis column."""
+    keys = keys + [c for c in _splitting(rows, [*keys, x]) if c not in keys]
     for values, grp in rows.groupby(keys, sort=True, dropna=False):
         values = values if isinstance(values, tuple) else (values,)
-        yield dict(zip(keys, values, strict=True)), grp.sort_values(["severity", "param"])
+        yield dict(zip(keys, values, strict=True)), grp.sort_values(["severity", x])
 
 
 def _suffix(key: dict, skip: tuple[str, ...]) -> str:
@@ -238,23 +239,28 @@ def plot_heatmap(results: pd.DataFrame, path: Path, config: ReportConfig = DEFAU
 
 
 def plot_roc(results: pd.DataFrame, path: Path, config: ReportConfig = DEFAULT_CONFIG) -> Path | None:
-    """TPR against FPR from ``tpr_at_fpr`` rows (FPR in ``param``); clean rows only when they exist."""
-    rows = results[(results["metric"] == "tpr_at_fpr") & results["param"].notna()]
+    """TPR (y) against the operating point's FPR (x, the ``fpr`` column) of the clean measurement
+    (attack ``none``), from ``tpr_at_fpr`` and ``tpr_at_fpr_analytic`` rows (the analytic threshold
+    dash-dotted). TPRs under attack are in the robustness table (one line per attack level would not read)."""
+    if "fpr" not in results.columns:
+        return None
+    rows = results[results["metric"].isin(FPR_METRICS) & results["fpr"].notna() & (results["attack"] == "none")]
     if rows.empty:
         return None
-    if (rows["attack"] == "none").any():
-        rows = rows[rows["attack"] == "none"]
     by_method = rows["method"].nunique() > 1
+    keys = ["method", "model", "metric"]
     with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.9):
         fig, (ax,) = _new_figure(1, size=(5.0, 4.0))
-        for key, grp in _line_groups(rows, ["method", "model", "attack"]):
-            grp = grp.sort_values("param")
-            label = f"{key['method']} / {key['model']}" + (
-                "" if key["attack"] == "none" else f" / {key['attack']}") + _suffix(key, ("method", "model", "attack"))
-            ax.errorbar(grp["param"], grp["value"], yerr=grp["stderr"].fillna(0.0), marker="o", markersize=4,
-                        capsize=2, label=label, color=colour(key["method"] if by_method else key["model"]),
-                        linestyle=WORLD_STYLE.get(key.get("world", ""), "-"))
-        fpr = rows["param"].to_numpy(dtype=float)
+        for key, grp in _line_groups(rows, keys, x="fpr"):
+            grp = grp.sort_values("fpr")
+            analytic = key["metric"] == "tpr_at_fpr_analytic"
+            label = f"{key['method']} / {key['model']}" + (" (analytic threshold)" if analytic else "") + _suffix(
+                key, tuple(keys))
+            ax.errorbar(grp["fpr"], grp["value"], yerr=grp["stderr"].fillna(0.0), marker="s" if analytic else "o",
+                        markersize=4, capsize=2, label=label,
+                        color=colour(key["method"] if by_method else key["model"]),
+                        linestyle="-." if analytic else WORLD_STYLE.get(key.get("world", ""), "-"))
+        fpr = rows["fpr"].to_numpy(dtype=float)
         log = bool((fpr > 0).all() and fpr.max() / fpr.min() >= 10)
         lo = float(fpr.min()) if log else 0.0
         chance = np.geomspace(lo, 1.0, 50) if log else np.linspace(0.0, 1.0, 2)

@@ -36,8 +36,8 @@ import pandas as pd
 from bench.atomic import write_json_atomic
 from bench.metrics import METRICS
 from bench.results import read_results, validate, write_results
-from reports.compare import IDENTITY, align, identity_keys, signed_number, text_table
-from reports.format import format_number, format_param, metric_label
+from reports.compare import IDENTITY, NAN_EQUAL, align, identity_keys, metric_text, signed_number, text_table
+from reports.format import format_number, format_param
 
 REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
 FORMAT_VERSION = 1
@@ -89,7 +89,7 @@ class RegressionReport:
                   "delta", "tolerance"]
         rows = [
             [r["status"], r["method"], r["model"], r["attack"], format_param(r["param"]),
-             metric_label(r["metric"], unit=False), r.get("world", ""), format_number(r["reference"], r["metric"]),
+             metric_text(r["metric"], r.get("fpr")), r.get("world", ""), format_number(r["reference"], r["metric"]),
              format_number(r["current"], r["metric"]),
              signed_number(r["delta"], r["metric"]),
              format_number(r["tolerance"], r["metric"]) if not pd.isna(r["tolerance"]) else "–"]
@@ -135,7 +135,7 @@ def _rules(tolerance: pd.DataFrame | Mapping) -> list[Rule]:
 def _matches(match: dict[str, object], rec: dict) -> bool:
     for col, want in match.items():
         got = rec.get(col)
-        if col == "param" or isinstance(want, float):
+        if col in NAN_EQUAL or isinstance(want, float):
             want_nan = want is None or (isinstance(want, float) and math.isnan(want))
             got_nan = got is None or (isinstance(got, float) and math.isnan(got))
             if want_nan or got_nan:
@@ -180,7 +180,7 @@ def check_regression(current: pd.DataFrame, reference: pd.DataFrame,
     status = np.where(merged["_merge"] == "left_only", "missing", status)
     status = np.where(merged["_merge"] == "right_only", "new", status)
     merged["status"] = pd.Categorical(status, categories=STATUSES, ordered=True)
-    merged = merged.sort_values(["status", "method", "model", "attack", "param", "metric"],
+    merged = merged.sort_values(["status", "method", "model", "attack", "param", "metric", "fpr"],
                                 na_position="first", kind="stable").reset_index(drop=True)
     merged["status"] = merged["status"].astype(str)
     cols = [*keys, "reference", "current", "delta", "tolerance", "higher_is_better", "status"]

@@ -81,7 +81,8 @@ def _column_header(metric: str, parts: Sequence[object], keys: Sequence[str]) ->
     for key, part in zip(keys, parts, strict=True):
         if key == "metric" or part in (None, ""):
             continue
-        extra.append(f"@{format_param(part)}" if key == "param" else str(part))
+        extra.append(f"@{format_param(part)}" if key == "param" else
+                     f"FPR {format_param(part)}" if key == "fpr" else str(part))
     label = metric_label(metric)
     return f"{label} ({', '.join(extra)})" if extra else label
 
@@ -220,28 +221,29 @@ def detection_table(results: pd.DataFrame, config: ReportConfig = DEFAULT_CONFIG
     """Paper Table 2: detection and attribution accuracy per method and model, one column per world."""
     rows = results[(results["attack"] == "none") & results["metric"].isin(config.detection_metrics)]
     return _table("detection", "Detection and attribution without attack (closed / open world)", rows,
-                  ("method", "model"), ("metric", "world", "param"), config)
+                  ("method", "model"), ("metric", "world", "fpr"), config)
 
 
 def robustness_table(results: pd.DataFrame, config: ReportConfig = DEFAULT_CONFIG) -> Table | None:
-    """Paper Fig. 3 as a table: image attack x parameter x model, every metric measured."""
+    """Paper Fig. 3 as a table: image attack x parameter x model, every metric measured (TPRs one column
+    per operating point)."""
     rows = results[results["attack_kind"] == "image"]
     return _table("robustness_image", "Robustness to image perturbations", rows,
-                  ("attack", "param", "method", "model"), ("metric", "world"), config)
+                  ("attack", "param", "method", "model"), ("metric", "world", "fpr"), config)
 
 
 def model_attack_table(results: pd.DataFrame, config: ReportConfig = DEFAULT_CONFIG) -> Table | None:
     """Model perturbations: bit accuracy and FID side by side per attack and parameter."""
     rows = results[results["attack_kind"] == "model"]
     return _table("model_attacks", "Robustness to model (weight) perturbations", rows,
-                  ("method", "model", "attack", "param"), ("metric", "world"), config)
+                  ("method", "model", "attack", "param"), ("metric", "world", "fpr"), config)
 
 
 def adaptive_table(results: pd.DataFrame, config: ReportConfig = DEFAULT_CONFIG) -> Table | None:
     """Adaptive attacks and detectability tests (what an informed adversary achieves)."""
     rows = results[results["attack_kind"] == "adaptive"]
     return _table("adaptive", "Adaptive attacks and detectability", rows,
-                  ("method", "model", "attack", "param"), ("metric", "world"), config)
+                  ("method", "model", "attack", "param"), ("metric", "world", "fpr"), config)
 
 
 BUILDERS: dict[str, Callable[[pd.DataFrame, ReportConfig], Table | None]] = {

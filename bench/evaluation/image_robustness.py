@@ -10,9 +10,10 @@ fingerprinted images are decoded and matched against all registered fingerprints
   "no match" counts as wrong);
 - ``detection_accuracy``: balanced accuracy of "matches some registered fingerprint" (p < alpha / M)
   on attacked source vs attacked clean images (``n`` = both); ``auc`` of the best-match score;
-- ``tpr_at_fpr_<fpr>``: TPR with the empirical threshold from the attacked clean images, and
-  ``tpr_at_fpr_<fpr>_analytic`` with the binomial threshold; ``<fpr>`` is 0.01 or 0.001. The
-  operating point lives in the metric id because ``param`` already holds the attack strength;
+- ``tpr_at_fpr``: TPR with the empirical threshold from the attacked clean images, and
+  ``tpr_at_fpr_analytic`` with the binomial threshold (Bonferroni over the M registered fingerprints);
+  one row per operating point in ``fprs``, its false-positive rate in the ``fpr`` column (``param``
+  holds the attack strength);
 - ``psnr``, ``ssim`` of attacked vs unattacked source images (attack rows only; a neutral value gives
   PSNR = inf). SSIM uses the first ``ssim_samples`` images of each source (default 32; ``n`` says how
   many): ``bench.metrics.ssim`` costs ~6 s per 1000 32x32 images on one CPU thread.
@@ -27,6 +28,7 @@ import math
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from tqdm.auto import tqdm
@@ -46,16 +48,11 @@ from bench.fingerprint.matching import NO_MATCH, Attribution, attribute, log_bin
 from bench.metrics import psnr, ssim
 from bench.results import Row, row
 
-FPRS: tuple[float, ...] = (0.01, 0.001)
+FPRS: tuple[float, ...] = (0.01, 0.001)  # default operating points (false-positive rates)
+TPR_EMPIRICAL = "tpr_at_fpr"  # threshold from the attacked clean images
+TPR_ANALYTIC = "tpr_at_fpr_analytic"  # binomial threshold, Bonferroni over M
 DECODE_BATCH = 512
 Decoder = Callable[[torch.Tensor], torch.Tensor]
-
-
-def tpr_metric(fpr: float, *, analytic: bool) -> str:
-    """Metric id of the TPR at ``fpr`` (one of :data:`FPRS`)."""
-    if fpr not in FPRS:
-        raise ValueError(f"fpr must be one of {FPRS} (the registered operating points), got {fpr!r}")
-    return f"tpr_at_fpr_{fpr:g}" + ("_analytic" if analytic else "")
 
 
 def image_attack_grid(attack_ids: Iterable[str] | None = None) -> list[tuple[AttackSpec, tuple[float, ...]]]:
@@ -126,8 +123,9 @@ def evaluate_image_attacks(
     sources' models; attribution chooses among all of them); ``decode``: Nx3xHxW -> Nxn_bits {0,1};
     ``clean``: unfingerprinted real images (the negatives); ``attacks``: (spec or id, grid) pairs, e.g.
     :func:`image_attack_grid`; empty gives only the clean rows. Attacks use ``seed`` for sources and
-    clean images alike. ``fprs``: operating points (a subset of :data:`FPRS`); ``ssim_samples``: images
-    per source for SSIM (None = all, 0 = no SSIM rows). Warns (:class:`SmallSampleWarning`) when ``len(clean) * fpr`` is below
+    clean images alike. ``fprs``: operating points, false-positive rates in (0, 1), one ``tpr_at_fpr`` and
+    one ``tpr_at_fpr_analytic`` row each; ``ssim_samples``: images per source for SSIM (None = all,
+    0 = no SSIM rows). Warns (:class:`SmallSampleWarning`) when ``len(clean) * fpr`` is below
     ``MIN_EXPECTED_FALSE_POSITIVES``.
 
     >>> rows = evaluate_image_attacks({"data": x}, {"data": fp}, decoder, clean,
@@ -149,12 +147,14 @@ def evaluate_image_attacks(
         raise ValueError(f"sources {unknown} have no fingerprint; registered: {models}")
     for name, images in {**sources, "clean": clean}.items():
         check_images(images, f"evaluate_image_attacks({name})")
-    metrics = {fpr: (tpr_metric(fpr, analytic=False), tpr_metric(fpr, analytic=True)) for fpr in fprs}
+    fprs = tuple(float(f) for f in fprs)
+    if not all(0 < f < 1 for f in fprs) or len(set(fprs)) != len(fprs):
+        raise ValueError(f"fprs must be distinct false-positive rates in (0, 1), got {fprs}")
     for fpr in fprs:
         if len(clean) * fpr < MIN_EXPECTED_FALSE_POSITIVES:
             warnings.warn(
                 f"{len(clean)} clean images give {len(clean) * fpr:g} expected false positives at FPR {fpr:g} "
-                f"(fewer than {MIN_EXPECTED_FALSE_POSITIVES}): the empirical tpr_at_fpr_{fpr:g} is unreliable; "
+                f"(fewer than {MIN_EXPECTED_FALSE_POSITIVES}): the empirical {TPR_EMPIRICAL} at {fpr:g} is unreliable; "
                 f"use >= {math.ceil(MIN_EXPECTED_FALSE_POSITIVES / fpr)} clean images or the analytic threshold",
                 SmallSampleWarning, stacklevel=2,
             )
@@ -188,18 +188,28 @@ def evaluate_image_attacks(
             positives = attribute(bits, registered, alpha)
             own = models.index(model)
             measured = _match_values(bits, registered[own], positives, negatives, own, alpha)
-            for fpr, (empirical_id, analytic_id) in metrics.items():
-                for metric_id, k in ((empirical_id, thresholds[fpr]), (analytic_id, analytic[fpr])):
+            for fpr in fprs:
+                for metric_id, k in ((TPR_EMPIRICAL, thresholds[fpr]), (TPR_ANALYTIC, analytic[fpr])):
                     tpr = rate_at_or_above(positives.n_correct, k)
-                    measured.append((metric_id, tpr, binomial_stderr(tpr, len(images)), len(images)))
+                    measured.append(_Value(metric_id, tpr, binomial_stderr(tpr, len(images)), len(images), fpr))
             if level.spec is not None:
                 measured += _quality_values(attacked, images, ssim_samples)
-            rows += [row(method=method, model=model, metric=metric, value=value, stderr=stderr, n=n, seed=seed,
-                         **level.row_fields()) for metric, value, stderr, n in measured]
+            rows += [row(method=method, model=model, metric=v.metric, value=v.value, stderr=v.stderr, n=v.n,
+                         fpr=v.fpr, seed=seed, **level.row_fields()) for v in measured]
     return rows
 
 
-Measured = list[tuple[str, float, float, int]]  # (metric id, value, stderr, n)
+class _Value(NamedTuple):
+    """One measured number before it becomes a row; ``fpr`` only for the TPR metrics."""
+
+    metric: str
+    value: float
+    stderr: float
+    n: int
+    fpr: float = math.nan
+
+
+Measured = list[_Value]
 
 
 def _mean_stderr(values: torch.Tensor) -> tuple[float, float]:
@@ -227,19 +237,19 @@ def _match_values(bits: torch.Tensor, own_fp: torch.Tensor, positives: Attributi
     tnr = float((negatives.decision == NO_MATCH).double().mean()) if n_neg else math.nan
     detection_se = math.sqrt(binomial_stderr(tpr, n) ** 2 + binomial_stderr(tnr, n_neg) ** 2) / 2
     return [
-        ("bit_accuracy", *_mean_stderr(agree / n_bits), n),
-        ("log10_p_value", float(log_p.median() / math.log(10)), math.nan, n),
-        ("pass_rate", passed, binomial_stderr(passed, n), n),
-        ("attribution_accuracy", attributed, binomial_stderr(attributed, n), n),
-        ("detection_accuracy", (tpr + tnr) / 2, detection_se, n + n_neg),
-        ("auc", auc(positives.n_correct, negatives.n_correct), math.nan, n + n_neg),
+        _Value("bit_accuracy", *_mean_stderr(agree / n_bits), n),
+        _Value("log10_p_value", float(log_p.median() / math.log(10)), math.nan, n),
+        _Value("pass_rate", passed, binomial_stderr(passed, n), n),
+        _Value("attribution_accuracy", attributed, binomial_stderr(attributed, n), n),
+        _Value("detection_accuracy", (tpr + tnr) / 2, detection_se, n + n_neg),
+        _Value("auc", auc(positives.n_correct, negatives.n_correct), math.nan, n + n_neg),
     ]
 
 
 def _quality_values(attacked: torch.Tensor, original: torch.Tensor, ssim_samples: int | None) -> Measured:
     n = len(original)
     m = n if ssim_samples is None else min(n, ssim_samples)
-    measured = [("psnr", *_mean_stderr(psnr(attacked, original)), n)]
+    measured = [_Value("psnr", *_mean_stderr(psnr(attacked, original)), n)]
     if m > 0:
-        measured.append(("ssim", *_mean_stderr(ssim(attacked[:m], original[:m])), m))
+        measured.append(_Value("ssim", *_mean_stderr(ssim(attacked[:m], original[:m])), m))
     return measured

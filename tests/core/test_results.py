@@ -8,6 +8,7 @@ import math
 import pandas as pd
 import pytest
 
+from bench.metrics import FPR_METRICS
 from bench.registry import UnknownIdError
 from bench.results import COLUMNS, read_results, row, to_frame, validate, write_results
 
@@ -22,6 +23,13 @@ def table() -> pd.DataFrame:
             attack="jpeg", attack_kind="image", param=50, severity=1, attack_version=2),
         row(method="yu2019", model="dcgan-s1", metric="attribution_accuracy", value=0.5, n=10,
             world="open", extractor="inception"),
+        # one metric at two operating points of one attack level: told apart by fpr, param stays the attack's
+        row(method="artificial_fingerprint", model="data", metric="tpr_at_fpr", value=0.9, n=32,
+            attack="jpeg", attack_kind="image", param=50, severity=1, fpr=0.01),
+        row(method="artificial_fingerprint", model="data", metric="tpr_at_fpr", value=0.7, n=32,
+            attack="jpeg", attack_kind="image", param=50, severity=1, fpr=0.001),
+        row(method="artificial_fingerprint", model="data", metric="tpr_at_fpr_analytic", value=0.6, n=32,
+            attack="jpeg", attack_kind="image", param=50, severity=1, fpr=0.001),
     ])
 
 
@@ -51,7 +59,7 @@ class TestValidateTable:
         assert validate(table) == []
         assert list(table.columns) == list(COLUMNS)
 
-    @pytest.mark.parametrize("column", ["value", "param", "n", "severity"])
+    @pytest.mark.parametrize("column", ["value", "param", "fpr", "n", "severity"])
     def test_string_numbers_rejected(self, table, column):
         bad = table.assign(**{column: table[column].map(str)})
         assert any(f"column {column!r} must be numeric" in p for p in validate(bad))
@@ -75,6 +83,24 @@ class TestValidateTable:
         bad.loc[0, "attack_kind"] = "image"
         assert any("attack 'none' must have attack_kind 'none'" in p for p in validate(bad))
 
+    def test_duplicate_key_includes_fpr(self, table):
+        assert any("share the same" in p for p in validate(pd.concat([table, table.iloc[-1:]])))
+        bad = table.copy()
+        bad.loc[bad.index[-2], "fpr"] = 0.01  # now the same (..., metric, fpr) as the row before
+        assert any("2 rows share the same" in p and "fpr" in p for p in validate(bad))
+
+    @pytest.mark.parametrize("fpr", [math.nan, 0.0, 1.0, 5.0])
+    def test_tpr_rows_need_an_operating_point(self, table, fpr):
+        bad = table.copy()
+        bad.loc[bad.index[-1], "fpr"] = fpr
+        assert any("need their operating point in 'fpr'" in p for p in validate(bad))
+        assert any("need the column 'fpr'" in p for p in validate(table.drop(columns="fpr")))
+
+    def test_other_rows_have_no_fpr(self, table):
+        bad = table.copy()
+        bad.loc[0, "fpr"] = 0.01
+        assert any("only rows of" in p for p in validate(bad))
+
     def test_missing_value(self, table):
         bad = table.copy()
         bad.loc[0, "value"] = math.nan
@@ -89,6 +115,16 @@ class TestWriteRead:
         assert back["n"].dtype == "int64" and back["severity"].dtype == "int64"
         assert back["value"].dtype == "float64" and back["higher_is_better"].dtype == bool
         assert back.loc[1, "value"] == 1e-25
+        assert back["fpr"].dtype == "float64" and back["fpr"].tolist()[-3:] == [0.01, 0.001, 0.001]
+        assert back["fpr"].iloc[:-3].isna().all()
+        assert validate(back) == []
+
+    def test_table_without_fpr_column_reads_with_nan(self, table, tmp_path):
+        """Rows cached before the fpr column existed load with fpr = NaN (and still build Rows)."""
+        old = table[~table["metric"].isin(FPR_METRICS)].drop(columns="fpr")
+        old.to_csv(tmp_path / "old.csv", index=False)
+        back = read_results(tmp_path / "old.csv")
+        assert list(back.columns) == list(COLUMNS) and back["fpr"].isna().all()
         assert validate(back) == []
 
     def test_refuses_invalid_table_and_keeps_old_file(self, table, tmp_path):

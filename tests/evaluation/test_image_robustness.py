@@ -46,9 +46,11 @@ def evaluate(world, attacks=(), **kwargs):
     return to_frame(rows)
 
 
-def value(df: pd.DataFrame, model: str, attack: str, metric: str, severity: int = -1) -> float:
+def value(df: pd.DataFrame, model: str, attack: str, metric: str, severity: int = -1, fpr: float | None = None) -> float:
+    """The one value of a measurement; ``fpr`` picks the operating point of the TPR metrics."""
     sel = df[(df.model == model) & (df.attack == attack) & (df.metric == metric) & (df.severity == severity)]
-    assert len(sel) == 1, (model, attack, metric, severity, len(sel))
+    sel = sel[sel.fpr.isna()] if fpr is None else sel[sel.fpr == fpr]
+    assert len(sel) == 1, (model, attack, metric, severity, fpr, len(sel))
     return float(sel.value.iloc[0])
 
 
@@ -63,9 +65,10 @@ class TestCleanRows:
         assert validate(df) == []
         assert set(df.attack) == {"none"} and set(df.severity) == {-1} and df.param.isna().all()
         for model in ("data", "gan_a"):
-            for metric in ("bit_accuracy", "pass_rate", "attribution_accuracy", "detection_accuracy", "auc",
-                           "tpr_at_fpr_0.01", "tpr_at_fpr_0.01_analytic"):
+            for metric in ("bit_accuracy", "pass_rate", "attribution_accuracy", "detection_accuracy", "auc"):
                 assert value(df, model, "none", metric) == 1.0, (model, metric)
+            for metric in ("tpr_at_fpr", "tpr_at_fpr_analytic"):
+                assert value(df, model, "none", metric, fpr=FPR) == 1.0, (model, metric)
         assert not {"psnr", "ssim"} & set(df.metric)
 
     def test_counts(self, world):
@@ -93,7 +96,7 @@ class TestAttackRows:
         # analytic threshold: smallest k with 3 * P(X >= k) < FPR, from scipy
         k_analytic = next(k for k in range(N_BITS + 2) if 3 * binom.sf(k - 1, N_BITS, 0.5) < FPR)
         want = 1.0 if 36 >= k_analytic else 0.0
-        assert value(df, "data", "invert_blocks", "tpr_at_fpr_0.01_analytic", 1) == want
+        assert value(df, "data", "invert_blocks", "tpr_at_fpr_analytic", 1, fpr=FPR) == want
         row = df[(df.attack == "invert_blocks") & (df.severity == 2)].iloc[0]
         assert row.param == 0.5 and row.attack_kind == "image" and row.attack_version == 3
 
@@ -103,7 +106,7 @@ class TestAttackRows:
         pos = best_agreement(decode(invert_blocks(sources["data"], 0.25)), fingerprints)
         neg = best_agreement(decode(invert_blocks(clean, 0.25)), fingerprints)
         k = min(k for k in range(N_BITS + 2) if (neg >= k).mean() <= FPR)
-        assert value(df, "data", "invert_blocks", "tpr_at_fpr_0.01", 1) == pytest.approx((pos >= k).mean())
+        assert value(df, "data", "invert_blocks", "tpr_at_fpr", 1, fpr=FPR) == pytest.approx((pos >= k).mean())
         labels = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
         want_auc = roc_auc_score(labels, np.r_[pos, neg])
         assert value(df, "data", "invert_blocks", "auc", 1) == pytest.approx(want_auc)
@@ -123,6 +126,22 @@ class TestAttackRows:
         assert acc[0] == 1.0 and acc[-1] < 0.995
         assert all(b <= a + 0.005 for a, b in pairwise(acc)), acc
         assert set(df[df.metric == "ssim"].n) == {32}
+
+    def test_operating_points_in_the_fpr_column(self, world):
+        with pytest.warns(SmallSampleWarning, match="at 0.001 is unreliable"):  # 1000 clean images
+            df = evaluate(world, [(FLIP, (0.25, 0.5))], fprs=(0.01, 0.001))
+        assert validate(df) == []
+        tpr = df[df.metric.isin(["tpr_at_fpr", "tpr_at_fpr_analytic"])]
+        # per model, metric and level: one row per operating point; param stays the attack strength
+        assert len(tpr) == 2 * 2 * 3 * 2 and set(tpr.fpr) == {0.01, 0.001}
+        assert set(tpr[tpr.attack == "invert_blocks"].param) == {0.25, 0.5} and tpr[tpr.attack == "none"].param.isna().all()
+        assert df[~df.index.isin(tpr.index)].fpr.isna().all()
+        # a stricter operating point never gives a higher TPR
+        for metric in ("tpr_at_fpr", "tpr_at_fpr_analytic"):
+            for severity in (-1, 0, 1):
+                strict = value(df, "data", "none" if severity < 0 else "invert_blocks", metric, severity, fpr=0.001)
+                loose = value(df, "data", "none" if severity < 0 else "invert_blocks", metric, severity, fpr=0.01)
+                assert strict <= loose
 
     def test_ssim_rows_can_be_skipped(self, world):
         df = evaluate(world, [(FLIP, (0.25,))], include_clean=False, ssim_samples=0)
@@ -158,9 +177,10 @@ class TestErrors:
             evaluate_image_attacks(sources, {"data": fingerprints["data"]}, decode, clean, progress=False,
                                    fprs=(0.01,))
 
-    def test_unregistered_fpr(self, world):
-        with pytest.raises(ValueError, match="fpr must be one of"):
-            evaluate(world, fprs=(0.05,))
+    @pytest.mark.parametrize("fprs", [(0.0,), (1.0,), (0.01, 0.01)])
+    def test_bad_fprs(self, world, fprs):
+        with pytest.raises(ValueError, match=r"distinct false-positive rates in \(0, 1\)"):
+            evaluate(world, fprs=fprs)
 
     def test_bad_decoder_output(self, world):
         sources, fingerprints, clean = world

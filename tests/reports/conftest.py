@@ -39,7 +39,7 @@ def make_rows() -> list[Row]:
                     value=0.997 if world == "closed" else 0.102, n=400, world=world),
             ]
         for fpr, tpr in ((0.001, 0.97), (0.01, 0.99), (0.1, 1.0)):
-            rows.append(row(method=FP, model=model, metric="tpr_at_fpr", value=tpr, n=400, param=fpr))
+            rows.append(row(method=FP, model=model, metric="tpr_at_fpr", value=tpr, n=400, fpr=fpr))
     rows.append(row(method=FP, model="data", metric="bit_accuracy", value=1.0, n=500, stderr=0.0))
     for attack, (grid, accs) in IMAGE_GRIDS.items():
         for sev, (p, a) in enumerate(zip(grid, accs, strict=True)):

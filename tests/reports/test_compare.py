@@ -71,3 +71,32 @@ class TestCompare:
 
     def test_format_nothing_moved(self, results):
         assert "no measurement moved" in format_comparison(compare_runs(results, results))
+
+
+def _tpr_rows(values=(0.9, 0.7), fprs=(0.01, 0.001)) -> pd.DataFrame:
+    """A clean TPR row and one under JPEG 50 at each operating point, both thresholds."""
+    return to_frame([row(method=FP, model="progan", metric=metric, value=v, n=10, fpr=fpr, **level)
+                     for metric in ("tpr_at_fpr", "tpr_at_fpr_analytic")
+                     for v, fpr in zip(values, fprs, strict=True)
+                     for level in ({}, {"attack": "jpeg", "attack_kind": "image", "param": 50.0, "severity": 0})])
+
+
+class TestOperatingPoints:
+    def test_fpr_is_an_identity_column(self):
+        out = compare_runs(_tpr_rows(), _tpr_rows(values=(0.9, 0.5)))
+        assert len(out) == 8 and "fpr" in out.columns
+        worse = out[out["change"] == "worse"]
+        assert len(worse) == 4 and set(worse["fpr"]) == {0.001} and set(worse["old"]) == {0.7}
+
+    def test_other_operating_point_does_not_match(self):
+        out = compare_runs(_tpr_rows(), _tpr_rows(fprs=(0.01, 0.05)))
+        assert out["change"].value_counts().to_dict() == {"unchanged": 4, "removed": 4, "added": 4}
+
+    def test_table_without_fpr_column_matches_nan(self, results):
+        out = compare_runs(results.drop(columns="fpr").query("metric != 'tpr_at_fpr'"),
+                           results.query("metric != 'tpr_at_fpr'"))
+        assert set(out["change"]) == {"unchanged"}
+
+    def test_format_names_the_operating_point(self):
+        text = format_comparison(compare_runs(_tpr_rows(), _tpr_rows(values=(0.9, 0.5))))
+        assert "tpr at fpr ↑ @FPR 0.001" in text and "tpr at fpr analytic ↑ @FPR 0.001" in text

@@ -36,6 +36,15 @@ class TestPlots:
         assert write_plots(clean, tmp_path) == {}
         assert list(tmp_path.iterdir()) == []
 
+    def test_roc_from_the_fpr_column_clean_rows_only(self, tmp_path):
+        attacked = {"attack": "jpeg", "attack_kind": "image", "param": 50.0, "severity": 0}
+        rows = [row(method="artificial_fingerprint", model="progan", metric="tpr_at_fpr", value=0.8, n=10,
+                    fpr=f, **attacked) for f in (0.01, 0.001)]
+        assert "roc" not in write_plots(to_frame(rows), tmp_path)  # under attack: the robustness table's job
+        rows += [row(method="artificial_fingerprint", model="progan", metric=m, value=0.9, n=10, fpr=f)
+                 for m in ("tpr_at_fpr", "tpr_at_fpr_analytic") for f in (0.01, 0.001)]
+        assert "roc" in write_plots(to_frame(rows), tmp_path)
+
     def test_method_comparison_needs_two_methods(self, tmp_path):
         rows = [row(method="artificial_fingerprint", model="progan", attack="jpeg", attack_kind="image",
                     param=q, severity=i, metric="attribution_accuracy", value=1.0, n=10)

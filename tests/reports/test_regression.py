@@ -13,6 +13,7 @@ from reports.regression import check_reference, check_regression, load_reference
 FP = "artificial_fingerprint"
 TOL = {"bit_accuracy": 0.01, "p_value": 0.01, "pass_rate": 0.01, "fid": 0.5, "detection_accuracy": 0.01,
        "attribution_accuracy": 0.01, "tpr_at_fpr": 0.01, "psnr": 0.1, "auc": 0.01}
+TPR = {"model": "progan", "attack": "none", "metric": "tpr_at_fpr", "method": FP}
 
 
 def _set(df: pd.DataFrame, value: float, **match) -> pd.DataFrame:
@@ -85,6 +86,17 @@ class TestRegression:
                  "tolerance": 0.1}]
         assert check_regression(current, results, {"metrics": TOL, "rows": rows}).passed
         assert not check_regression(current, results, {"metrics": TOL, "rows": []}).passed
+
+    def test_operating_points_are_checked_separately(self, results):
+        current = _set(results, 0.9, **TPR, fpr=0.001)  # 0.97 -> 0.90 at FPR 0.001 only
+        report = check_regression(current, results, TOL)
+        assert not report.passed
+        assert report.failures[["metric", "fpr"]].to_dict("records") == [{"metric": "tpr_at_fpr", "fpr": 0.001}]
+        assert "@FPR 0.001" in report.summary()
+        rows = [{"metric": "tpr_at_fpr", "fpr": 0.001, "tolerance": 0.1}]
+        assert check_regression(current, results, {"metrics": TOL, "rows": rows}).passed
+        rows = [{"metric": "tpr_at_fpr", "fpr": 0.01, "tolerance": 0.1}]  # another operating point: no help
+        assert not check_regression(current, results, {"metrics": TOL, "rows": rows}).passed
 
     def test_tolerance_as_dataframe(self, results):
         table = pd.DataFrame({"metric": list(TOL), "tolerance": list(TOL.values())})

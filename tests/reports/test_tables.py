@@ -112,6 +112,22 @@ class TestTables:
         assert set(written) == {"transfer"}
         assert sorted(p.name for p in tmp_path.iterdir()) == ["transfer.csv", "transfer.md", "transfer.tex"]
 
+    def test_operating_points_get_their_own_columns(self):
+        rows = [row(method=FP, model="progan", metric=metric, value=v, n=10, fpr=fpr, **level)
+                for metric in ("tpr_at_fpr", "tpr_at_fpr_analytic")
+                for v, fpr in ((0.9, 0.01), (0.7, 0.001))
+                for level in ({}, {"attack": "jpeg", "attack_kind": "image", "param": 50.0, "severity": 0})]
+        tables = build_tables(to_frame(rows))
+        for name in ("detection", "robustness_image"):
+            table = tables[name]
+            assert len(table.data) == 1, name
+            by_header = {c.header: table.data[c.key].iloc[0] for c in table.columns}
+            assert by_header == {"tpr at fpr ↑ [fraction] (FPR 0.001)": 0.7,
+                                 "tpr at fpr ↑ [fraction] (FPR 0.01)": 0.9,
+                                 "tpr at fpr analytic ↑ [fraction] (FPR 0.001)": 0.7,
+                                 "tpr at fpr analytic ↑ [fraction] (FPR 0.01)": 0.9}, name
+        assert tables["robustness_image"].data["param"].tolist() == [50.0]
+
     def test_seeds_are_shown_never_averaged(self):
         rows = [row(method=FP, model="progan", metric="bit_accuracy", value=v, n=10, seed=s)
                 for s, v in ((0, 0.9), (1, 0.8))]
