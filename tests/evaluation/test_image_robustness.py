@@ -125,7 +125,12 @@ class TestAttackRows:
         acc = noise.sort_values("severity").value.tolist()
         assert acc[0] == 1.0 and acc[-1] < 0.995
         assert all(b <= a + 0.005 for a, b in pairwise(acc)), acc
-        assert set(df[df.metric == "ssim"].n) == {32}
+        ssim_n = df[df.metric == "ssim"].groupby("model").n.unique().map(list).to_dict()
+        assert ssim_n == {"data": [200], "gan_a": [150]}  # every image by default
+
+    def test_ssim_samples_limits_the_images(self, world):
+        df = evaluate(world, [(FLIP, (0.25,))], include_clean=False, ssim_samples=32)
+        assert set(df[df.metric == "ssim"].n) == {32} and set(df[df.metric == "psnr"].n) == {200, 150}
 
     def test_operating_points_in_the_fpr_column(self, world):
         with pytest.warns(SmallSampleWarning, match="at 0.001 is unreliable"):  # 1000 clean images
