@@ -12,14 +12,11 @@ import math
 import torch
 
 from bench.fingerprint.matching import min_correct_bits
+from bench.warnings import FpbenchWarning
 
 # Below this many expected false positives among the clean images (n_clean * fpr), an empirical
 # threshold is set by a handful of extreme scores and its TPR is unreliable: warn.
 MIN_EXPECTED_FALSE_POSITIVES = 10
-
-
-class FpbenchWarning(UserWarning):
-    """Base class of fpbench's warnings (filter them with ``warnings.filterwarnings``)."""
 
 
 class SmallSampleWarning(FpbenchWarning):
