@@ -1,5 +1,6 @@
-"""Inventory of image attacks: an id that disappears, or an entry (parameter, grid, domain, version, ...)
-that changes without a deliberate edit of ``image_attack_inventory.json``, fails here.
+"""Inventory of the one attack registry (image, model and adaptive): an id that disappears, or an entry
+(kind, parameter, grid, domain, version, ...) that changes without a deliberate edit of
+``attack_inventory.json``, fails here.
 
 A new attack, or a changed definition (which must also bump its ``version``), is added to the JSON by
 hand; the failure message prints the entry to paste.
@@ -8,32 +9,34 @@ hand; the failure message prints the entry to paste.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
 
-from attacks.registry import AttackKind, AttackSpec, load_all
+from attacks.registry import AttackSpec, load_all
 
-INVENTORY_FILE = Path(__file__).parent / "image_attack_inventory.json"
+INVENTORY_FILE = Path(__file__).parent / "attack_inventory.json"
 INVENTORY: dict[str, dict] = json.loads(INVENTORY_FILE.read_text())
 
 
 def entry(spec: AttackSpec) -> dict:
     return {
         "kind": spec.kind.value, "param": spec.param, "unit": spec.unit, "grid": list(spec.grid),
-        "neutral": spec.neutral, "domain": list(spec.domain), "category": spec.category,
-        "version": spec.version, "differentiable": spec.differentiable, "integer": spec.integer,
+        "neutral": spec.neutral, "domain": [None if math.isinf(d) else d for d in spec.domain],
+        "category": spec.category, "version": spec.version, "differentiable": spec.differentiable,
+        "integer": spec.integer,
     }
 
 
 def registered() -> dict[str, AttackSpec]:
-    return {i: s for i, s in load_all().items() if s.kind is AttackKind.IMAGE}
+    return dict(load_all().items())
 
 
-class TestImageAttackInventory:
+class TestAttackInventory:
     def test_no_id_disappeared(self):
         missing = sorted(set(INVENTORY) - set(registered()))
-        assert not missing, f"image attacks removed or renamed: {missing} (results keyed by them break)"
+        assert not missing, f"attacks removed or renamed: {missing} (results keyed by them break)"
 
     def test_new_ids_are_added_deliberately(self):
         new = {i: entry(s) for i, s in registered().items() if i not in INVENTORY}
