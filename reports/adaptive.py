@@ -1,6 +1,8 @@
 """Rendering for the adaptive stage: the spectrum plot, success-vs-PSNR plot and best-success table.
 
-Rendering only: the numbers come from :func:`bench.stages.adaptive.best_success` and the results rows.
+Rendering only: every number comes from the results rows (``best_success`` only selects rows). The
+spectrum plot is drawn by the adaptive stage, which has the images; the rest is re-rendered by
+``reports.render_run`` from results.csv alone.
 Figures use the Agg canvas directly (no pyplot state).
 """
 
@@ -15,6 +17,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from bench.atomic import write_atomic, write_text_atomic
+
+PSNR_LEVELS = (30.0, 25.0)
 
 DPI = 110
 
@@ -68,6 +72,36 @@ def plot_success_vs_psnr(results: pd.DataFrame, path: Path) -> Path | None:
     fig.legend(list(seen.values()), list(seen.keys()), loc="outside lower center", ncols=min(4, len(seen)),
                frameon=False)
     return write_atomic(path, lambda p: fig.savefig(p, format="png", dpi=DPI))
+
+
+def _neutral(attack_id: str) -> float | None:
+    from attacks.registry import ATTACKS, load_all
+
+    load_all()
+    return ATTACKS.get(attack_id).neutral if attack_id in ATTACKS else None
+
+
+def best_success(results: pd.DataFrame, levels: tuple[float, ...] = PSNR_LEVELS) -> pd.DataFrame:
+    """Each (model, attack)'s highest ``attack_success_rate`` over grid values whose mean PSNR is at least
+    each level: columns model, attack, min_psnr, best_success, param, psnr (NaN where no value qualifies).
+    Grid values equal to the attack's neutral (no-op) value are not candidates."""
+    df = results[(results["attack_kind"] == "adaptive") & results["metric"].isin(["attack_success_rate", "psnr"])]
+    wide = df.pivot_table(index=["model", "attack", "param"], columns="metric", values="value").reset_index()
+    out = []
+    if not {"attack_success_rate", "psnr"} <= set(wide.columns):
+        return pd.DataFrame(columns=["model", "attack", "min_psnr", "best_success", "param", "psnr"])
+    for (model, attack), g in wide.groupby(["model", "attack"], sort=True):
+        neutral = _neutral(attack)
+        if neutral is not None:
+            g = g[g["param"] != neutral]  # a no-op grid value is not an attack
+        for level in levels:
+            ok = g[g["psnr"] >= level]
+            best = ok.sort_values(["attack_success_rate", "psnr"], ascending=[False, False]).head(1)
+            out.append({"model": model, "attack": attack, "min_psnr": level,
+                        "best_success": float(best["attack_success_rate"].iloc[0]) if len(best) else math.nan,
+                        "param": float(best["param"].iloc[0]) if len(best) else math.nan,
+                        "psnr": float(best["psnr"].iloc[0]) if len(best) else math.nan})
+    return pd.DataFrame(out)
 
 
 def _cell(value: float, digits: int = 3) -> str:

@@ -27,7 +27,10 @@ PLOT_CAPTIONS = {
     "model_attacks": "Bit accuracy against FID under model perturbations.",
     "heatmap_strongest": "Bit accuracy at the strongest severity of every attack.",
     "roc": "ROC points: TPR at fixed FPR.",
+    "adaptive_success_vs_psnr": "Adaptive attacks: success rate against the PSNR the adversary pays.",
+    "fingerprint_spectrum": "Mean amplitude spectrum of fingerprinted minus clean images (drawn by the run).",
 }
+STAGE_PLOTS = ("fingerprint_spectrum",)  # drawn by a stage from images, kept when present
 
 
 def _pick(rows: pd.DataFrame, lowest: bool) -> dict | None:
@@ -171,6 +174,21 @@ def load_manifest(run_dir: str | Path) -> dict | None:
     return manifest
 
 
+def _adaptive_outputs(results: pd.DataFrame, run_dir: Path) -> dict[str, Path]:
+    """The adaptive best-success table and success-vs-PSNR plot, plus plots a stage drew from images."""
+    from reports.adaptive import best_success, plot_success_vs_psnr, write_best_success
+
+    plots = {}
+    path = run_dir / "plots" / "adaptive_success_vs_psnr.png"
+    if plot_success_vs_psnr(results, path) is not None:
+        plots["adaptive_success_vs_psnr"] = path
+        write_best_success(best_success(results), run_dir / "tables")
+    for name in STAGE_PLOTS:
+        if (run_dir / "plots" / f"{name}.png").exists():
+            plots[name] = run_dir / "plots" / f"{name}.png"
+    return plots
+
+
 def render_run(run_dir: str | Path, config: ReportConfig = DEFAULT_CONFIG) -> Path:
     """Re-render ``tables/``, ``plots/``, ``report.md`` and ``report.html`` of a run directory from its
     ``results.csv`` (and ``manifest.json`` if present). Returns the path of ``report.html``.
@@ -191,5 +209,6 @@ def render_run(run_dir: str | Path, config: ReportConfig = DEFAULT_CONFIG) -> Pa
     tables = build_tables(results, config)
     write_tables(results, run_dir / "tables", config, tables=tables)
     plots = write_plots(results, run_dir / "plots", config)
+    plots |= _adaptive_outputs(results, run_dir)
     write_text_atomic(run_dir / "report.md", render_markdown(results, tables, plots, manifest, config))
     return write_text_atomic(run_dir / "report.html", render_html(results, tables, plots, manifest, config))

@@ -23,8 +23,8 @@ training and test data): a surrogate fingerprint encoder/decoder and a regenerat
   between two training runs, not only the fingerprint.
 
 Also written: ``plots/fingerprint_spectrum.png`` (mean amplitude spectrum, fingerprinted minus clean),
-``plots/adaptive_success_vs_psnr.png`` and ``tables/adaptive_best_success.{csv,md}`` (each attack's
-best success at PSNR >= 30 and >= 25 dB, from :func:`best_success`).
+and, by ``reports.render_run`` from the rows, ``plots/adaptive_success_vs_psnr.png`` and
+``tables/adaptive_best_success.{csv,md}`` (each attack's best success at PSNR >= 30 and >= 25 dB).
 """
 
 from __future__ import annotations
@@ -60,7 +60,6 @@ from bench.stages.image_attacks import attack_grids
 
 KIND = "adaptive"
 SSIM_SAMPLES = 100
-PSNR_LEVELS = (30.0, 25.0)
 #: attacks that are handed the victim's true decoder (upper bounds); every other attack sees only the
 #: adversary's own models and observed images.
 WHITEBOX = frozenset({"whitebox_pgd"})
@@ -267,27 +266,8 @@ def _detectability_rows(spec: AttackSpec, value: float, severity: int, source: S
                                  param=float(value), severity=severity, attack_version=spec.version, seed=seed)
 
 
-def best_success(results: pd.DataFrame, levels: tuple[float, ...] = PSNR_LEVELS) -> pd.DataFrame:
-    """Each (model, attack)'s highest ``attack_success_rate`` over grid values whose mean PSNR is at least
-    each level: columns model, attack, min_psnr, best_success, param, psnr (NaN where no value qualifies)."""
-    df = results[(results["attack_kind"] == KIND) & results["metric"].isin(["attack_success_rate", "psnr"])]
-    wide = df.pivot_table(index=["model", "attack", "param"], columns="metric", values="value").reset_index()
-    out = []
-    if not {"attack_success_rate", "psnr"} <= set(wide.columns):
-        return pd.DataFrame(columns=["model", "attack", "min_psnr", "best_success", "param", "psnr"])
-    for (model, attack), g in wide.groupby(["model", "attack"], sort=True):
-        for level in levels:
-            ok = g[g["psnr"] >= level]
-            best = ok.sort_values(["attack_success_rate", "psnr"], ascending=[False, False]).head(1)
-            out.append({"model": model, "attack": attack, "min_psnr": level,
-                        "best_success": float(best["attack_success_rate"].iloc[0]) if len(best) else math.nan,
-                        "param": float(best["param"].iloc[0]) if len(best) else math.nan,
-                        "psnr": float(best["psnr"].iloc[0]) if len(best) else math.nan})
-    return pd.DataFrame(out)
-
-
 def _write_outputs(ctx: RunContext, df: pd.DataFrame, sources: list[Source]) -> None:
-    from reports.adaptive import plot_spectrum, plot_success_vs_psnr, write_best_success
+    from reports.adaptive import plot_spectrum
 
     spectra = {}
     for source in sources:
@@ -295,7 +275,5 @@ def _write_outputs(ctx: RunContext, df: pd.DataFrame, sources: list[Source]) -> 
             marked, clean = source.detect_test
             spectra[source.model] = (amplitude_spectrum(marked) - amplitude_spectrum(clean)).numpy()
     plot_spectrum(spectra, ctx.out / "plots" / "fingerprint_spectrum.png")
-    plot_success_vs_psnr(df, ctx.out / "plots" / "adaptive_success_vs_psnr.png")
-    write_best_success(best_success(df), ctx.out / "tables")
 
 
