@@ -108,20 +108,26 @@ def _cell(value: float, digits: int = 3) -> str:
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
 
 
-def write_best_success(table: pd.DataFrame, out_dir: Path) -> list[Path]:
-    """``adaptive_best_success.csv`` (numbers) and ``.md`` (one row per model x attack, a column per PSNR level)."""
-    out_dir = Path(out_dir)
-    paths = [write_atomic(out_dir / "adaptive_best_success.csv",
-                          lambda p: table.to_csv(p, index=False, float_format="%.10g"))]
+def best_success_display(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per model x attack, a column per PSNR level: ``success (param, PSNR dB)``."""
     levels = sorted(table["min_psnr"].unique(), reverse=True) if len(table) else []
-    lines = ["| model | attack | " + " | ".join(f"best success ↑ at PSNR ≥ {lv:g} dB (param, PSNR)" for lv in levels)
-             + " |", "|---|---|" + "---|" * len(levels)]
+    rows = []
     for (model, attack), g in table.groupby(["model", "attack"], sort=True):
-        cells = []
+        row = {"model": model, "attack": attack}
         for lv in levels:
             r = g[g["min_psnr"] == lv].iloc[0]
-            cells.append("-" if math.isnan(r["best_success"]) else
-                         f"{_cell(r['best_success'])} ({r['param']:g}, {_cell(r['psnr'], 1)} dB)")
-        lines.append(f"| {model} | {attack} | " + " | ".join(cells) + " |")
-    paths.append(write_text_atomic(out_dir / "adaptive_best_success.md", "\n".join(lines) + "\n"))
-    return paths
+            row[f"best success ↑ at PSNR ≥ {lv:g} dB (param, PSNR)"] = (
+                "-" if math.isnan(r["best_success"]) else
+                f"{_cell(r['best_success'])} ({r['param']:g}, {_cell(r['psnr'], 1)} dB)")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def write_best_success(table: pd.DataFrame, out_dir: Path) -> list[Path]:
+    """``adaptive_best_success.csv`` (numbers) and ``.md`` (one row per model x attack, a column per PSNR level)."""
+    from reports.format import to_markdown
+
+    out_dir = Path(out_dir)
+    return [write_atomic(out_dir / "adaptive_best_success.csv",
+                         lambda p: table.to_csv(p, index=False, float_format="%.10g")),
+            write_text_atomic(out_dir / "adaptive_best_success.md", to_markdown(best_success_display(table)))]

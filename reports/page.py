@@ -16,7 +16,7 @@ import pandas as pd
 from bench.atomic import write_text_atomic
 from bench.results import read_results, validate
 from reports.config import DEFAULT_CONFIG, ReportConfig
-from reports.format import MISSING, format_number, to_html
+from reports.format import MISSING, format_number, to_html, to_markdown
 from reports.labels import param_text
 from reports.plots import write_plots
 from reports.tables import Table, build_tables, table_markdown, write_tables
@@ -104,8 +104,12 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
+Extras = dict[str, tuple[str, pd.DataFrame]]  # name -> (title, table of strings) beyond the main tables
+
+
 def render_markdown(results: pd.DataFrame, tables: dict[str, Table], plots: dict[str, Path],
-                    manifest: dict | None, config: ReportConfig = DEFAULT_CONFIG) -> str:
+                    manifest: dict | None, config: ReportConfig = DEFAULT_CONFIG,
+                    extras: Extras | None = None) -> str:
     out = ["# fpbench report", ""]
     if manifest and "preset" in manifest:
         out += [f"Preset `{manifest['preset']}`.", ""]
@@ -121,6 +125,9 @@ def render_markdown(results: pd.DataFrame, tables: dict[str, Table], plots: dict
         out += [table_markdown(table),
                 f"Files: [CSV](tables/{name}.csv), [Markdown](tables/{name}.md), [LaTeX](tables/{name}.tex)",
                 ""]
+    for name, (title, frame) in (extras or {}).items():
+        out += [f"### {title}", "", to_markdown(frame), f"Files: [CSV](tables/{name}.csv), "
+                f"[Markdown](tables/{name}.md)", ""]
     if plots:
         out += ["## Plots", ""]
         for name in plots:
@@ -136,7 +143,7 @@ img{max-width:100%;border:1px solid #eee}figcaption{font-style:italic;color:#555
 
 
 def render_html(results: pd.DataFrame, tables: dict[str, Table], plots: dict[str, Path],
-                manifest: dict | None, config: ReportConfig = DEFAULT_CONFIG) -> str:
+                manifest: dict | None, config: ReportConfig = DEFAULT_CONFIG, extras: Extras | None = None) -> str:
     esc = html.escape
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              f"<title>fpbench report</title><style>{_CSS}</style></head><body>", "<h1>fpbench report</h1>"]
@@ -153,6 +160,8 @@ def render_html(results: pd.DataFrame, tables: dict[str, Table], plots: dict[str
                  "where a stderr was measured.</p>")
     for table in tables.values():
         parts.append(f"<h3>{esc(table.title)}</h3>" + to_html(table.display()))
+    for title, frame in (extras or {}).values():
+        parts.append(f"<h3>{esc(title)}</h3>" + to_html(frame))
     if plots:
         parts.append("<h2>Plots</h2>")
         for name, path in plots.items():
@@ -174,19 +183,30 @@ def load_manifest(run_dir: str | Path) -> dict | None:
     return manifest
 
 
-def _adaptive_outputs(results: pd.DataFrame, run_dir: Path) -> dict[str, Path]:
-    """The adaptive best-success table and success-vs-PSNR plot, plus plots a stage drew from images."""
-    from reports.adaptive import best_success, plot_success_vs_psnr, write_best_success
+def _extra_outputs(results: pd.DataFrame, run_dir: Path) -> tuple[dict[str, Path], Extras]:
+    """Tables and plots beyond the main ones: the adaptive best-success table and success-vs-PSNR plot,
+    the model-attack breakpoints, and plots a stage drew from images."""
+    from reports import breakpoints
+    from reports.adaptive import best_success, best_success_display, plot_success_vs_psnr, write_best_success
 
-    plots = {}
+    plots, extras = {}, {}
     path = run_dir / "plots" / "adaptive_success_vs_psnr.png"
     if plot_success_vs_psnr(results, path) is not None:
         plots["adaptive_success_vs_psnr"] = path
-        write_best_success(best_success(results), run_dir / "tables")
+        table = best_success(results)
+        write_best_success(table, run_dir / "tables")
+        extras["adaptive_best_success"] = ("Adaptive attacks: best success at a PSNR floor",
+                                           best_success_display(table))
+    else:
+        path.unlink(missing_ok=True)
+    if breakpoints.write_breakpoints(results, run_dir / "tables"):
+        extras["model_attack_breakpoints"] = (
+            "Model attacks: where the fingerprint fails vs where FID doubles",
+            breakpoints.display(breakpoints.model_attack_breakpoints(results)))
     for name in STAGE_PLOTS:
         if (run_dir / "plots" / f"{name}.png").exists():
             plots[name] = run_dir / "plots" / f"{name}.png"
-    return plots
+    return plots, extras
 
 
 def render_run(run_dir: str | Path, config: ReportConfig = DEFAULT_CONFIG) -> Path:
@@ -209,6 +229,8 @@ def render_run(run_dir: str | Path, config: ReportConfig = DEFAULT_CONFIG) -> Pa
     tables = build_tables(results, config)
     write_tables(results, run_dir / "tables", config, tables=tables)
     plots = write_plots(results, run_dir / "plots", config)
-    plots |= _adaptive_outputs(results, run_dir)
-    write_text_atomic(run_dir / "report.md", render_markdown(results, tables, plots, manifest, config))
-    return write_text_atomic(run_dir / "report.html", render_html(results, tables, plots, manifest, config))
+    extra_plots, extras = _extra_outputs(results, run_dir)
+    plots |= extra_plots
+    write_text_atomic(run_dir / "report.md", render_markdown(results, tables, plots, manifest, config, extras))
+    return write_text_atomic(run_dir / "report.html",
+                             render_html(results, tables, plots, manifest, config, extras))
