@@ -120,7 +120,8 @@ def evaluate_zoo(ctx: RunContext, models: FingerprintModels, real: RealImages, z
     for g, s in zoo.samples.items():
         fid, extractor = compute_fid(s.float() / 255, reference, device=ctx.device)
         ctx.rows.append(row(method=METHOD, model=g, metric="fid", value=fid, n=len(s), seed=p.seed, extractor=extractor))
-    fid, extractor = compute_fid(stamped_test.float() / 255, reference, device=ctx.device)
+    # the paper's "FID(fingerprinted real, clean real)": the same held-out photos with and without the stamp
+    fid, extractor = compute_fid(stamped_test.float() / 255, real.test.float() / 255, device=ctx.device)
     ctx.rows.append(row(method=METHOD, model="data", metric="fid", value=fid, n=len(stamped_test), seed=p.seed,
                         extractor=extractor))
     ctx.notes["fid_extractor"] = extractor
