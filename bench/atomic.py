@@ -16,6 +16,9 @@ def write_atomic(path: str | os.PathLike[str], write: Callable[[Path], None]) ->
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; results are meant to be shared
     tmp_path = Path(tmp)
     try:
         write(tmp_path)

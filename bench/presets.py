@@ -112,11 +112,11 @@ PRESETS.add("smoke", Preset(
 PRESETS.add("quick", Preset(
     name="quick", resolution=32, n_bits=48, n_train=20000, n_test=1000, n_holdout=2000,
     fingerprint=FingerprintTrainConfig(n_bits=48, resolution=32, steps=1200, batch_size=64, lr=5e-4,
-                                       output="residual", l2_await=100, l2_ramp=400, l2_weight=30,
+                                       output="residual", l2_await=100, l2_ramp=400, l2_weight=15,
                                        checkpoint_every=200),
-    generators=(GeneratorPlan("dcgan-s1", "dcgan", 1, steps=1500), GeneratorPlan("dcgan-s2", "dcgan", 2, steps=1500),
-                GeneratorPlan("resnet-s1", "resnet", 1, steps=1500, width=16),
-                GeneratorPlan("dcgan-clean", "dcgan", 1, fingerprinted=False, steps=1500)),
+    generators=(GeneratorPlan("dcgan-s1", "dcgan", 1, steps=2000), GeneratorPlan("dcgan-s2", "dcgan", 2, steps=2000),
+                GeneratorPlan("resnet-s1", "resnet", 1, steps=1000, width=16),
+                GeneratorPlan("dcgan-clean", "dcgan", 1, fingerprinted=False, steps=2000)),
     n_samples=1000, image_attacks=_IMAGE_ATTACKS, image_attack_samples=500,
     model_attacks=_MODEL_ATTACKS, model_attack_targets=("dcgan-s1",),
     baselines=_BASELINES, baseline_train_per_class=1000, baseline_epochs=2, baseline_unseen=("dcgan-s2", "resnet-s1"),
@@ -127,7 +127,7 @@ PRESETS.add("quick", Preset(
     adversary_fingerprint=FingerprintTrainConfig(n_bits=32, resolution=32, steps=600, batch_size=64, lr=5e-4,
                                                  output="residual", l2_await=50, l2_ramp=250, l2_weight=30,
                                                  fallback_activation_step=300, checkpoint_every=0, seed=7919),
-    grid_overrides={"finetuning": (0, 300, 1500), "detectability_srm": (16, 64, 256, 768),
+    grid_overrides={"finetuning": (0, 500, 2000), "detectability_srm": (16, 64, 256, 768),
                     "detectability_cnn": (16, 64, 256, 768)},
 ))
 
