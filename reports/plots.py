@@ -76,7 +76,7 @@ def _line_groups(rows: pd.DataFrame, keys: list[str], x: str = "param"):
     keys = keys + [c for c in _splitting(rows, [*keys, x]) if c not in keys]
     for values, grp in rows.groupby(keys, sort=True, dropna=False):
         values = values if isinstance(values, tuple) else (values,)
-        yield dict(zip(keys, values, strict=True)), grp.sort_values(["severity", x])
+        yield dict(zip(keys, values, strict=True)), grp.sort_values([x, "severity"])  # lines run along the x axis
 
 
 def _suffix(key: dict, skip: tuple[str, ...]) -> str:
