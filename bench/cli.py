@@ -65,10 +65,10 @@ def _cmd_attacks(args: argparse.Namespace) -> int:
 
     registry = load_all()
     rows = [s for _, s in registry.items() if args.kind is None or s.kind.value == args.kind]
-    print(f"{'id':<30} {'kind':<9} {'param':<12} {'unit':<10} {'v':>2}  grid")
+    print(f"{'id':<32} {'kind':<9} {'param':<12} {'v':>2}  {'grid':<40} unit")
     for s in rows:
         grid = ", ".join(f"{g:g}" for g in s.grid)
-        print(f"{s.id:<30} {s.kind.value:<9} {s.param:<12} {s.unit:<10} {s.version:>2}  {grid}")
+        print(f"{s.id:<32} {s.kind.value:<9} {s.param:<12} {s.version:>2}  {grid:<40} {s.unit}")
     return 0
 
 
