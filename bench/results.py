@@ -88,6 +88,13 @@ def to_frame(rows: Iterable[Row]) -> pd.DataFrame:
     return coerce(df)
 
 
+def rows_from_frame(df: pd.DataFrame) -> list[Row]:
+    """The inverse of :func:`to_frame` (e.g. for result frames read back from the cache)."""
+    df = coerce(df)
+    names = [f.name for f in fields(Row)]
+    return [Row(**{k: getattr(r, k) for k in names}) for r in df.itertuples(index=False)]
+
+
 def coerce(df: pd.DataFrame) -> pd.DataFrame:
     """Give a table read from CSV the schema's dtypes (empty text cells become ''); a table written before
     the ``fpr`` column existed (cached rows) gets it, all NaN."""

@@ -52,7 +52,7 @@ from bench.fingerprint.checkpoint import FingerprintModels
 from bench.fingerprint.embedding import decode, embed, random_fingerprint
 from bench.fingerprint.matching import attribute
 from bench.metrics import psnr, ssim
-from bench.results import Row, coerce, row, to_frame
+from bench.results import Row, row, rows_from_frame, to_frame
 from bench.stages.context import RunContext
 from bench.stages.data import RealImages
 from bench.stages.fingerprint import DATA_FINGERPRINT_SEED, METHOD, fingerprint_rows
@@ -195,15 +195,6 @@ def detection_scores_rows(scores: torch.Tensor, labels: torch.Tensor, **common: 
             row(metric="auc", value=auc, stderr=auc_stderr(auc, n_pos, n - n_pos), n=n, **common)]
 
 
-def _frame(rows: list[Row]) -> pd.DataFrame:
-    return to_frame(rows)
-
-
-def _rows(df: pd.DataFrame) -> list[Row]:
-    df = coerce(df)
-    return [Row(**{k: getattr(r, k) for k in Row.__dataclass_fields__}) for r in df.itertuples(index=False)]
-
-
 def run_adaptive(ctx: RunContext, models: FingerprintModels, real: RealImages, zoo) -> None:
     """Append every adaptive row to ``ctx.rows`` and write the spectrum/success plots and best-success table."""
     p = ctx.preset
@@ -248,9 +239,9 @@ def run_adaptive(ctx: RunContext, models: FingerprintModels, real: RealImages, z
                         attacked = spec(source.images, value, seed=p.seed, **context)
                         rows += _removal_rows(spec, value, severity, source, attacked, models.decoder, p.alpha,
                                               p.seed, ctx.device)
-                return _frame(rows)
+                return to_frame(rows)
 
-            new_rows += _rows(ctx.cache.rows(KIND, key, measure))
+            new_rows += rows_from_frame(ctx.cache.rows(KIND, key, measure))
     ctx.rows += new_rows
     _write_outputs(ctx, to_frame(new_rows), sources)
 

@@ -64,7 +64,7 @@ from bench.fingerprint.checkpoint import FingerprintModels
 from bench.fingerprint.embedding import decode, to_uint8
 from bench.fingerprint.matching import NO_MATCH, attribute
 from bench.generators import sample
-from bench.results import COLUMNS, Row, coerce, row, to_frame
+from bench.results import COLUMNS, Row, row, rows_from_frame, to_frame
 from bench.stages.context import RunContext
 from bench.stages.data import RealImages
 from bench.stages.fingerprint import METHOD as FINGERPRINT_METHOD
@@ -80,7 +80,7 @@ TRAIN_SEED_OFFSET = 100  # training samples: sample(G, n, seed=p.seed + 100)
 ZOO = "zoo"
 # The operating point of tpr_at_fpr rows: in the ``fpr`` column where the results schema has one, else in
 # ``param`` (the schema before that column existed).
-_AT_FPR = {"fpr": FPR} if "fpr" in COLUMNS else {"param": FPR}
+_AT_FPR = {"fpr": FPR}
 # Estimator settings the stage sets when the estimator has them; the rest stay at their defaults.
 _NOT_IN_KEY = ("verbose", "device", "num_threads")
 
@@ -277,12 +277,6 @@ def _fit(ctx: RunContext, clf, method: str, split: Split, data: TrainingSamples,
     return clf.fit(X, y)
 
 
-def _frame_rows(df: pd.DataFrame) -> list[Row]:
-    df = coerce(df)
-    names = [k for k in COLUMNS if k in df.columns]
-    return [Row(**{k: getattr(r, k) for k in names}) for r in df.itertuples(index=False)]
-
-
 def fingerprint_open_rows(ctx: RunContext, models: FingerprintModels, real: RealImages, zoo: Zoo,
                           unseen: Sequence[str]) -> list[Row]:
     """The fingerprint's open-world rows: computed for each unseen fingerprinted model as in its closed
@@ -363,9 +357,9 @@ def run_baselines(ctx: RunContext, models: FingerprintModels, real: RealImages, 
                 ctx.notes.setdefault("baseline_seconds", {})[method] = round(time.perf_counter() - start, 2)
                 return to_frame(rows)
 
-            ctx.rows += _frame_rows(ctx.cache.rows("baselines", key, compute))
+            ctx.rows += rows_from_frame(ctx.cache.rows("baselines", key, compute))
     if opened is not None:
         key = config_hash("baselines", PROTOCOL_VERSION, COLUMNS, FINGERPRINT_METHOD, opened, zoo_key, real.test,
                           models.decoder.state_dict(), zoo.clean_ids, p.alpha, p.seed)
-        ctx.rows += _frame_rows(ctx.cache.rows("baselines", key, lambda: to_frame(
+        ctx.rows += rows_from_frame(ctx.cache.rows("baselines", key, lambda: to_frame(
             fingerprint_open_rows(ctx, models, real, zoo, opened.tested))))

@@ -3,12 +3,15 @@ generator's samples, with clean real images as the negatives."""
 
 from __future__ import annotations
 
+import pandas as pd
 import torch
 
 from attacks.registry import get_attack
+from bench.cache import config_hash
 from bench.evaluation.image_robustness import evaluate_image_attacks
 from bench.fingerprint.checkpoint import FingerprintModels
 from bench.fingerprint.embedding import decode, random_fingerprint
+from bench.results import rows_from_frame, to_frame
 from bench.stages.context import RunContext
 from bench.stages.data import RealImages
 from bench.stages.fingerprint import DATA_FINGERPRINT_SEED, METHOD
@@ -39,6 +42,13 @@ def run_image_attacks(ctx: RunContext, models: FingerprintModels, real: RealImag
     def decode_bits(images: torch.Tensor) -> torch.Tensor:
         return decode(models.decoder, images, device=ctx.device)
 
-    ctx.rows += evaluate_image_attacks(sources, fingerprints, decode_bits, clean, attack_grids(ctx, p.image_attacks),
-                                       alpha=p.alpha, seed=p.seed, method=METHOD, progress=ctx.progress,
-                                       include_clean=False)
+    grids = attack_grids(ctx, p.image_attacks)
+    key = config_hash("image_attacks", [(spec.id, spec.version, grid) for spec, grid in grids], fingerprints,
+                      sources, clean, models.decoder.state_dict(), p.alpha, p.seed)
+
+    def measure() -> pd.DataFrame:
+        return to_frame(evaluate_image_attacks(sources, fingerprints, decode_bits, clean, grids, alpha=p.alpha,
+                                               seed=p.seed, method=METHOD, progress=ctx.progress,
+                                               include_clean=False))
+
+    ctx.rows += rows_from_frame(ctx.cache.rows("image_attacks", key, measure))

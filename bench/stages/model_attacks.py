@@ -12,7 +12,7 @@ from bench.fingerprint.checkpoint import FingerprintModels
 from bench.fingerprint.embedding import decode, to_uint8
 from bench.fingerprint.matching import attribute
 from bench.generators import sample
-from bench.results import coerce, row, to_frame
+from bench.results import row, rows_from_frame, to_frame
 from bench.stages.context import RunContext
 from bench.stages.data import RealImages
 from bench.stages.fingerprint import METHOD, fingerprint_rows
@@ -66,11 +66,4 @@ def run_model_attacks(ctx: RunContext, models: FingerprintModels, real: RealImag
                     return to_frame(rows)
 
                 df = ctx.cache.rows("model_attack", key, measure)
-                ctx.rows += _rows_from_frame(df)
-
-
-def _rows_from_frame(df) -> list:
-    from bench.results import Row
-
-    df = coerce(df)
-    return [Row(**{k: getattr(r, k) for k in Row.__dataclass_fields__}) for r in df.itertuples(index=False)]
+                ctx.rows += rows_from_frame(df)
