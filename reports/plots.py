@@ -177,24 +177,29 @@ def plot_model_attacks(results: pd.DataFrame, path: Path,
     clean = _paired(results[results["attack"] == "none"], ["method", "model"])
     panels = sorted({(m, g) for m, g in zip(pairs["method"], pairs["model"], strict=True)},
                     key=lambda k: (config.method_rank(k[0]), config.model_rank(k[1])))
+    attacks = sorted(pairs["attack"].unique())
+    hues = dict(zip(attacks, sns.color_palette("tab10" if len(attacks) <= 10 else "tab20", len(attacks)),
+                    strict=True))  # distinct colours within this plot
     with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.9):
-        fig, axes = _new_figure(len(panels), ncols=2, size=(5.0, 3.8))
+        fig, axes = _new_figure(len(panels), ncols=2, size=(7.5, 5.0))
         for ax, (method, model) in zip(axes, panels, strict=True):
             sub = pairs[(pairs["method"] == method) & (pairs["model"] == model)]
             for attack, grp in sub.groupby("attack", sort=True):
                 grp = grp.sort_values(["severity", "param"])
-                ax.plot(grp["fid"], grp["bit_accuracy"], marker="o", markersize=4, color=colour(attack),
+                ax.plot(grp["fid"], grp["bit_accuracy"], marker="o", markersize=4, color=hues[attack],
                         label=attack.replace("_", " "))
-                for x, y, p in zip(grp["fid"], grp["bit_accuracy"], grp["param"], strict=True):
-                    ax.annotate(param_text(attack, p), (x, y), textcoords="offset points", xytext=(4, 3),
-                                fontsize=7, color=colour(attack))
+                last = grp.iloc[-1]  # label the strongest severity only; the table has every point
+                ax.annotate(param_text(attack, last["param"]), (last["fid"], last["bit_accuracy"]),
+                            textcoords="offset points", xytext=(4, 3), fontsize=7, color=hues[attack])
             base = clean[(clean["method"] == method) & (clean["model"] == model)]
             if not base.empty:
                 ax.plot(base["fid"], base["bit_accuracy"], marker="*", markersize=12, linestyle="none",
                         color="black", label="no attack")
             ax.axhline(0.5, color="grey", linestyle=":", linewidth=1, label="chance (0.5)")
+            ax.set_xscale("symlog", linthresh=1.0)  # FID spans orders of magnitude across severities
+            ax.set_xlim(left=0)
             ax.set_title(f"{model} ({method})")
-            ax.set_xlabel(metric_label("fid"))
+            ax.set_xlabel(metric_label("fid") + " (symlog)")
             ax.set_ylabel(metric_label("bit_accuracy"))
         fig.suptitle("Bit accuracy vs. FID under model perturbations")
         _legend(fig, axes)
