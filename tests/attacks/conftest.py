@@ -12,7 +12,6 @@ from PIL import Image, ImageEnhance
 
 from attacks.registry import load_all
 
-torch.set_num_threads(1)
 load_all()
 
 

@@ -9,8 +9,6 @@ import torch.nn.functional as F
 from attacks.adaptive.regeneration import RegenerationAutoencoder
 from bench.fingerprint.nets import FingerprintDecoder, FingerprintEncoder, initialise
 
-torch.set_num_threads(1)
-
 RES, BITS = 16, 8
 
 

@@ -6,8 +6,6 @@ import pytest
 import torch
 from torch import nn
 
-torch.set_num_threads(1)
-
 
 def make_generator(seed: int = 0, *, latent: int = 8, width: int = 16) -> nn.Sequential:
     """A DCGAN-shaped toy generator: z (B x latent) -> B x 3 x 8 x 8 in [-1, 1].

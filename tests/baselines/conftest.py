@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 #: Fast hyperparameters for every registered baseline (the inventory test fails if one is missing).
 #: Extra variants are keyed "id-variant".
@@ -38,14 +37,6 @@ def planted_patterns(n_per_class: int, n_classes: int = 2, size: int = 16, ampli
     X = brightness + gradient + noise + amplitude * patterns[y][:, None]
     return np.clip(X, 0.0, 1.0).astype(np.float32), y
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Two cores are shared by several people: keep every baseline test on one thread."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-torch.set_num_threads(1)
-
 N_BITS = 48  # 3 channels x 4 x 4 blocks of 4 x 4 pixels on 16 x 16 images
 SIDE, BLOCK = 16, 4
 

@@ -6,14 +6,6 @@ import torch
 from bench.generators import GanConfig
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture
 def tiny_config() -> GanConfig:
     return GanConfig(arch="dcgan", resolution=16, latent_dim=8, width=4, steps=4, batch_size=8,
