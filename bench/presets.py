@@ -17,7 +17,8 @@ from bench.registry import Registry
 @dataclass(frozen=True)
 class GeneratorPlan:
     """One generator of the zoo: its id, architecture, seed, training length and whether it is
-    trained on fingerprinted data (False = the clean control)."""
+    trained on fingerprinted data (False = the clean control). ``discriminator``: a GENERATORS id whose
+    D replaces ``arch``'s own ("" = ``arch``'s); ``loss``: a GAN loss id (bench.generators.LOSSES)."""
 
     id: str
     arch: str
@@ -26,6 +27,8 @@ class GeneratorPlan:
     steps: int = 2000
     width: int = 32
     latent_dim: int = 64
+    discriminator: str = ""
+    loss: str = "hinge"
 
 
 @dataclass(frozen=True)

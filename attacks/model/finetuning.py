@@ -52,7 +52,8 @@ def finetuning(
     ``gan_config``: the :class:`bench.generators.GanConfig` the model was trained with; its ``steps`` and
     ``seed`` are replaced by ``steps`` and ``seed`` (batch order, latents and a fresh discriminator
     follow the attack's seed). ``discriminator``: the original discriminator, continued from its weights;
-    without it a fresh one for ``gan_config.arch`` is trained from scratch. ``device`` defaults to the
+    without it a fresh one as ``gan_config`` says (its ``discriminator``, else ``arch``'s own) is trained
+    from scratch. ``device`` defaults to the
     model's. Like the trained models themselves, the result is the EMA generator (started from ``model``)
     with recalibrated BatchNorm statistics, in eval mode; every layer may change, norm layers included.
     The model must be a fpbench generator (``resolution``/``latent_dim`` attributes matching the config).

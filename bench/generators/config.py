@@ -21,7 +21,8 @@ class GanConfig:
 
     ``betas`` are Adam's; ``ema_decay`` in [0, 1) (0 = the EMA generator equals the online one);
     ``checkpoint_every`` in steps (a checkpoint is also written at the last step); ``loss`` is a
-    :data:`~bench.generators.losses.LOSSES` id, ``arch`` a :data:`~bench.generators.GENERATORS` id.
+    :data:`~bench.generators.losses.LOSSES` id, ``arch`` a :data:`~bench.generators.GENERATORS` id;
+    ``discriminator`` another GENERATORS id whose D is used instead of ``arch``'s ("" = ``arch``'s own).
     """
 
     arch: str = "dcgan"
@@ -38,9 +39,12 @@ class GanConfig:
     seed: int = 0
     checkpoint_every: int = 500
     version: int = 1
+    discriminator: str = ""
 
     def __post_init__(self) -> None:
         GENERATORS.get(self.arch)  # "did you mean" on a typo
+        if self.discriminator:
+            GENERATORS.get(self.discriminator)
         LOSSES.get(self.loss)
         check_resolution(self.resolution)
         for name in ("latent_dim", "width", "batch_size", "checkpoint_every"):

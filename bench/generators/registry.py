@@ -37,11 +37,20 @@ def channels_at(width: int, resolution: int, size: int) -> int:
     return width * max(1, min(8, resolution // (2 * size)))
 
 
-def build(arch: str, resolution: int, latent_dim: int, width: int) -> tuple[nn.Module, nn.Module]:
-    """Build ``(G, D)`` for a registered architecture id, after checking the arguments."""
+def build(arch: str, resolution: int, latent_dim: int, width: int, discriminator: str = "",
+          ) -> tuple[nn.Module, nn.Module]:
+    """Build ``(G, D)`` for a registered architecture id, after checking the arguments.
+
+    ``discriminator``: take D from this architecture instead of ``arch`` ("" = ``arch``'s own). Whether a
+    fingerprint transfers depends on D: G only learns what D can tell apart (README, "What moves transfer").
+    """
     factory = GENERATORS.get(arch)
+    d_factory = GENERATORS.get(discriminator) if discriminator else None
     check_resolution(resolution)
     for name, value in (("latent_dim", latent_dim), ("width", width)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return factory(resolution, latent_dim, width)
+    G, D = factory(resolution, latent_dim, width)
+    if d_factory is not None and discriminator != arch:
+        D = d_factory(resolution, latent_dim, width)[1]
+    return G, D

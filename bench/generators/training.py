@@ -81,7 +81,7 @@ def _check_images(images: torch.Tensor, resolution: int) -> None:
 def _networks(config: GanConfig, generator: nn.Module | None, discriminator: nn.Module | None):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(stream_seed(config.seed, 0, 0))
-        G, D = build(config.arch, config.resolution, config.latent_dim, config.width)
+        G, D = build(config.arch, config.resolution, config.latent_dim, config.width, config.discriminator)
     if generator is not None:
         res, zdim = getattr(generator, "resolution", None), getattr(generator, "latent_dim", None)
         if res != config.resolution or zdim != config.latent_dim:
@@ -108,7 +108,7 @@ def train_gan(
 
     ``generator``/``discriminator``: start from these networks instead of fresh ones (copies; the
     originals are never modified). This is how a fine-tuning attack continues adversarial training
-    on other data; without a ``discriminator`` a fresh one (seeded) is built for ``config.arch``.
+    on other data; without a ``discriminator`` a fresh one (seeded) is built as ``config`` says.
     ``checkpoint_path``: a safetensors file written every ``config.checkpoint_every`` steps and at the
     end; if it exists, training resumes from it (its config must match, ``steps`` aside).
 

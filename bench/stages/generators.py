@@ -47,7 +47,8 @@ def fingerprint_seed(model_id: str) -> int:
 
 def gan_config(plan: GeneratorPlan, resolution: int) -> GanConfig:
     return GanConfig(arch=plan.arch, resolution=resolution, latent_dim=plan.latent_dim, width=plan.width,
-                     steps=plan.steps, seed=plan.seed, checkpoint_every=max(1, min(500, plan.steps)))
+                     steps=plan.steps, seed=plan.seed, loss=plan.loss, discriminator=plan.discriminator,
+                     checkpoint_every=max(1, min(500, plan.steps)))
 
 
 def _train_one(ctx: RunContext, plan: GeneratorPlan, cfg: GanConfig, data: torch.Tensor, data_key: str) -> nn.Module:
@@ -55,7 +56,8 @@ def _train_one(ctx: RunContext, plan: GeneratorPlan, cfg: GanConfig, data: torch
     G, _ = build(cfg.arch, cfg.resolution, cfg.latent_dim, cfg.width)
 
     def train() -> dict[str, torch.Tensor]:
-        ctx.log(f"training generator {plan.id} ({cfg.arch}, {cfg.steps} steps, "
+        d = f", {cfg.discriminator} discriminator" if cfg.discriminator else ""
+        ctx.log(f"training generator {plan.id} ({cfg.arch}{d}, {cfg.steps} steps, {cfg.loss} loss, "
                 f"{'fingerprinted' if plan.fingerprinted else 'clean'} data)")
         resume = ctx.cache.file("generator", key, "partial.safetensors") if ctx.cache.enabled else None
         result = train_gan(data, cfg, checkpoint_path=resume, progress=ctx.progress, device=ctx.device)

@@ -37,3 +37,19 @@ class TestArchitectures:
         small = sum(p.numel() for p in GENERATORS.get(arch)(32, 8, 4)[0].parameters())
         large = sum(p.numel() for p in GENERATORS.get(arch)(32, 8, 8)[0].parameters())
         assert large > 2 * small
+
+    @pytest.mark.parametrize("arch,other", [("resnet", "dcgan"), ("dcgan", "resnet")])
+    def test_discriminator_from_another_architecture(self, arch, other):
+        G, D = build(arch, 32, 8, 4, discriminator=other)
+        assert type(G) is type(GENERATORS.get(arch)(32, 8, 4)[0])
+        assert type(D) is type(GENERATORS.get(other)(32, 8, 4)[1])
+        with torch.no_grad():
+            assert D(G(torch.randn(2, 8))).shape == (2,)
+
+    def test_own_discriminator_by_default_and_by_name(self):
+        for d in ("", "resnet"):
+            assert type(build("resnet", 32, 8, 4, discriminator=d)[1]) is type(GENERATORS.get("resnet")(32, 8, 4)[1])
+
+    def test_unknown_discriminator_suggests(self):
+        with pytest.raises(UnknownIdError, match="Did you mean 'dcgan'"):
+            build("resnet", 32, 8, 4, discriminator="dcgn")

@@ -24,7 +24,7 @@ class TestGanConfig:
         cfg = GanConfig()
         assert cfg.version >= 1 and cfg.loss in LOSSES and cfg.arch == "dcgan"
 
-    @pytest.mark.parametrize("field,value", [("arch", "dcgen"), ("loss", "hinj")])
+    @pytest.mark.parametrize("field,value", [("arch", "dcgen"), ("loss", "hinj"), ("discriminator", "resnt")])
     def test_ids_checked_at_the_door(self, field, value):
         with pytest.raises(UnknownIdError, match="Did you mean"):
             GanConfig(**{field: value})
@@ -90,6 +90,17 @@ class TestTrainGan:
         train_gan(tiny_images, dataclasses.replace(tiny_config, steps=2), checkpoint_path=ckpt, progress=False)
         with pytest.raises(ValueError, match="lr_g"):
             train_gan(tiny_images, dataclasses.replace(tiny_config, lr_g=1e-3), checkpoint_path=ckpt,
+                      progress=False)
+
+    def test_trains_with_the_configured_discriminator(self, tiny_images, tiny_config, tmp_path):
+        cfg = dataclasses.replace(tiny_config, arch="resnet", discriminator="dcgan", steps=2)
+        res = train_gan(tiny_images, cfg, progress=False)
+        assert type(res.discriminator) is type(build("dcgan", 16, 8, 4)[1])
+        assert type(res.online_generator) is type(build("resnet", 16, 8, 4)[0])
+        ckpt = tmp_path / "gan.safetensors"
+        train_gan(tiny_images, cfg, checkpoint_path=ckpt, progress=False)
+        with pytest.raises(ValueError, match="discriminator"):  # a checkpoint of the other pairing
+            train_gan(tiny_images, dataclasses.replace(cfg, discriminator="", steps=3), checkpoint_path=ckpt,
                       progress=False)
 
     def test_continue_from_given_networks(self, tiny_images, tiny_config):
