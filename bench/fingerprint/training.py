@@ -8,7 +8,8 @@ to ``l2_weight`` over ``l2_ramp`` steps.
 The trap users hit upstream: if bit accuracy never reaches the activation threshold, the fidelity loss
 never switches on. Here that is reported loudly (a :class:`TrainingWarning` and the result's
 ``activated_at`` is None), and ``fallback_activation_step`` (documented fallback) starts the schedule
-anyway at that step.
+anyway at that step. ``hardening_steps`` > 0 adds a decoder-only phase at the end
+(:mod:`bench.fingerprint.hardening`; not in the paper).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from tqdm.auto import tqdm
 
 from bench.atomic import write_atomic
 from bench.fingerprint.checkpoint import FingerprintModels
+from bench.fingerprint.hardening import harden_decoder
 from bench.fingerprint.nets import FingerprintDecoder, FingerprintEncoder, initialise
 
 
@@ -49,6 +51,9 @@ class FingerprintTrainConfig:
     seed: int = 42
     checkpoint_every: int = 500
     version: int = 1
+    hardening_steps: int = 0  # decoder-only phase after training (bench.fingerprint.hardening); 0 = the paper's
+    hardening_noise: float = 0.03
+    hardening_blur_sigma: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -147,6 +152,10 @@ def train_fingerprint(images: torch.Tensor, cfg: FingerprintTrainConfig, *, devi
             f"bit accuracy never exceeded {cfg.activation_accuracy}: the fidelity (L2) loss never switched on and "
             "fingerprinted images may look nothing like their inputs. Train longer, raise lr, use init='kaiming', "
             "or set fallback_activation_step to start the L2 ramp after N steps.", TrainingWarning, stacklevel=2)
+    if cfg.hardening_steps:
+        harden_decoder(enc, dec, images, steps=cfg.hardening_steps, n_bits=cfg.n_bits, batch_size=cfg.batch_size,
+                       noise_std=cfg.hardening_noise, blur_sigma=cfg.hardening_blur_sigma, seed=cfg.seed,
+                       device=device, progress=progress)
     return TrainingResult(FingerprintModels(enc.eval(), dec.eval()), cfg.steps, activated_at, history)
 
 
