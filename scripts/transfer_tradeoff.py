@@ -1,9 +1,12 @@
-"""Fingerprint strength vs transfer: train the quick-preset fingerprint with a given L2 weight, stamp the
-20k training crops, train one 2000-step DCGAN on them and decode 1000 of its samples.
+"""Fingerprint strength and generator choice vs transfer: train the quick-preset fingerprint (optionally
+with another L2 weight), stamp the 20k training crops, train one GAN on them and decode 1000 samples.
 
-    python scripts/transfer_tradeoff.py --l2-weight 5     # ~6 min on 2 CPU cores
+    python scripts/transfer_tradeoff.py --l2-weight 5                  # one 4000-step DCGAN, ~8 min on 2 cores
+    python scripts/transfer_tradeoff.py --arch resnet --width 16 --gan-steps 1000 --discriminator resnet
+    python scripts/transfer_tradeoff.py --arch resnet --width 16 --gan-steps 1000 --discriminator dcgan
 
-Prints data bit accuracy / PSNR on held-out photos and the DCGAN's transfer bit accuracy / pass rate.
+Prints data bit accuracy / PSNR on held-out photos and the GAN's transfer bit accuracy, 1%/5%/50%
+quantiles, pass rate (p < alpha) and share of saturated pixels (where a residual fingerprint cannot live).
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 import argparse
 import time
 from dataclasses import replace
+
+import torch
 
 from bench.data.builtin import BuiltinData, crops
 from bench.fingerprint.embedding import decode, embed, random_fingerprint, to_uint8
@@ -23,24 +28,37 @@ from bench.presets import get_preset
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--l2-weight", type=float, required=True)
-    parser.add_argument("--gan-steps", type=int, default=2000)
+    parser.add_argument("--l2-weight", type=float, default=None, help="default: the quick preset's")
+    parser.add_argument("--arch", default="dcgan")
+    parser.add_argument("--discriminator", default="", help="architecture whose D is used (default: arch's own)")
+    parser.add_argument("--width", type=int, default=32)
+    parser.add_argument("--gan-steps", type=int, default=4000)
+    parser.add_argument("--loss", default="hinge")
+    parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     preset = get_preset("quick")
     train = crops(BuiltinData("train", preset.n_train, preset.resolution))
     test = crops(BuiltinData("test", preset.n_test, preset.resolution))
-    cfg = replace(preset.fingerprint, l2_weight=args.l2_weight)
+    cfg = preset.fingerprint if args.l2_weight is None else replace(preset.fingerprint, l2_weight=args.l2_weight)
     start = time.time()
     models = train_fingerprint(train, cfg, progress=False).models
     fp = random_fingerprint(cfg.n_bits, 7)
     stamped = embed(models.encoder, test, fp)
-    print(f"l2_weight={args.l2_weight}: data bit accuracy {bit_accuracy(decode(models.decoder, stamped), fp).mean():.4f}, "
+    print(f"l2_weight={cfg.l2_weight}: data bit accuracy {bit_accuracy(decode(models.decoder, stamped), fp).mean():.4f}, "
           f"PSNR {psnr(test.float() / 255, stamped.float() / 255).mean():.2f} dB ({time.time() - start:.0f} s)", flush=True)
-    gan = train_gan(embed(models.encoder, train, fp), GanConfig(arch="dcgan", resolution=preset.resolution,
-                    latent_dim=64, width=32, steps=args.gan_steps, seed=1), progress=False)
-    bits = decode(models.decoder, to_uint8(sample(gan.generator, 1000, seed=1)))
-    print(f"l2_weight={args.l2_weight}: transfer bit accuracy {bit_accuracy(bits, fp).mean():.4f}, pass rate "
-          f"{is_fingerprinted(bits, fp, preset.alpha).float().mean():.3f} ({time.time() - start:.0f} s)")
+    gan_cfg = GanConfig(arch=args.arch, discriminator=args.discriminator, resolution=preset.resolution, latent_dim=64,
+                        width=args.width, steps=args.gan_steps, loss=args.loss, seed=args.seed)
+    gan = train_gan(embed(models.encoder, train, fp), gan_cfg, progress=False)
+    samples = to_uint8(sample(gan.generator, 1000, seed=1))
+    bits = decode(models.decoder, samples)
+    acc = bit_accuracy(bits, fp)
+    q = torch.quantile(acc, torch.tensor([0.01, 0.05, 0.5])).tolist()
+    x = samples.float() / 255
+    saturated = ((x < 0.03) | (x > 0.97)).float().mean()
+    print(f"{args.arch} (D: {args.discriminator or args.arch}, {args.gan_steps} steps): transfer bit accuracy "
+          f"{acc.mean():.4f} (q01 {q[0]:.3f}, q05 {q[1]:.3f}, median {q[2]:.3f}), pass rate "
+          f"{is_fingerprinted(bits, fp, preset.alpha).float().mean():.3f}, saturated pixels {saturated:.3f} "
+          f"({time.time() - start:.0f} s)")
 
 
 if __name__ == "__main__":
