@@ -1,7 +1,8 @@
 """Fingerprint strength and generator choice vs transfer: train the quick-preset fingerprint (optionally
 with another L2 weight), stamp the 20k training crops, train one GAN on them and decode 1000 samples.
 
-    python scripts/transfer_tradeoff.py --l2-weight 5                  # one 4000-step DCGAN, ~8 min on 2 cores
+    python scripts/transfer_tradeoff.py --l2-weight 5                  # one 4000-step DCGAN, ~7 min on 2 cores
+    python scripts/transfer_tradeoff.py --hardening-steps 0 --gan-steps 2000
     python scripts/transfer_tradeoff.py --arch resnet --width 16 --gan-steps 1000 --discriminator resnet
     python scripts/transfer_tradeoff.py --arch resnet --width 16 --gan-steps 1000 --discriminator dcgan
 
@@ -29,6 +30,7 @@ from bench.presets import get_preset
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--l2-weight", type=float, default=None, help="default: the quick preset's")
+    parser.add_argument("--hardening-steps", type=int, default=None, help="default: the quick preset's (0: off)")
     parser.add_argument("--arch", default="dcgan")
     parser.add_argument("--discriminator", default="", help="architecture whose D is used (default: arch's own)")
     parser.add_argument("--width", type=int, default=32)
@@ -39,7 +41,11 @@ def main() -> None:
     preset = get_preset("quick")
     train = crops(BuiltinData("train", preset.n_train, preset.resolution))
     test = crops(BuiltinData("test", preset.n_test, preset.resolution))
-    cfg = preset.fingerprint if args.l2_weight is None else replace(preset.fingerprint, l2_weight=args.l2_weight)
+    cfg = preset.fingerprint
+    if args.l2_weight is not None:
+        cfg = replace(cfg, l2_weight=args.l2_weight)
+    if args.hardening_steps is not None:
+        cfg = replace(cfg, hardening_steps=args.hardening_steps)
     start = time.time()
     models = train_fingerprint(train, cfg, progress=False).models
     fp = random_fingerprint(cfg.n_bits, 7)
