@@ -27,7 +27,7 @@ def _optimizer_tensors(prefix: str, opt: torch.optim.Optimizer) -> dict[str, tor
     out = {}
     for idx, state in opt.state_dict()["state"].items():
         for name, value in state.items():
-            out[f"{prefix}.{idx}.{name}"] = torch.as_tensor(value)
+            out[f"{prefix}.{idx}.{name}"] = torch.as_tensor(value).detach().cpu().contiguous().clone()
     return out
 
 

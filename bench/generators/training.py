@@ -122,7 +122,8 @@ def train_gan(
     loss = LOSSES.get(config.loss)
     device = torch.device(device)
     G, D = _networks(config, generator, discriminator)
-    G, D = G.to(device), D.to(device)
+    # channels_last: ~20% more DCGAN steps per second on CPU (oneDNN); returned networks are converted back
+    G, D = (m.to(device, memory_format=torch.channels_last) for m in (G, D))
     state = TrainingState(
         generator=G, discriminator=D, ema=make_ema(G),
         opt_g=torch.optim.Adam(G.parameters(), lr=config.lr_g, betas=config.betas),
@@ -172,7 +173,8 @@ def train_gan(
     seconds = time.perf_counter() - t0
     ran = max(0, config.steps - start)
 
-    final = copy.deepcopy(state.ema)
+    final = copy.deepcopy(state.ema).to(memory_format=torch.contiguous_format)
+    G, D = (m.to(memory_format=torch.contiguous_format) for m in (G, D))
     recalibrate_batchnorm(final, seed=stream_seed(config.seed, _STREAM_BN, 0), batch_size=config.batch_size)
     return GanResult(
         config=config,

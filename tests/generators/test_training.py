@@ -56,6 +56,9 @@ class TestTrainGan:
         assert torch.equal(a.history, b.history)
         assert a.history.shape == (3, 2) and torch.isfinite(a.history).all()
         assert not a.generator.training
+        # trained in channels_last for speed, released in the standard layout (safetensors needs it)
+        for net in (a.generator, a.online_generator, a.discriminator):
+            assert all(t.is_contiguous() for t in net.state_dict().values())
 
     def test_seed_matters(self, tiny_images, tiny_config):
         a = train_gan(tiny_images, tiny_config, progress=False)
