@@ -1,0 +1,39 @@
+"""bench.presets: every shipped preset's generator plans are valid training configs, typos fail early."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.generators import GENERATORS, LOSSES
+from bench.presets import PRESETS, GeneratorPlan
+from bench.registry import UnknownIdError
+from bench.stages.generators import gan_config
+
+
+@pytest.mark.parametrize("name", PRESETS.ids())
+def test_generator_plans_build_valid_configs(name):
+    preset = PRESETS.get(name)
+    assert preset.generators, f"{name} trains no generators"
+    ids = [plan.id for plan in preset.generators]
+    assert len(ids) == len(set(ids)), f"duplicate generator ids in {name}: {ids}"
+    assert any(not plan.fingerprinted for plan in preset.generators), f"{name} has no clean control"
+    for plan in preset.generators:
+        cfg = gan_config(plan, preset.resolution)
+        assert (cfg.arch, cfg.discriminator, cfg.loss, cfg.steps) == (plan.arch, plan.discriminator, plan.loss,
+                                                                      plan.steps)
+        assert cfg.arch in GENERATORS and cfg.loss in LOSSES
+
+
+@pytest.mark.parametrize("field,value", [("arch", "dcgn"), ("discriminator", "resnt"), ("loss", "hnge")])
+def test_plan_typos_fail_at_definition(field, value):
+    kwargs = {"id": "g", "arch": "dcgan", "seed": 0, field: value}
+    with pytest.raises(UnknownIdError, match="Did you mean"):
+        GeneratorPlan(**kwargs)
+
+
+def test_quick_zoo_pairs_the_resnet_with_a_strided_discriminator():
+    # the average-pooling ResNet D never teaches its G the fingerprint at CPU scale (README)
+    plans = {plan.id: plan for plan in PRESETS.get("quick").generators}
+    assert plans["resnet-s1"].arch == "resnet" and plans["resnet-s1"].discriminator == "dcgan"
+    steps = {plan.steps for plan in plans.values() if plan.arch == "dcgan"}
+    assert len(steps) == 1, "the clean control must train as long as the fingerprinted DCGANs"
