@@ -27,7 +27,7 @@ def _optimizer_tensors(prefix: str, opt: torch.optim.Optimizer) -> dict[str, tor
     out = {}
     for idx, state in opt.state_dict()["state"].items():
         for name, value in state.items():
-            out[f"{prefix}.{idx}.{name}"] = torch.as_tensor(value).detach().cpu().contiguous().clone()
+            out[f"{prefix}.{idx}.{name}"] = _packed(value)
     return out
 
 
@@ -42,8 +42,13 @@ def _load_optimizer(prefix: str, opt: torch.optim.Optimizer, tensors: dict[str, 
     opt.load_state_dict(sd)
 
 
+def _packed(value: object) -> torch.Tensor:
+    """A CPU copy in the standard layout (safetensors refuses channels_last or shared tensors)."""
+    return torch.as_tensor(value).detach().cpu().contiguous().clone()
+
+
 def _module_tensors(prefix: str, module: nn.Module) -> dict[str, torch.Tensor]:
-    return {f"{prefix}.{k}": v.detach().cpu().contiguous().clone() for k, v in module.state_dict().items()}
+    return {f"{prefix}.{k}": _packed(v) for k, v in module.state_dict().items()}
 
 
 def _load_module(prefix: str, module: nn.Module, tensors: dict[str, torch.Tensor]) -> None:
