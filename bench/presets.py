@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from bench.fingerprint.training import FingerprintTrainConfig
-from bench.generators.losses import LOSSES
-from bench.generators.registry import GENERATORS
+from bench.generators.config import check_ids
 from bench.registry import Registry
 
 
@@ -33,10 +32,7 @@ class GeneratorPlan:
     loss: str = "hinge"
 
     def __post_init__(self) -> None:  # a typo fails when the preset is defined, not after the fingerprint stage
-        GENERATORS.get(self.arch)
-        if self.discriminator:
-            GENERATORS.get(self.discriminator)
-        LOSSES.get(self.loss)
+        check_ids(self.arch, self.discriminator, self.loss)
 
 
 @dataclass(frozen=True)

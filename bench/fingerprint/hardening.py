@@ -19,6 +19,8 @@ import torch.nn.functional as F
 from kornia.filters import gaussian_blur2d
 from tqdm.auto import tqdm
 
+from bench.fingerprint.embedding import to_float
+
 BLUR_KERNEL = 5  # 5x5 Gaussian: sigma <= 1 is well inside it
 MIN_SIGMA = 0.3
 
@@ -64,7 +66,7 @@ def harden_decoder(encoder: torch.nn.Module, decoder: torch.nn.Module, images: t
         chosen = torch.rand(batch_size, generator=gen) < 0.5
         sigma = torch.empty(batch_size).uniform_(MIN_SIGMA, blur_sigma, generator=gen) * chosen
         noise = torch.empty(batch_size).uniform_(0, noise_std, generator=gen) * chosen
-        x = images[idx].float().div(255).to(device)
+        x = to_float(images[idx]).to(device)
         with torch.no_grad():
             stamped = encoder(x, bits.to(device))
             stamped = torch.where(chosen.to(device)[:, None, None, None],

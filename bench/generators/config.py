@@ -14,6 +14,14 @@ from bench.generators.registry import GENERATORS, check_resolution
 RESUMABLE_FIELDS = frozenset({"steps", "checkpoint_every"})
 
 
+def check_ids(arch: str, discriminator: str, loss: str) -> None:
+    """Raise (with "did you mean") when a generator, discriminator or loss id is not registered."""
+    GENERATORS.get(arch)
+    if discriminator:
+        GENERATORS.get(discriminator)
+    LOSSES.get(loss)
+
+
 @dataclass(frozen=True)
 class GanConfig:
     """Everything that defines a GAN training run. ``version`` goes into result rows and cache keys;
@@ -42,10 +50,7 @@ class GanConfig:
     discriminator: str = ""
 
     def __post_init__(self) -> None:
-        GENERATORS.get(self.arch)  # "did you mean" on a typo
-        if self.discriminator:
-            GENERATORS.get(self.discriminator)
-        LOSSES.get(self.loss)
+        check_ids(self.arch, self.discriminator, self.loss)
         check_resolution(self.resolution)
         for name in ("latent_dim", "width", "batch_size", "checkpoint_every"):
             value = getattr(self, name)
