@@ -48,7 +48,7 @@ def fingerprint_seed(model_id: str) -> int:
 def gan_config(plan: GeneratorPlan, resolution: int) -> GanConfig:
     return GanConfig(arch=plan.arch, resolution=resolution, latent_dim=plan.latent_dim, width=plan.width,
                      steps=plan.steps, seed=plan.seed, loss=plan.loss, discriminator=plan.discriminator,
-                     checkpoint_every=max(1, min(500, plan.steps)))
+                     batch_size=plan.batch_size, lr_g=plan.lr, lr_d=plan.lr, checkpoint_every=max(1, min(500, plan.steps)))
 
 
 def _train_one(ctx: RunContext, plan: GeneratorPlan, cfg: GanConfig, data: torch.Tensor, data_key: str) -> nn.Module:

@@ -19,8 +19,8 @@ def test_generator_plans_build_valid_configs(name):
     assert any(not plan.fingerprinted for plan in preset.generators), f"{name} has no clean control"
     for plan in preset.generators:
         cfg = gan_config(plan, preset.resolution)
-        assert (cfg.arch, cfg.discriminator, cfg.loss, cfg.steps) == (plan.arch, plan.discriminator, plan.loss,
-                                                                      plan.steps)
+        assert (cfg.arch, cfg.discriminator, cfg.loss, cfg.steps, cfg.batch_size, cfg.lr_g, cfg.lr_d) == (
+            plan.arch, plan.discriminator, plan.loss, plan.steps, plan.batch_size, plan.lr, plan.lr)
         assert cfg.arch in GENERATORS and cfg.loss in LOSSES
 
 
@@ -35,5 +35,5 @@ def test_quick_zoo_pairs_the_resnet_with_a_strided_discriminator():
     # the average-pooling ResNet D never teaches its G the fingerprint at CPU scale (README)
     plans = {plan.id: plan for plan in PRESETS.get("quick").generators}
     assert plans["resnet-s1"].arch == "resnet" and plans["resnet-s1"].discriminator == "dcgan"
-    steps = {plan.steps for plan in plans.values() if plan.arch == "dcgan"}
-    assert len(steps) == 1, "the clean control must train as long as the fingerprinted DCGANs"
+    schedules = {(plan.steps, plan.batch_size, plan.lr) for plan in plans.values() if plan.arch == "dcgan"}
+    assert len(schedules) == 1, "the clean control must train like the fingerprinted DCGANs"
