@@ -27,7 +27,7 @@ from bench.stages.baselines import run_baselines
 from bench.stages.context import RunContext
 from bench.stages.data import load_real_images
 from bench.stages.fingerprint import evaluate_data, fingerprint_models
-from bench.stages.generators import evaluate_zoo, train_zoo
+from bench.stages.generators import evaluate_zoo, gan_config, train_zoo
 from bench.stages.image_attacks import run_image_attacks
 from bench.stages.model_attacks import run_model_attacks
 
@@ -77,6 +77,8 @@ def run(preset: Preset, out: str | Path, *, data_dir: str | Path | None = None, 
 def _run(preset: Preset, out: str | Path, *, data_dir: str | Path | None, device: str,
          cache: ArtifactCache | None, progress: bool) -> RunOutcome:
     started = time.perf_counter()
+    for plan in preset.generators:  # a bad plan fails now, not after the fingerprint stage
+        gan_config(plan, preset.resolution)
     ctx = RunContext(preset=preset, cache=cache or ArtifactCache(), out=Path(out), device=_check_device(device),
                      data_dir=Path(data_dir) if data_dir else None, progress=progress)
     ctx.out.mkdir(parents=True, exist_ok=True)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from bench.generators import GENERATORS, LOSSES
 from bench.presets import PRESETS, GeneratorPlan
 from bench.registry import UnknownIdError
+from bench.runner import run
 from bench.stages.generators import gan_config
 
 
@@ -37,3 +40,13 @@ def test_quick_zoo_pairs_the_resnet_with_a_strided_discriminator():
     assert plans["resnet-s1"].arch == "resnet" and plans["resnet-s1"].discriminator == "dcgan"
     schedules = {(plan.steps, plan.batch_size, plan.lr) for plan in plans.values() if plan.arch == "dcgan"}
     assert len(schedules) == 1, "the clean control must train like the fingerprinted DCGANs"
+
+
+@pytest.mark.parametrize("field,value", [("batch_size", 0), ("lr", -1.0), ("steps", -5)])
+def test_bad_plan_fails_before_any_stage(tmp_path, field, value):
+    smoke = PRESETS.get("smoke")
+    bad = dataclasses.replace(smoke.generators[0], **{field: value})
+    preset = dataclasses.replace(smoke, generators=(bad, *smoke.generators[1:]))
+    with pytest.raises(ValueError, match="lr|batch_size|steps"):
+        run(preset, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
