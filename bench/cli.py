@@ -51,6 +51,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         preset = replace(preset, grid_overrides=overrides)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.gan_workers is not None:
+        if args.gan_workers < 1:
+            raise SystemExit(f"--gan-workers must be >= 1, got {args.gan_workers}")
+        preset = replace(preset, gan_workers=args.gan_workers)
     out = Path(args.out or f"runs/{preset.name}")
     outcome = run(preset, out, data_dir=args.data, device=args.device,
                   cache=ArtifactCache(args.cache_dir, enabled=not args.no_cache), progress=not args.quiet)
@@ -129,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override an attack's severity grid (repeatable)")
     p.add_argument("--grid-file", type=Path, help="JSON file {attack_id: [values]} of grid overrides")
     p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--gan-workers", type=int, help="processes training generators side by side on CPU, "
+                   "sharing the threads (default: the preset's; quick 2)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_run)
 
