@@ -78,6 +78,19 @@ class TestSmokeRun:
             assert metric in data.index
         assert 0 <= data["bit_accuracy"] <= 1 and 0 <= data["p_value"] <= 1
 
+    def test_zoo_rows_pool_every_fingerprinted_sample(self, cold):
+        df = read_results(cold.out / "results.csv")
+        for metric in ("attribution_accuracy", "detection_accuracy"):
+            rows = df[(df["attack"] == "none") & (df["metric"] == metric)
+                      & (df["method"] == "artificial_fingerprint") & (df["world"] == "closed")].set_index("model")
+            models = rows.drop(index="zoo")
+            assert len(models) >= 1 and "zoo" in rows.index
+            if metric == "attribution_accuracy":  # pooled samples: the n-weighted mean of the per-model rows
+                expected = (models["value"] * models["n"]).sum() / models["n"].sum()
+                assert rows.loc["zoo", "n"] == models["n"].sum()
+                assert rows.loc["zoo", "value"] == pytest.approx(expected, abs=1e-12)
+            assert models["value"].min() - 1e-12 <= rows.loc["zoo", "value"] <= models["value"].max() + 1e-12
+
     def test_manifest(self, cold):
         m = cold.manifest
         assert m["preset"] == "smoke"
