@@ -1,7 +1,7 @@
 """Run presets: frozen configs whose hash keys every cached artifact.
 
 - ``smoke``: the whole path end to end in well under a minute (tests).
-- ``quick``: the README's main job on the built-in offline data, 32x32, 2 CPU cores, ~22 minutes cold (fingerprint + generators ~15).
+- ``quick``: the README's main job on the built-in offline data, 32x32, 2 CPU cores, ~20 minutes cold (fingerprint + generators ~13-15).
 - ``paper``: the paper's settings (128x128, 100-bit fingerprints, sigmoid encoder, authors' schedule) on a
   user-supplied image folder (``--data``), meant for a GPU.
 """
