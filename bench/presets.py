@@ -124,7 +124,7 @@ PRESETS.add("quick", Preset(
     name="quick", resolution=32, n_bits=48, n_train=20000, n_test=1000, n_holdout=2000,
     fingerprint=FingerprintTrainConfig(n_bits=48, resolution=32, steps=1200, batch_size=64, lr=5e-4,
                                        output="residual", l2_await=100, l2_ramp=400, l2_weight=15,
-                                       checkpoint_every=200, hardening_steps=400),
+                                       checkpoint_every=200, hardening_steps=400, hardening_ema=0.98),
     # DCGANs learn the fingerprint with the number of updates: batch 64 x 3750 steps left 1-2.6% of samples
     # short of the zoo's attribution threshold, batch 32 x 5000 at lr 3e-4 0.2-0.8% in about the same time.
     # The ResNet G learns the fingerprint only against a strided-conv D (its own average-pooling D is blind

@@ -46,15 +46,23 @@ def perturb(images: torch.Tensor, sigma: torch.Tensor, noise_std: torch.Tensor,
 
 def harden_decoder(encoder: torch.nn.Module, decoder: torch.nn.Module, images: torch.Tensor, *, steps: int,
                    n_bits: int, batch_size: int = 64, lr: float = 1e-4, noise_std: float = 0.03,
-                   blur_sigma: float = 1.0, seed: int = 0, device: str | torch.device = "cpu",
-                   progress: bool = True) -> torch.nn.Module:
+                   blur_sigma: float = 1.0, ema_decay: float = 0.0, seed: int = 0,
+                   device: str | torch.device = "cpu", progress: bool = True) -> torch.nn.Module:
     """Train ``decoder`` (in place; returned) for ``steps`` Adam steps of BCE on ``encoder(x, w)`` with
     fresh random ``w``; half of every batch goes through :func:`perturb` with sigma ~ U(0.3, blur_sigma)
-    and noise std ~ U(0, noise_std). ``images``: uint8 ``N x 3 x R x R``. The encoder is not changed."""
+    and noise std ~ U(0, noise_std). ``images``: uint8 ``N x 3 x R x R``. The encoder is not changed.
+
+    ``ema_decay`` > 0 returns the exponential moving average of the decoder's weights over the phase
+    (``avg = decay * avg + (1 - decay) * w`` after every step, starting from the weights before it)
+    instead of the last step's: the last step of a noisy phase is one draw, and on two quick zoos the
+    average of 0.98 left 10-40% fewer generated samples short of the attribution threshold."""
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise ValueError(f"hardening steps must be an int >= 0, got {steps!r}")
     if blur_sigma < MIN_SIGMA or noise_std < 0:
         raise ValueError(f"need blur_sigma >= {MIN_SIGMA} and noise_std >= 0, got {blur_sigma}, {noise_std}")
+    if not 0 <= ema_decay < 1:
+        raise ValueError(f"need 0 <= ema_decay < 1, got {ema_decay}")
+    average = [p.detach().clone() for p in decoder.parameters()] if ema_decay else None
     gen = torch.Generator().manual_seed(seed * 7919 + 1)
     opt = torch.optim.Adam(decoder.parameters(), lr=lr)
     was_training = encoder.training
@@ -75,5 +83,13 @@ def harden_decoder(encoder: torch.nn.Module, decoder: torch.nn.Module, images: t
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if average is not None:
+            with torch.no_grad():
+                for avg, p in zip(average, decoder.parameters(), strict=True):
+                    avg.lerp_(p, 1 - ema_decay)
+    if average is not None and steps:
+        with torch.no_grad():
+            for avg, p in zip(average, decoder.parameters(), strict=True):
+                p.copy_(avg)
     encoder.train(was_training)
     return decoder.eval()

@@ -54,6 +54,7 @@ class FingerprintTrainConfig:
     hardening_steps: int = 0  # decoder-only phase after training (bench.fingerprint.hardening); 0 = the paper's
     hardening_noise: float = 0.03
     hardening_blur_sigma: float = 1.0
+    hardening_ema: float = 0.0  # > 0: the decoder is the EMA of its weights over the hardening phase
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,8 @@ def train_fingerprint(images: torch.Tensor, cfg: FingerprintTrainConfig, *, devi
             "or set fallback_activation_step to start the L2 ramp after N steps.", TrainingWarning, stacklevel=2)
     if cfg.hardening_steps:
         harden_decoder(enc, dec, images, steps=cfg.hardening_steps, n_bits=cfg.n_bits, batch_size=cfg.batch_size,
-                       noise_std=cfg.hardening_noise, blur_sigma=cfg.hardening_blur_sigma, seed=cfg.seed,
+                       noise_std=cfg.hardening_noise, blur_sigma=cfg.hardening_blur_sigma,
+                       ema_decay=cfg.hardening_ema, seed=cfg.seed,
                        device=device, progress=progress)
     return TrainingResult(FingerprintModels(enc.eval(), dec.eval()), cfg.steps, activated_at, history)
 

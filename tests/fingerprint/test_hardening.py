@@ -74,6 +74,24 @@ class TestHardenDecoder:
             runs.append(dec.state_dict())
         assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
 
+    def test_ema_is_the_moving_average_of_the_trajectory(self):
+        # reference: the weights after k = 0..n plain steps (a k-step run is the first k steps of a longer
+        # one), averaged as avg_k = d * avg_{k-1} + (1 - d) * w_k from avg_0 = w_0
+        images, n, d = _images(), 3, 0.5
+        trajectory = []
+        for k in range(n + 1):
+            enc, dec = _nets()
+            harden_decoder(enc, dec, images, steps=k, n_bits=8, batch_size=8, seed=5, progress=False)
+            trajectory.append({name: p.detach().clone() for name, p in dec.named_parameters()})
+        expected = trajectory[0]
+        for w in trajectory[1:]:
+            expected = {name: d * expected[name] + (1 - d) * w[name] for name in w}
+        enc, dec = _nets()
+        harden_decoder(enc, dec, images, steps=n, n_bits=8, batch_size=8, seed=5, ema_decay=d, progress=False)
+        for name, p in dec.named_parameters():
+            torch.testing.assert_close(p.detach(), expected[name], rtol=1e-5, atol=1e-6, msg=name)
+        assert any(not torch.equal(trajectory[-1][name], p) for name, p in dec.named_parameters())
+
     def test_zero_steps_changes_nothing(self):
         enc, dec = _nets()
         before = {k: v.clone() for k, v in dec.state_dict().items()}
@@ -81,7 +99,8 @@ class TestHardenDecoder:
         assert all(torch.equal(v, before[k]) for k, v in dec.state_dict().items())
 
     @pytest.mark.parametrize("kwargs,match", [({"steps": -1}, "steps"), ({"steps": 1.5}, "steps"),
-                                              ({"steps": 1, "blur_sigma": 0.1}, "blur_sigma")])
+                                              ({"steps": 1, "blur_sigma": 0.1}, "blur_sigma"),
+                                              ({"steps": 1, "ema_decay": 1.0}, "ema_decay")])
     def test_bad_arguments(self, kwargs, match):
         enc, dec = _nets()
         with pytest.raises(ValueError, match=match):
