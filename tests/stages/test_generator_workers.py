@@ -4,27 +4,17 @@ land in the cache as they finish, and a worker's error reaches the caller."""
 from __future__ import annotations
 
 import dataclasses
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import torch
 
+from baselines._torch_classifier import torch_threads
 from bench.cache import ArtifactCache
 from bench.generators import GanConfig
 from bench.presets import PRESETS, GeneratorPlan
 from bench.stages.context import RunContext
 from bench.stages.generators import _Job, _train_job, _train_missing
-
-
-@contextmanager
-def _threads(n: int):
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _jobs() -> list[_Job]:
@@ -46,9 +36,9 @@ def _ctx(tmp_path: Path, workers: int) -> RunContext:
 def test_workers_train_what_one_thread_trains_in_process(tmp_path):
     jobs = _jobs()
     ctx = _ctx(tmp_path, workers=2)
-    with _threads(2):  # two workers on two threads: one thread each
+    with torch_threads(2):  # two workers on two threads: one thread each
         trained = _train_missing(ctx, jobs)
-    with _threads(1):
+    with torch_threads(1):
         expected = {j.key: _train_job(j.data, j.config, None, None, False, "cpu")[0] for j in jobs}
     assert trained.keys() == expected.keys()
     for key, state in expected.items():
