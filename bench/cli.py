@@ -134,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grid-file", type=Path, help="JSON file {attack_id: [values]} of grid overrides")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--gan-workers", type=int, help="processes training generators side by side on CPU, "
-                   "sharing the threads (default: the preset's; quick 2)")
+                   "sharing the threads (default: the preset's, 1 in every shipped preset)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_run)
 

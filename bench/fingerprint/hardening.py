@@ -87,7 +87,7 @@ def harden_decoder(encoder: torch.nn.Module, decoder: torch.nn.Module, images: t
             with torch.no_grad():
                 for avg, p in zip(average, decoder.parameters(), strict=True):
                     avg.lerp_(p, 1 - ema_decay)
-    if average is not None and steps:
+    if average is not None:
         with torch.no_grad():
             for avg, p in zip(average, decoder.parameters(), strict=True):
                 p.copy_(avg)

@@ -8,7 +8,8 @@ from __future__ import annotations
 import hashlib
 import math
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,7 +60,7 @@ def gan_config(plan: GeneratorPlan, resolution: int) -> GanConfig:
 class _Job:
     plan: GeneratorPlan
     config: GanConfig
-    data: torch.Tensor
+    load_data: Callable[[], torch.Tensor]  # called only if the generator must train (a cached one never reads it)
     key: str
 
 
@@ -101,24 +102,28 @@ def _train_missing(ctx: RunContext, jobs: list[_Job]) -> dict[str, dict[str, tor
     if workers <= 1:
         for job in missing:
             ctx.log(f"training generator {_describe(job)}")
-            done(job, *_train_job(job.data, job.config, resume(job), None, ctx.progress, ctx.device))
+            done(job, *_train_job(job.load_data(), job.config, resume(job), None, ctx.progress, ctx.device))
         return trained
     threads = max(1, torch.get_num_threads() // workers)
     ctx.log(f"training {len(missing)} generators in {workers} processes x {threads} thread(s): "
             + "; ".join(_describe(j) for j in missing))
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(_train_job, j.data, j.config, resume(j), threads, False, "cpu"): j for j in missing}
-        bar = tqdm(total=len(missing), desc="generators", unit="GAN", disable=not ctx.progress, dynamic_ncols=True)
-        try:
-            for future in as_completed(futures):
-                done(futures[future], *future.result())
+    queue, running = iter(missing), {}
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool, \
+            tqdm(total=len(missing), desc="generators", unit="GAN", disable=not ctx.progress, dynamic_ncols=True) as bar:
+
+        def submit_next() -> None:  # one job per free worker: at most ``workers`` training sets in memory
+            job = next(queue, None)
+            if job is not None:
+                running[pool.submit(_train_job, job.load_data(), job.config, resume(job), threads, False, "cpu")] = job
+
+        for _ in range(workers):
+            submit_next()
+        while running:
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                done(running.pop(future), *future.result())
                 bar.update(1)
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
-        finally:
-            bar.close()
+                submit_next()
     return trained
 
 
@@ -132,18 +137,21 @@ def train_zoo(ctx: RunContext, models: FingerprintModels, real: RealImages, mode
             fp = random_fingerprint(p.n_bits, fingerprint_seed(plan.id))
             fingerprints[plan.id] = fp
             data_key = config_hash("stamped", model_key, fp, real.train)
-            data = ctx.cache.tensors("stamped", data_key, lambda fp=fp: {
-                "images": embed(models.encoder, real.train, fp, device=ctx.device)})["images"]
+
+            def data(fp: torch.Tensor = fp, data_key: str = data_key) -> torch.Tensor:
+                return ctx.cache.tensors("stamped", data_key, lambda: {
+                    "images": embed(models.encoder, real.train, fp, device=ctx.device)})["images"]
         else:
             clean_ids.append(plan.id)
-            data_key, data = config_hash("clean", real.train), real.train
+            data_key, data = config_hash("clean", real.train), lambda: real.train
         jobs.append(_Job(plan, cfg, data, config_hash(cfg, data_key)))
     trained = _train_missing(ctx, jobs)
     generators, configs, samples = {}, {}, {}
     for job in jobs:
         G, _ = build(job.config.arch, job.config.resolution, job.config.latent_dim, job.config.width)
         G.load_state_dict(trained[job.key] if job.key in trained else ctx.cache.tensors(
-            "generator", job.key, lambda j=job: _train_job(j.data, j.config, None, None, ctx.progress, ctx.device)[0]))
+            "generator", job.key, lambda j=job: _train_job(j.load_data(), j.config, None, None, ctx.progress,
+                                                           ctx.device)[0]))
         generators[job.plan.id] = G.eval()
         configs[job.plan.id] = job.config
         samples[job.plan.id] = to_uint8(sample(generators[job.plan.id], p.n_samples, seed=p.seed + 1))

@@ -24,7 +24,7 @@ def _jobs() -> list[_Job]:
         plan = GeneratorPlan(f"{arch}-s{seed}", arch, seed, steps=3, width=4, latent_dim=8, batch_size=8)
         cfg = GanConfig(arch=arch, resolution=16, latent_dim=8, width=4, steps=3, batch_size=8, seed=seed,
                         checkpoint_every=2)
-        jobs.append(_Job(plan, cfg, images, f"key{seed}"))
+        jobs.append(_Job(plan, cfg, lambda: images, f"key{seed}"))
     return jobs
 
 
@@ -39,7 +39,7 @@ def test_workers_train_what_one_thread_trains_in_process(tmp_path):
     with torch_threads(2):  # two workers on two threads: one thread each
         trained = _train_missing(ctx, jobs)
     with torch_threads(1):
-        expected = {j.key: _train_job(j.data, j.config, None, None, False, "cpu")[0] for j in jobs}
+        expected = {j.key: _train_job(j.load_data(), j.config, None, None, False, "cpu")[0] for j in jobs}
     assert trained.keys() == expected.keys()
     for key, state in expected.items():
         assert state.keys() == trained[key].keys()
@@ -63,6 +63,6 @@ def test_cached_generators_are_not_trained_again(tmp_path):
 
 def test_worker_error_reaches_the_caller(tmp_path):
     jobs = _jobs()
-    bad = dataclasses.replace(jobs[1], data=torch.zeros(4, 3, 8, 8, dtype=torch.uint8))
+    bad = dataclasses.replace(jobs[1], load_data=lambda: torch.zeros(4, 3, 8, 8, dtype=torch.uint8))
     with pytest.raises(ValueError, match="config.resolution is 16"):
         _train_missing(_ctx(tmp_path, workers=2), [jobs[0], bad])
