@@ -14,10 +14,18 @@ from bench.registry import Registry
 
 @dataclass(frozen=True)
 class MetricSpec:
+    """``interval``: how a single-seed row's 95% interval is formed: ``"wilson"`` for a rate over ``n``
+    trials (a proportion), ``"mean"`` for a mean over ``n`` items with a standard error, ``""`` for none.
+    ``ideal``: for a metric whose best value is a point, not an end (a clean model's bit accuracy against
+    someone else's fingerprint is best at chance, 0.5): the regression check and ``compare`` judge the
+    distance to it, both ways."""
+
     id: str
     higher_is_better: bool
     unit: str
     description: str
+    interval: str = ""
+    ideal: float | None = None
 
     @property
     def arrow(self) -> str:
@@ -27,34 +35,45 @@ class MetricSpec:
 METRICS: Registry[MetricSpec] = Registry("metric")
 
 
-def _metric(metric_id: str, higher_is_better: bool, unit: str, description: str) -> None:
-    METRICS.add(metric_id, MetricSpec(metric_id, higher_is_better, unit, description))
+def _metric(metric_id: str, higher_is_better: bool, unit: str, description: str, *, interval: str = "",
+            ideal: float | None = None) -> None:
+    METRICS.add(metric_id, MetricSpec(metric_id, higher_is_better, unit, description, interval, ideal))
 
 
-_metric("bit_accuracy", True, "fraction", "mean share of fingerprint bits decoded correctly")
+_metric("bit_accuracy", True, "fraction", "mean share of fingerprint bits decoded correctly", interval="mean")
 _metric("p_value", False, "probability",
         "median one-sided binomial p-value of the decoded bits under 'not fingerprinted'")
 _metric("log10_p_value", False, "log10 probability", "median log10 of the binomial p-value")
 _metric("pass_rate", True, "fraction",
-        "share of samples whose p-value passes the decision threshold (detected as fingerprinted)")
+        "share of samples whose p-value passes the decision threshold (detected as fingerprinted)", interval="wilson")
 _metric("false_positive_rate", False, "fraction",
-        "share of unfingerprinted images wrongly flagged as fingerprinted")
+        "share of unfingerprinted images wrongly flagged as fingerprinted", interval="wilson")
 _metric("control_bit_accuracy", False, "fraction",
-        "bit accuracy of unfingerprinted images against a fingerprint (chance is 0.5; "
-        "higher means more false matches under the one-sided test)")
-_metric("attribution_accuracy", True, "fraction", "share of samples attributed to the right source")
-_metric("detection_accuracy", True, "fraction", "balanced accuracy of real-vs-generated decisions")
-_metric("auc", True, "fraction", "area under the ROC curve")
+        "bit accuracy of unfingerprinted images against a fingerprint (ideal: chance, 0.5; above it means "
+        "false matches under the one-sided test, below it a decoder biased against that fingerprint)",
+        interval="mean", ideal=0.5)
+_metric("attribution_accuracy", True, "fraction", "share of samples attributed to the right source",
+        interval="wilson")
+_metric("detection_accuracy", True, "fraction", "balanced accuracy of real-vs-generated decisions "
+        "(interval: Wilson over all n decisions)", interval="wilson")
+_metric("auc", True, "fraction", "area under the ROC curve", interval="mean")
 _metric("tpr_at_fpr", True, "fraction",
-        "true-positive rate at the false-positive rate in the `fpr` column (empirical threshold from the negatives)")
+        "true-positive rate at the false-positive rate in the `fpr` column (empirical threshold from the negatives)",
+        interval="wilson")
 _metric("tpr_at_fpr_analytic", True, "fraction",
-        "true-positive rate at the false-positive rate in the `fpr` column, binomial threshold (Bonferroni over M)")
+        "true-positive rate at the false-positive rate in the `fpr` column, binomial threshold (Bonferroni over M)",
+        interval="wilson")
 # Metrics measured at an operating point: their rows carry its false-positive rate in the ``fpr`` column.
 FPR_METRICS: tuple[str, ...] = ("tpr_at_fpr", "tpr_at_fpr_analytic")
-_metric("psnr", True, "dB", "peak signal-to-noise ratio against the unmodified image")
-_metric("ssim", True, "fraction", "structural similarity against the unmodified image")
+_metric("psnr", True, "dB", "peak signal-to-noise ratio against the unmodified image", interval="mean")
+_metric("ssim", True, "fraction", "structural similarity against the unmodified image", interval="mean")
 _metric("fid", False, "FID", "Frechet distance of features (extractor named in the manifest)")
-_metric("attack_success_rate", True, "fraction", "share of samples where the attack achieved its goal")
+_metric("attack_success_rate", True, "fraction", "share of samples where the attack achieved its goal",
+        interval="wilson")
+_metric("robustness_auc", True, "fraction",
+        "normalised area under the bit-accuracy-vs-severity curve of one attack: the trapezoid over the "
+        "severity index (clean measurement first), divided by its width; 1 = untouched at every severity, "
+        "0.5 = chance", interval="mean")
 _metric("images_per_second", True, "img/s", "throughput")
 _metric("seconds", False, "s", "wall time")
 

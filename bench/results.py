@@ -1,10 +1,17 @@
 """The one tidy results table: one row per measured number, plus a validator.
 
 Columns (DESIGN.md contract): method, model, attack, attack_kind, param, severity, metric, value, n,
-higher_is_better, and the extras stderr, seed, attack_version, world, extractor, fpr. Numbers are numbers;
+higher_is_better, and the extras stderr, seed, attack_version, world, extractor, fpr, ci_low, ci_high.
+Numbers are numbers;
 ``param`` is NaN for the clean measurement; ``severity`` is the level index within the grid used
 (0 = weakest), -1 for ``attack == "none"``; ``fpr`` is the operating point's false-positive rate of
 ``tpr_at_fpr*`` rows (NaN for every other metric), so ``param`` stays the attack strength.
+
+``ci_low`` / ``ci_high``: a 95% interval. For one seed it comes from the metric's ``interval`` kind
+(:mod:`bench.stats`): Wilson over the ``n`` trials for rates, mean +- t * stderr for means; NaN where the
+metric has none. Rows with ``seed == AGGREGATE_SEED`` (-1) aggregate several seeds' rows of one identity:
+``value`` is their mean, ``stderr`` the standard error over seeds, the interval a t-interval over seeds and
+``n`` the images measured in all seeds together.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import pandas as pd
 
 from bench.atomic import write_atomic
 from bench.metrics import FPR_METRICS, METRICS
+from bench.stats import interval_for
 
 ATTACK_KINDS = ("none", "image", "model", "adaptive")
 WORLDS = ("", "closed", "open")
@@ -41,14 +49,21 @@ class Row:
     world: str = ""
     extractor: str = ""
     fpr: float = math.nan
+    ci_low: float = math.nan
+    ci_high: float = math.nan
 
 
 COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Row))
-NUMERIC = ("param", "value", "stderr", "fpr")
+NUMERIC = ("param", "value", "stderr", "fpr", "ci_low", "ci_high")
 INTEGER = ("severity", "n", "seed", "attack_version")
 TEXT = ("method", "model", "attack", "attack_kind", "metric", "world", "extractor")
-# What tells two measurements apart (NaN equals NaN): no two rows of a table share it.
-KEY = ("method", "model", "attack", "param", "metric", "fpr", "world", "seed")
+# The one row identity: what makes two rows the same measurement, in one run or across runs (results,
+# compare, the regression check and the spread script all use it). NaN equals NaN in ``param`` and ``fpr``.
+IDENTITY = ("method", "model", "attack", "attack_kind", "param", "metric", "fpr", "world")
+NAN_EQUAL = ("param", "fpr")
+# Within one table the seed tells repeats apart: no two rows share KEY.
+KEY = (*IDENTITY, "seed")
+AGGREGATE_SEED = -1  # ``seed`` of rows aggregated over seeds
 
 
 def row(
@@ -68,18 +83,23 @@ def row(
     world: str = "",
     extractor: str = "",
     fpr: float = math.nan,
+    ci: tuple[float, float] | None = None,
 ) -> Row:
-    """Build one validated row; the direction comes from the metric registry, never from the caller."""
+    """Build one validated row; the direction comes from the metric registry, never from the caller, and
+    so does the 95% interval unless ``ci`` gives one (aggregates over seeds do)."""
     spec = METRICS.get(metric)
     if attack_kind not in ATTACK_KINDS:
         raise ValueError(f"attack_kind must be one of {ATTACK_KINDS}, got {attack_kind!r}")
     if world not in WORLDS:
         raise ValueError(f"world must be one of {WORLDS}, got {world!r}")
+    low, high = ci if ci is not None else interval_for(spec.interval, float(value), int(n), float(stderr),
+                                                      bounded=spec.unit == "fraction")
     return Row(
         method=method, model=model, attack=attack, attack_kind=attack_kind, param=float(param),
         severity=int(severity), metric=metric, value=float(value), n=int(n),
         higher_is_better=spec.higher_is_better, stderr=float(stderr), seed=int(seed),
         attack_version=int(attack_version), world=world, extractor=extractor, fpr=float(fpr),
+        ci_low=float(low), ci_high=float(high),
     )
 
 
@@ -97,10 +117,13 @@ def rows_from_frame(df: pd.DataFrame) -> list[Row]:
 
 def coerce(df: pd.DataFrame) -> pd.DataFrame:
     """Give a table read from CSV the schema's dtypes (empty text cells become ''); a table written before
-    the ``fpr`` column existed (cached rows) gets it, all NaN."""
+    the ``fpr``, ``ci_low`` or ``ci_high`` columns existed gets them, all NaN."""
     df = df.copy()
-    if "fpr" not in df.columns and {"metric", "value"} <= set(df.columns):
-        df["fpr"] = math.nan
+    for col in ("fpr", "ci_low", "ci_high"):
+        if col not in df.columns and {"metric", "value"} <= set(df.columns):
+            df[col] = math.nan
+    if set(COLUMNS) <= set(df.columns):  # the schema's order, whatever order the file had
+        df = df[[*COLUMNS, *(c for c in df.columns if c not in COLUMNS)]]
     for col in TEXT:
         if col in df:  # an all-empty text column reads from CSV as float NaN: fill it as objects
             df[col] = df[col].astype(object).where(df[col].notna(), "").astype(str)
@@ -122,7 +145,7 @@ def validate(df: pd.DataFrame) -> list[str]:
                            "value", "n", "higher_is_better") if c not in df.columns]
     if missing:
         return [f"missing columns: {', '.join(missing)}"]
-    for col in ("param", "value", "stderr", "fpr", "severity", "n"):
+    for col in ("param", "value", "stderr", "fpr", "ci_low", "ci_high", "severity", "n"):
         if col in df.columns and not pd.api.types.is_numeric_dtype(df[col]):
             problems.append(f"column {col!r} must be numeric, found {df[col].dtype} (numbers stored as text?)")
     if not pd.api.types.is_bool_dtype(df["higher_is_better"]):

@@ -1,5 +1,6 @@
-"""Formatting only: metric headers with arrows and units, ``value ± stderr`` cells, and tiny Markdown,
-LaTeX (booktabs) and HTML table writers. Nothing here computes a number; it only turns numbers into text.
+"""Formatting only: metric headers with arrows and units, ``value ± error`` cells, and tiny Markdown,
+LaTeX (booktabs) and HTML table writers. Nothing here computes a result; it turns numbers into text (the
+± of a cell is half its row's 95% interval, or the stderr where there is no interval).
 """
 
 from __future__ import annotations
@@ -59,10 +60,17 @@ def format_number(value: float, metric: str = "") -> str:
     return f"{value:.4g}"
 
 
-def format_cell(value: float, stderr: float = math.nan, metric: str = "") -> str:
-    """``'0.955 ± 0.004'`` when a stderr exists, else just the value."""
+def format_cell(value: float, stderr: float = math.nan, metric: str = "", *,
+                ci: tuple[float, float] = (math.nan, math.nan)) -> str:
+    """``'0.955 ± 0.004'``: ± half the width of the 95% interval ``ci`` when both ends are finite, else
+    ± the stderr when one exists, else just the value."""
     text = format_number(value, metric)
-    if text == MISSING or stderr is None or math.isnan(float(stderr)):
+    if text == MISSING:
+        return text
+    low, high = (float(c) for c in ci)
+    if math.isfinite(low) and math.isfinite(high):
+        return f"{text} ± {format_number((high - low) / 2, metric)}"
+    if stderr is None or math.isnan(float(stderr)):
         return text
     return f"{text} ± {format_number(stderr, metric)}"
 

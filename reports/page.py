@@ -1,7 +1,8 @@
 """The report page: ``RUN/report.md`` (links the PNGs) and ``RUN/report.html`` (one self-contained file,
 PNGs embedded as base64), both built from ``RUN/results.csv`` and ``RUN/manifest.json`` alone.
 
-The headline only *selects* rows (lowest, highest) and quotes their values; it computes nothing.
+The headline only *selects* rows (lowest, highest) and quotes their values; it computes nothing. Where the
+run aggregated seeds, the page shows the aggregate rows (``reports.tables.select_seeds``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from reports.config import DEFAULT_CONFIG, ReportConfig
 from reports.format import MISSING, format_number, to_html, to_markdown
 from reports.labels import param_text
 from reports.plots import write_plots
-from reports.tables import Table, build_tables, table_markdown, write_tables
+from reports.tables import NOTE, Table, build_tables, select_seeds, table_markdown, write_tables
 
 PLOT_CAPTIONS = {
     "robustness_image": "Bit accuracy under image perturbations (paper Fig. 3 style).",
@@ -156,8 +157,7 @@ def render_html(results: pd.DataFrame, tables: dict[str, Table], plots: dict[str
                      + to_html(pd.DataFrame(manifest_rows(manifest), columns=["key", "value"])))
         parts += [f"<details><summary>{esc(key)}</summary><pre>{esc(block)}</pre></details>"
                   for key, block in manifest_blocks(manifest)]
-    parts.append("<h2>Tables</h2><p>↑ higher is better, ↓ lower is better; cells are value ± stderr "
-                 "where a stderr was measured.</p>")
+    parts.append(f"<h2>Tables</h2><p>{esc(NOTE)}</p>")
     for table in tables.values():
         parts.append(f"<h3>{esc(table.title)}</h3>" + to_html(table.display()))
     for title, frame in (extras or {}).values():
@@ -224,6 +224,7 @@ def render_run(run_dir: str | Path, config: ReportConfig = DEFAULT_CONFIG) -> Pa
     problems = validate(results)
     if problems:
         raise ValueError(f"{csv} is not a valid results table:\n- " + "\n- ".join(problems))
+    results = select_seeds(results)  # aggregate rows over seeds, where the run has them
     manifest = load_manifest(run_dir)
     config = config.with_manifest(manifest)
     tables = build_tables(results, config)

@@ -2,7 +2,8 @@
 
 Figures are built on the Agg canvas directly (``matplotlib.figure.Figure``), never through pyplot, so
 no figure is kept open and no global backend is touched. Every plotted number is a row of the results
-table: lines connect rows, error bars are their stderr; nothing is averaged or fitted.
+table: lines connect rows, error bars are their stderr, shaded bands their 95% interval; nothing is
+averaged or fitted. Where a run aggregated seeds, the aggregate rows are drawn (:func:`select_seeds`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from reports.config import DEFAULT_CONFIG, ReportConfig
 from reports.format import metric_label
 from reports.labels import param_axis_label, param_text
 from reports.palette import colour
+from reports.tables import select_seeds
 
 PLOT_NAMES = ("robustness_image", "robustness_methods", "model_attacks", "heatmap_strongest", "roc")
 DPI = 110
@@ -84,6 +86,17 @@ def _suffix(key: dict, skip: tuple[str, ...]) -> str:
     return f" ({', '.join(extra)})" if extra else ""
 
 
+def _band(ax, grp: pd.DataFrame, x: str, color: str) -> None:
+    """Shade the rows' 95% interval (``ci_low``..``ci_high``) around their line where it is finite."""
+    if "ci_low" not in grp or "ci_high" not in grp:
+        return
+    finite = (grp["ci_low"].notna() & grp["ci_high"].notna()).to_numpy()
+    if finite.any():
+        low, high = grp["ci_low"].to_numpy(dtype=float), grp["ci_high"].to_numpy(dtype=float)
+        ax.fill_between(grp[x].to_numpy(dtype=float), low, high, where=finite, color=color, alpha=0.2,
+                        linewidth=0)
+
+
 def _invert_if_falling(ax, rows: pd.DataFrame) -> None:
     """Put the weakest severity on the left even when the parameter falls as attacks get stronger."""
     ordered = rows.sort_values("severity")
@@ -93,7 +106,8 @@ def _invert_if_falling(ax, rows: pd.DataFrame) -> None:
 
 def plot_robustness(results: pd.DataFrame, path: Path, config: ReportConfig = DEFAULT_CONFIG) -> Path | None:
     """Paper Fig. 3: one panel per image attack, bit accuracy against the attack parameter, one line per
-    model (fingerprinted real data dashed black), error bars = stderr, chance level dotted."""
+    model (fingerprinted real data dashed black), error bars = stderr, band = 95% interval, chance dotted."""
+    results = select_seeds(results)
     rows = results[(results["attack_kind"] == "image") & (results["metric"] == "bit_accuracy")]
     if rows.empty:
         return None
@@ -112,6 +126,7 @@ def plot_robustness(results: pd.DataFrame, path: Path, config: ReportConfig = DE
                             color=colour(key["model"]), marker="s" if is_data else "o", markersize=4,
                             linestyle="--" if is_data else WORLD_STYLE.get(key.get("world", ""), "-"),
                             capsize=2, linewidth=1.6)
+                _band(ax, grp, "param", colour(key["model"]))
             ax.axhline(0.5, color="grey", linestyle=":", linewidth=1, label="chance (0.5)")
             _invert_if_falling(ax, sub)
             ax.set_title(attack.replace("_", " "))
@@ -126,7 +141,9 @@ def plot_robustness(results: pd.DataFrame, path: Path, config: ReportConfig = DE
 def plot_method_comparison(results: pd.DataFrame, path: Path,
                            config: ReportConfig = DEFAULT_CONFIG) -> Path | None:
     """Detection / attribution accuracy of every method under each image attack (rows: metric, columns:
-    attack); colour = method, line style = world, marker = model. Drawn only when several methods exist."""
+    attack); colour = method, line style = world, marker = model, band = 95% interval. Drawn only when
+    several methods exist."""
+    results = select_seeds(results)
     metrics = [m for m in ("detection_accuracy", "attribution_accuracy") if m in set(results["metric"])]
     rows = results[(results["attack_kind"] == "image") & results["metric"].isin(metrics)]
     if rows.empty or rows["method"].nunique() < 2:
@@ -146,6 +163,7 @@ def plot_method_comparison(results: pd.DataFrame, path: Path,
                     ax.errorbar(grp["param"], grp["value"], yerr=grp["stderr"].fillna(0.0), label=label,
                                 color=colour(key["method"]), marker=markers.get(key["model"], "o"),
                                 markersize=4, linestyle=WORLD_STYLE.get(key["world"], "-"), capsize=2)
+                    _band(ax, grp, "param", colour(key["method"]))
                 if not sub.empty:
                     _invert_if_falling(ax, sub)
                 ax.set_title(f"{attack.replace('_', ' ')}: {metric.replace('_', ' ')}")
@@ -170,6 +188,7 @@ def plot_model_attacks(results: pd.DataFrame, path: Path,
                        config: ReportConfig = DEFAULT_CONFIG) -> Path | None:
     """Bit accuracy against FID under model perturbations: one panel per (method, model), one curve per
     attack, points labelled with the parameter; the unattacked model is a star (paper Sec. 5)."""
+    results = select_seeds(results)
     keys = ["method", "model", "attack", "param"]
     pairs = _paired(results[results["attack_kind"] == "model"], keys)
     if pairs.empty:
@@ -208,6 +227,7 @@ def plot_model_attacks(results: pd.DataFrame, path: Path,
 
 def plot_heatmap(results: pd.DataFrame, path: Path, config: ReportConfig = DEFAULT_CONFIG) -> Path | None:
     """Bit accuracy of every (attack, model) at the attack's strongest severity in the run."""
+    results = select_seeds(results)
     rows = results[(results["attack_kind"] != "none") & (results["metric"] == "bit_accuracy")]
     if rows.empty:
         return None
@@ -249,6 +269,7 @@ def plot_roc(results: pd.DataFrame, path: Path, config: ReportConfig = DEFAULT_C
     dash-dotted). TPRs under attack are in the robustness table (one line per attack level would not read)."""
     if "fpr" not in results.columns:
         return None
+    results = select_seeds(results)
     rows = results[results["metric"].isin(FPR_METRICS) & results["fpr"].notna() & (results["attack"] == "none")]
     if rows.empty:
         return None

@@ -1,9 +1,11 @@
 """Tables from a results DataFrame: select rows, pivot metrics into columns, sort; nothing is computed.
 
 Each :class:`Table` holds the numbers in wide form (``data``: index columns, then for every value column
-``key`` and, where stderr exists, ``key_stderr``); :meth:`Table.display` turns them into strings with
-arrows, units and ``value ± stderr``. :func:`write_tables` writes every non-empty table as CSV (numbers),
-Markdown and LaTeX into ``RUN/tables/``.
+``key`` and, where they exist, ``key_stderr``, ``key_ci_low`` and ``key_ci_high``); :meth:`Table.display`
+turns them into strings with arrows, units and ``value ± half the 95% interval`` (``± stderr`` where a row
+has no interval). :func:`write_tables` writes every non-empty table as CSV (numbers), Markdown and LaTeX
+into ``RUN/tables/``. Where a run aggregated seeds, every table shows the aggregate rows
+(:func:`select_seeds`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.atomic import write_atomic, write_text_atomic
+from bench.results import AGGREGATE_SEED, IDENTITY
 from reports.config import DEFAULT_CONFIG, ReportConfig
 from reports.format import (
     format_cell,
@@ -29,8 +32,24 @@ from reports.labels import param_text
 
 # Columns that may tell apart rows sharing the chosen index; added to the index only when needed.
 DISAMBIGUATORS = ("world", "seed", "attack_version", "extractor", "attack_kind", "severity")
-TABLE_NAMES = ("transfer", "detection", "robustness_image", "model_attacks", "adaptive")
+TABLE_NAMES = ("transfer", "detection", "robustness_image", "robustness_summary", "model_attacks",
+               "adaptive")
 FORMATS = ("csv", "md", "tex")
+SUMMARY_METRICS = ("robustness_auc",)  # one number per attack curve: in the summary, not per-level tables
+ERRORS = ("stderr", "ci_low", "ci_high")  # per value column ``key``, ``key_stderr`` etc. where measured
+
+
+def select_seeds(results: pd.DataFrame) -> pd.DataFrame:
+    """The rows a report shows: where a measurement (``bench.results.IDENTITY``) has an aggregate row
+    (``seed == AGGREGATE_SEED``), that row instead of its per-seed rows; every row otherwise."""
+    if "seed" not in results or results.empty:
+        return results
+    aggregate = results["seed"] == AGGREGATE_SEED
+    if not aggregate.any():
+        return results
+    keys = [results[c] for c in IDENTITY if c in results]
+    has_aggregate = aggregate.groupby(keys, dropna=False).transform("any").astype(bool)
+    return results[aggregate | ~has_aggregate]
 
 
 @dataclass(frozen=True)
@@ -57,12 +76,12 @@ class Table:
                 out["param"] = [param_text(a, p) for a, p in zip(attacks, self.data["param"], strict=True)]
             else:
                 out[col] = [format_param(v) if isinstance(v, float) else str(v) for v in self.data[col]]
+        nan = [math.nan] * len(self.data)
         for vc in self.columns:
-            err = self.data.get(f"{vc.key}_stderr")
-            errs = err.tolist() if err is not None else [math.nan] * len(self.data)
-            out[vc.header] = [
-                format_cell(v, e, vc.metric) for v, e in zip(self.data[vc.key].tolist(), errs, strict=True)
-            ]
+            err, low, high = (self.data[f"{vc.key}_{e}"].tolist() if f"{vc.key}_{e}" in self.data else nan
+                              for e in ERRORS)
+            out[vc.header] = [format_cell(v, e, vc.metric, ci=(lo, hi)) for v, e, lo, hi in
+                              zip(self.data[vc.key].tolist(), err, low, high, strict=True)]
         return pd.DataFrame(out)
 
 
@@ -93,7 +112,7 @@ def pivot(
     column_keys: Sequence[str] = ("metric",),
     config: ReportConfig = DEFAULT_CONFIG,
 ) -> tuple[pd.DataFrame, tuple[str, ...], tuple[ValueColumn, ...]]:
-    """Wide form of tidy rows: one line per ``index`` value, one value (+ stderr) column per
+    """Wide form of tidy rows: one line per ``index`` value, one value (+ stderr, + 95% interval) column per
     ``column_keys`` value. Columns in ``DISAMBIGUATORS`` join the index only if rows would collide, so
     no two numbers are ever merged or averaged. Returns ``(data, index, value_columns)``."""
     index = [c for c in index if c in rows.columns]
@@ -111,7 +130,7 @@ def pivot(
     raw_index: dict[tuple, tuple] = {}
     col_info: dict[str, ValueColumn] = {}
     col_sort: dict[str, tuple] = {}
-    has_err: set[str] = set()
+    has_err: set[tuple[str, str]] = set()  # (key, error) pairs with at least one finite number
     severity: dict[tuple, int] = {}
     for rec in rows.to_dict("records"):
         ikey = tuple(_norm(rec[c]) for c in index)
@@ -124,10 +143,10 @@ def pivot(
             col_sort[key] = (metric_rank(rec["metric"]), *[(p is None, str(p)) for p in parts[1:]])
         slot = cells.setdefault(ikey, {})
         slot[key] = float(rec["value"])
-        stderr = float(rec.get("stderr", math.nan))
-        slot[f"{key}_stderr"] = stderr
-        if not math.isnan(stderr):
-            has_err.add(key)
+        for err in ERRORS:
+            slot[f"{key}_{err}"] = float(rec.get(err, math.nan))
+            if not math.isnan(slot[f"{key}_{err}"]):
+                has_err.add((key, err))
 
     def index_sort(ikey: tuple) -> tuple:
         out = []
@@ -145,23 +164,21 @@ def pivot(
         return tuple(out)
 
     keys = sorted(col_info, key=lambda k: col_sort[k])
+    columns = [*index]
+    for key in keys:
+        columns += [key, *(f"{key}_{err}" for err in ERRORS if (key, err) in has_err)]
     records = []
     for ikey in sorted(cells, key=index_sort):
         rec = dict(zip(index, raw_index[ikey], strict=True))
-        for key in keys:
-            rec[key] = cells[ikey].get(key, math.nan)
-            if key in has_err:
-                rec[f"{key}_stderr"] = cells[ikey].get(f"{key}_stderr", math.nan)
+        rec |= {col: cells[ikey].get(col, math.nan) for col in columns[len(index):]}
         records.append(rec)
-    columns = [*index]
-    for key in keys:
-        columns += [key, f"{key}_stderr"] if key in has_err else [key]
     data = pd.DataFrame.from_records(records, columns=columns)
     return data, tuple(index), tuple(col_info[k] for k in keys)
 
 
 def _table(name: str, title: str, rows: pd.DataFrame, index: Sequence[str], column_keys: Sequence[str],
            config: ReportConfig) -> Table | None:
+    rows = select_seeds(rows)
     if rows.empty:
         return None
     data, idx, cols = pivot(rows, index, column_keys, config)
@@ -184,10 +201,10 @@ def _merge_clean_counterparts(table: Table, config: ReportConfig) -> Table:
     is_clean = pd.Series([config.is_clean(str(g), str(m)) for g, m in zip(data["model"], data["method"],
                                                                           strict=True)], index=data.index)
     family = data["model"].map(lambda g: config.family(str(g)))
-    has_err = "fid_stderr" in data
+    errors = [e for e in ERRORS if f"fid_{e}" in data]
     data["fid_clean"] = math.nan
-    if has_err:
-        data["fid_clean_stderr"] = math.nan
+    for err in errors:
+        data[f"fid_clean_{err}"] = math.nan
     matched = []
     for i in data.index[is_clean]:
         if math.isnan(data.at[i, "fid"]):
@@ -196,14 +213,13 @@ def _merge_clean_counterparts(table: Table, config: ReportConfig) -> Table:
         if data.at[i, "method"] != config.clean_method:
             partner &= data["method"] == data.at[i, "method"]
         if partner.any():
-            data.loc[partner, "fid_clean"] = data.at[i, "fid"]
-            if has_err:
-                data.loc[partner, "fid_clean_stderr"] = data.at[i, "fid_stderr"]
+            for suffix in ("", *(f"_{e}" for e in errors)):
+                data.loc[partner, f"fid_clean{suffix}"] = data.at[i, f"fid{suffix}"]
             matched.append(i)
     if not matched:
         return table
     data = data.drop(index=matched).reset_index(drop=True)
-    moved = ["fid_clean", *(["fid_clean_stderr"] if has_err else [])]
+    moved = ["fid_clean", *(f"fid_clean_{e}" for e in errors)]
     order = [c for c in data.columns if c not in moved]
     at = order.index("fid")
     data = data[order[:at] + moved + order[at:]]
@@ -227,14 +243,21 @@ def detection_table(results: pd.DataFrame, config: ReportConfig = DEFAULT_CONFIG
 def robustness_table(results: pd.DataFrame, config: ReportConfig = DEFAULT_CONFIG) -> Table | None:
     """Paper Fig. 3 as a table: image attack x parameter x model, every metric measured (TPRs one column
     per operating point)."""
-    rows = results[results["attack_kind"] == "image"]
+    rows = results[(results["attack_kind"] == "image") & ~results["metric"].isin(SUMMARY_METRICS)]
     return _table("robustness_image", "Robustness to image perturbations", rows,
                   ("attack", "param", "method", "model"), ("metric", "world", "fpr"), config)
 
 
+def robustness_summary_table(results: pd.DataFrame, config: ReportConfig = DEFAULT_CONFIG) -> Table | None:
+    """One number per attack curve: ``robustness_auc`` per method and model, one column per attack."""
+    rows = results[results["metric"] == "robustness_auc"]
+    return _table("robustness_summary", "Robustness summary: normalised area under bit accuracy vs severity",
+                  rows, ("method", "model"), ("metric", "attack", "world"), config)
+
+
 def model_attack_table(results: pd.DataFrame, config: ReportConfig = DEFAULT_CONFIG) -> Table | None:
     """Model perturbations: bit accuracy and FID side by side per attack and parameter."""
-    rows = results[results["attack_kind"] == "model"]
+    rows = results[(results["attack_kind"] == "model") & ~results["metric"].isin(SUMMARY_METRICS)]
     return _table("model_attacks", "Robustness to model (weight) perturbations", rows,
                   ("method", "model", "attack", "param"), ("metric", "world", "fpr"), config)
 
@@ -250,6 +273,7 @@ BUILDERS: dict[str, Callable[[pd.DataFrame, ReportConfig], Table | None]] = {
     "transfer": transfer_table,
     "detection": detection_table,
     "robustness_image": robustness_table,
+    "robustness_summary": robustness_summary_table,
     "model_attacks": model_attack_table,
     "adaptive": adaptive_table,
 }
@@ -265,9 +289,12 @@ def build_tables(results: pd.DataFrame, config: ReportConfig = DEFAULT_CONFIG) -
     return tables
 
 
+NOTE = ("↑ higher is better, ↓ lower is better; cells are value ± half the 95% interval where the row "
+        "has one, else value ± stderr where a stderr was measured.")
+
+
 def table_markdown(table: Table) -> str:
-    note = "↑ higher is better, ↓ lower is better; cells are value ± stderr where a stderr was measured."
-    return f"**{table.title}**\n\n{to_markdown(table.display())}\n{note}\n"
+    return f"**{table.title}**\n\n{to_markdown(table.display())}\n{NOTE}\n"
 
 
 def write_tables(results: pd.DataFrame, out_dir: str | Path, config: ReportConfig = DEFAULT_CONFIG,

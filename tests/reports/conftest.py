@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from bench.evaluation.summary import robustness_auc_rows
 from bench.results import Row, row, to_frame
 
 FP = "artificial_fingerprint"
@@ -82,3 +83,10 @@ def sample_results() -> pd.DataFrame:
 def results(sample_results) -> pd.DataFrame:
     """A fresh copy per test, free to modify."""
     return sample_results.copy()
+
+
+@pytest.fixture(scope="session")
+def summarised_results(sample_results) -> pd.DataFrame:
+    """The sample plus its ``robustness_auc`` rows, as a run writes them (every table has rows). Shared,
+    read-only; the regression tests keep the plain sample (their tolerances do not list the summary)."""
+    return pd.concat([sample_results, to_frame(robustness_auc_rows(sample_results))], ignore_index=True)

@@ -21,9 +21,9 @@ MANIFEST = {
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory, sample_results):
+def rendered(tmp_path_factory, summarised_results):
     run = tmp_path_factory.mktemp("run")
-    write_results(sample_results, run / "results.csv")
+    write_results(summarised_results, run / "results.csv")
     (run / "manifest.json").write_text(json.dumps(MANIFEST), encoding="utf-8")
     return run, reports.render_run(run)
 
@@ -69,6 +69,18 @@ class TestPage:
         html = reports.render_run(tmp_path).read_text(encoding="utf-8")
         assert "Provenance" not in html
         assert not (tmp_path / "tables" / "robustness_image.csv").exists()
+
+    @pytest.mark.parametrize("name", ["report.md", "report.html"])
+    def test_robustness_summary_listed(self, rendered, name):
+        text = (rendered[0] / name).read_text(encoding="utf-8")
+        assert "Robustness summary: normalised area under bit accuracy vs severity" in text
+        assert "robustness auc ↑ [fraction] (jpeg)" in text
+
+    def test_old_results_without_interval_columns_render(self, tmp_path, results):
+        results.drop(columns=["ci_low", "ci_high"]).to_csv(tmp_path / "results.csv", index=False)
+        text = (reports.render_run(tmp_path).parent / "report.md").read_text(encoding="utf-8")
+        assert "| 0.980 ± 0.002 |" in text  # the stderr, as before intervals existed
+        assert not (tmp_path / "tables" / "robustness_summary.csv").exists()
 
     def test_invalid_results_refused(self, tmp_path, results):
         bad = results.assign(higher_is_better=True)  # wrong direction for p_value and fid

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
-import pytest
+import math
 
-from bench.results import row, to_frame
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from matplotlib.collections import PolyCollection
+from matplotlib.colors import to_rgba
+
+from bench.results import AGGREGATE_SEED, row, to_frame
+from reports import plots
 from reports.palette import FIXED, colour, palette
-from reports.plots import PLOT_NAMES, write_plots
+from reports.plots import PLOT_NAMES, plot_method_comparison, plot_robustness, write_plots
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -50,6 +56,72 @@ class TestPlots:
                     param=q, severity=i, metric="attribution_accuracy", value=1.0, n=10)
                 for i, q in enumerate((90.0, 50.0))]
         assert "robustness_methods" not in write_plots(to_frame(rows), tmp_path)
+
+
+JPEG = ((90.0, 0.95), (50.0, 0.8), (10.0, 0.6))
+NAN2 = (math.nan, math.nan)
+
+
+def _curve(method="artificial_fingerprint", metric="bit_accuracy", seed=0, shift=0.0, ci=None, world=""):
+    return [row(method=method, model="progan", attack="jpeg", attack_kind="image", param=q, severity=i,
+                metric=metric, value=a + shift, n=100, stderr=0.01, seed=seed, world=world,
+                ci=None if ci is None else ci(a + shift))
+            for i, (q, a) in enumerate(JPEG)]
+
+
+@pytest.fixture()
+def figures(monkeypatch):
+    """The figures the plot functions draw, kept instead of saved as PNG."""
+    drawn = []
+
+    def keep(fig, path):
+        drawn.append(fig)
+        return path
+
+    monkeypatch.setattr(plots, "_save", keep)
+    return drawn
+
+
+def _bands(ax) -> list[PolyCollection]:
+    return [c for c in ax.collections if isinstance(c, PolyCollection)]
+
+
+class TestBands:
+    def test_band_around_each_robustness_line(self, figures, tmp_path):
+        rows = _curve(ci=lambda v: (v - 0.03, v + 0.02))
+        assert plot_robustness(to_frame(rows), tmp_path / "p.png") is not None
+        (ax,) = [a for a in figures[0].axes if a.get_visible() and a.get_title()]
+        (band,) = _bands(ax)
+        assert band.get_alpha() == pytest.approx(0.2)
+        assert np.allclose(band.get_facecolor()[0][:3], to_rgba(colour("progan"))[:3])
+        ys = band.get_paths()[0].vertices[:, 1]
+        assert ys.min() == pytest.approx(0.57) and ys.max() == pytest.approx(0.97)
+
+    def test_no_band_without_interval(self, figures, tmp_path):
+        plot_robustness(to_frame(_curve(ci=lambda v: NAN2)), tmp_path / "p.png")
+        assert all(_bands(ax) == [] for ax in figures[0].axes)
+
+    def test_band_in_method_comparison(self, figures, tmp_path):
+        rows = [r for m in ("artificial_fingerprint", "yu2019")
+                for r in _curve(method=m, metric="attribution_accuracy", world="closed")]  # Wilson intervals
+        assert plot_method_comparison(to_frame(rows), tmp_path / "p.png") is not None
+        (ax,) = [a for a in figures[0].axes if a.get_visible()]
+        assert len(_bands(ax)) == 2
+
+    def test_aggregate_rows_drawn_instead_of_seeds(self, figures, tmp_path):
+        rows = _curve(seed=0) + _curve(seed=1, shift=-0.1)
+        rows += _curve(seed=AGGREGATE_SEED, shift=-0.05, ci=lambda v: (v - 0.05, v + 0.05))
+        plot_robustness(to_frame(rows), tmp_path / "p.png")
+        ax = figures[0].axes[0]
+        (bars,) = ax.containers  # one error-bar line, labelled without a seed
+        assert bars.get_label() == "progan"
+        assert np.allclose(bars.lines[0].get_ydata().astype(float), sorted(a - 0.05 for _, a in JPEG))
+        assert len(_bands(ax)) == 1
+
+    def test_seeds_drawn_apart_without_aggregates(self, figures, tmp_path):
+        plot_robustness(to_frame(_curve(seed=0) + _curve(seed=1, shift=-0.1)), tmp_path / "p.png")
+        labels = [c.get_label() for c in figures[0].axes[0].containers]
+        assert labels == ["progan (seed=0)", "progan (seed=1)"]
 
 
 class TestPalette:

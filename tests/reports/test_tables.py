@@ -8,8 +8,8 @@ import re
 import pandas as pd
 import pytest
 
-from bench.results import row, to_frame
-from reports.tables import FORMATS, TABLE_NAMES, build_tables, write_tables
+from bench.results import AGGREGATE_SEED, row, to_frame
+from reports.tables import FORMATS, TABLE_NAMES, build_tables, table_markdown, write_tables
 
 FP = "artificial_fingerprint"
 
@@ -29,9 +29,16 @@ def _value_and_precision(cell: str) -> tuple[float, float]:
     return float(text), 0.5 * 10.0**-decimals * scale
 
 
+def _error(csv: pd.DataFrame, key: str, i: int) -> float:
+    """What a cell's ± must show: half the 95% interval where both ends are finite, else the stderr."""
+    low, high, err = (csv.at[i, f"{key}_{e}"] if f"{key}_{e}" in csv else math.nan
+                      for e in ("ci_low", "ci_high", "stderr"))
+    return (high - low) / 2 if math.isfinite(low) and math.isfinite(high) else err
+
+
 class TestTables:
-    def test_every_table_written_in_every_format(self, results, tmp_path):
-        written = write_tables(results, tmp_path)
+    def test_every_table_written_in_every_format(self, summarised_results, tmp_path):
+        written = write_tables(summarised_results, tmp_path)
         assert set(written) == set(TABLE_NAMES)
         for name in TABLE_NAMES:
             for fmt in FORMATS:
@@ -39,9 +46,9 @@ class TestTables:
                 assert path.is_file() and path.stat().st_size > 0, path
 
     @pytest.mark.parametrize("name", TABLE_NAMES)
-    def test_markdown_numbers_equal_csv(self, results, tmp_path, name):
-        written = write_tables(results, tmp_path)
-        table = build_tables(results)[name]
+    def test_markdown_numbers_equal_csv(self, summarised_results, tmp_path, name):
+        written = write_tables(summarised_results, tmp_path)
+        table = build_tables(summarised_results)[name]
         csv = pd.read_csv(written[name]["csv"])
         header, body = _markdown_rows(written[name]["md"].read_text(encoding="utf-8"))
         assert len(body) == len(csv)
@@ -55,9 +62,12 @@ class TestTables:
                     continue
                 got, half = _value_and_precision(cells[col])
                 assert abs(got - want) <= half * (1 + 1e-9), (name, vc.key, i, cells[col], want)
-                if f"{vc.key}_stderr" in csv and not math.isnan(csv.at[i, f"{vc.key}_stderr"]):
+                want_err = _error(csv, vc.key, i)
+                if math.isnan(want_err):
+                    assert " ± " not in cells[col]
+                else:
                     err, half = _value_and_precision(cells[col].split(" ± ")[1])
-                    assert abs(err - csv.at[i, f"{vc.key}_stderr"]) <= half * (1 + 1e-9)
+                    assert abs(err - want_err) <= half * (1 + 1e-9)
                 checked += 1
         assert checked > 0
 
@@ -67,13 +77,14 @@ class TestTables:
         assert "p value ↓ [probability]" in transfer.columns
         assert any(c.startswith("fid ↓ [FID]") for c in transfer.columns)
 
-    def test_stderr_shown_as_plus_minus(self, results):
+    def test_interval_shown_as_plus_minus(self, results):
         transfer = build_tables(results)["transfer"].display().set_index("model")
-        assert transfer.at["progan", "bit accuracy ↑ [fraction]"] == "0.980 ± 0.002"
+        # bit accuracy 0.98, stderr 0.002 over n = 500: the 95% t-interval is +- 1.965 * 0.002 = 0.0039
+        assert transfer.at["progan", "bit accuracy ↑ [fraction]"] == "0.980 ± 0.004"
         assert transfer.at["progan", "p value ↓ [probability]"] == "3.20e-21"
 
-    def test_latex_escapes_underscores(self, results, tmp_path):
-        written = write_tables(results, tmp_path)
+    def test_latex_escapes_underscores(self, summarised_results, tmp_path):
+        written = write_tables(summarised_results, tmp_path)
         for name in TABLE_NAMES:
             tex = written[name]["tex"].read_text(encoding="utf-8")
             assert r"\toprule" in tex and r"\bottomrule" in tex
@@ -128,6 +139,18 @@ class TestTables:
                                  "tpr at fpr analytic ↑ [fraction] (FPR 0.01)": 0.9}, name
         assert tables["robustness_image"].data["param"].tolist() == [50.0]
 
+    def test_summary_one_row_per_method_and_model_one_column_per_attack(self, summarised_results):
+        tables = build_tables(summarised_results)
+        data = tables["robustness_summary"].data
+        assert sorted(zip(data["method"], data["model"], strict=True)) == [(FP, "data"), (FP, "progan")]
+        auc = summarised_results[summarised_results["metric"] == "robustness_auc"]
+        assert len(auc) == 6
+        for rec in auc.to_dict("records"):
+            got = data.loc[data["model"] == rec["model"], f"robustness_auc_{rec['attack']}"]
+            assert got.tolist() == [rec["value"]]
+        for name in ("robustness_image", "model_attacks"):
+            assert "robustness_auc" not in set(c.metric for c in tables[name].columns), name
+
     def test_seeds_are_shown_never_averaged(self):
         rows = [row(method=FP, model="progan", metric="bit_accuracy", value=v, n=10, seed=s)
                 for s, v in ((0, 0.9), (1, 0.8))]
@@ -167,3 +190,51 @@ class TestCleanCounterparts:
 
         assert DEFAULT_CONFIG.with_manifest({"preset": "smoke"}) is DEFAULT_CONFIG
         assert DEFAULT_CONFIG.with_manifest(None) is DEFAULT_CONFIG
+
+
+class TestIntervals:
+    ROW = {"method": FP, "model": "progan", "metric": "bit_accuracy", "n": 10}
+
+    def _frame(self):
+        half_open = (math.nan, 0.9)
+        return to_frame([row(**self.ROW, value=0.93, stderr=0.01, ci=(0.90, 0.96)),
+                         row(**{**self.ROW, "model": "stylegan2"}, value=0.8, stderr=0.02, ci=half_open)])
+
+    def test_half_width_in_markdown(self):
+        table = build_tables(self._frame())["transfer"]
+        cells = table.display().set_index("model")["bit accuracy ↑ [fraction]"]
+        assert cells["progan"] == "0.930 ± 0.030"
+        assert cells["stylegan2"] == "0.800 ± 0.020"  # one end missing: the stderr, as before intervals
+        assert "| 0.930 ± 0.030 |" in table_markdown(table)
+
+    def test_csv_keeps_interval_as_numbers(self, tmp_path):
+        csv = pd.read_csv(write_tables(self._frame(), tmp_path)["transfer"]["csv"]).set_index("model")
+        assert csv.at["progan", "bit_accuracy_ci_low"] == 0.90
+        assert csv.at["progan", "bit_accuracy_ci_high"] == 0.96
+        assert math.isnan(csv.at["stylegan2", "bit_accuracy_ci_low"])
+        assert pd.api.types.is_float_dtype(csv["bit_accuracy_ci_high"])
+
+    def test_no_interval_columns_without_intervals(self):
+        frame = to_frame([row(method=FP, model="progan", metric="fid", value=14.0, n=10)])
+        assert list(build_tables(frame)["transfer"].data.columns) == ["method", "model", "fid"]
+
+    def test_aggregate_rows_win_over_per_seed_rows(self):
+        rows = [row(**self.ROW, value=v, stderr=0.01, seed=s) for s, v in ((0, 0.9), (1, 0.8))]
+        rows.append(row(**self.ROW, value=0.85, stderr=0.05, seed=AGGREGATE_SEED, ci=(0.2, 1.0)))
+        rows += [row(**{**self.ROW, "model": "stylegan2"}, value=v, seed=s) for s, v in ((0, 0.7), (1, 0.6))]
+        data = build_tables(to_frame(rows))["transfer"].data
+        progan = data[data["model"] == "progan"]
+        assert progan["bit_accuracy"].tolist() == [0.85] and progan["seed"].tolist() == [AGGREGATE_SEED]
+        assert sorted(data.loc[data["model"] == "stylegan2", "bit_accuracy"]) == [0.6, 0.7]  # no aggregate
+
+    def test_only_aggregates_hide_the_seed(self):
+        rows = [row(**self.ROW, value=v, seed=s) for s, v in ((0, 0.9), (1, 0.8))]
+        rows.append(row(**self.ROW, value=0.85, stderr=0.05, seed=AGGREGATE_SEED, ci=(0.2, 1.0)))
+        table = build_tables(to_frame(rows))["transfer"]
+        assert "seed" not in table.data and table.display().iloc[0, -1] == "0.850 ± 0.400"
+
+    def test_old_table_without_interval_columns(self, results):
+        old = results.drop(columns=["ci_low", "ci_high"])
+        transfer = build_tables(old)["transfer"].display().set_index("model")
+        assert transfer.at["progan", "bit accuracy ↑ [fraction]"] == "0.980 ± 0.002"
+        assert set(build_tables(old)) == set(TABLE_NAMES) - {"robustness_summary"}
