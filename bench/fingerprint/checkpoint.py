@@ -41,7 +41,7 @@ def save_models(models: FingerprintModels, path: str | Path, extra: dict[str, st
     tensors = {f"encoder.{k}": v.detach().cpu().contiguous() for k, v in models.encoder.state_dict().items()}
     tensors |= {f"decoder.{k}": v.detach().cpu().contiguous() for k, v in models.decoder.state_dict().items()}
     meta = {"format": FORMAT, "n_bits": str(models.n_bits), "resolution": str(models.resolution),
-            "output": models.encoder.output, **(extra or {})}
+            "output": models.encoder.output, "strength": repr(float(models.encoder.strength)), **(extra or {})}
     return write_atomic(path, lambda p: save_file(tensors, str(p), metadata=meta))
 
 
@@ -80,6 +80,10 @@ def load_models(path: str | Path, *, n_bits: int | None = None, resolution: int 
         decoder.load_state_dict({k[8:]: v for k, v in state.items() if k.startswith("decoder.")})
     except RuntimeError as exc:
         raise CheckpointError(f"{path}: tensors do not fit the architecture its metadata names: {exc}") from exc
+    try:
+        encoder.strength = float(meta.get("strength", "1.0"))  # checkpoints before calibration: as trained
+    except ValueError as exc:
+        raise CheckpointError(f"{path}: metadata 'strength' is not a number: {meta['strength']!r}") from exc
     return FingerprintModels(encoder.eval(), decoder.eval())
 
 

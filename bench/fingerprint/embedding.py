@@ -53,8 +53,9 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def embed(encoder: FingerprintEncoder, images: torch.Tensor, fingerprint: torch.Tensor, *,
-          batch_size: int = 256, device: str = "cpu") -> torch.Tensor:
-    """Stamp ``fingerprint`` (n_bits, or Nxn_bits) into uint8/float Nx3xRxR images -> uint8 Nx3xRxR."""
+          batch_size: int = 256, device: str = "cpu", strength: float | None = None) -> torch.Tensor:
+    """Stamp ``fingerprint`` (n_bits, or Nxn_bits) into uint8/float Nx3xRxR images -> uint8 Nx3xRxR.
+    ``strength``: scale of the encoder's change for this call (default: ``encoder.strength``)."""
     if fingerprint.ndim == 1:
         fingerprint = fingerprint.expand(len(images), -1)
     if fingerprint.shape != (len(images), encoder.n_bits):
@@ -64,10 +65,15 @@ def embed(encoder: FingerprintEncoder, images: torch.Tensor, fingerprint: torch.
         raise ValueError(f"the encoder was trained at {encoder.resolution}x{encoder.resolution}; got images of "
                          f"{images.shape[-2]}x{images.shape[-1]} (resize them first, e.g. bench.data.folder)")
     encoder = encoder.eval().to(device)
+    previous = encoder.strength
+    encoder.strength = previous if strength is None else float(strength)
     out = torch.empty(len(images), 3, encoder.resolution, encoder.resolution, dtype=torch.uint8)
-    for i in range(0, len(images), batch_size):
-        x = to_float(images[i:i + batch_size]).to(device)
-        out[i:i + batch_size] = to_uint8(encoder(x, fingerprint[i:i + batch_size].float().to(device)).cpu())
+    try:
+        for i in range(0, len(images), batch_size):
+            x = to_float(images[i:i + batch_size]).to(device)
+            out[i:i + batch_size] = to_uint8(encoder(x, fingerprint[i:i + batch_size].float().to(device)).cpu())
+    finally:
+        encoder.strength = previous
     return out
 
 

@@ -66,6 +66,9 @@ class FingerprintEncoder(nn.Module):
         self.merge = nn.ModuleList([_conv(256, 128), _conv(128, 64), _conv(64, 32), _conv(70, 32)])
         self.conv10 = _conv(32, 32)
         self.to_rgb = nn.Conv2d(32, 3, 1)
+        # scale of the change the encoder makes (1 = as trained); set by calibration to a target PSNR
+        # (bench.fingerprint.calibration) and saved in the checkpoint's metadata
+        self.strength = 1.0
 
     def forward(self, image: torch.Tensor, bits: torch.Tensor) -> torch.Tensor:
         """``image``: Bx3xRxR in [0,1]; ``bits``: Bxn_bits {0,1}. Returns Bx3xRxR in [0,1]."""
@@ -84,10 +87,14 @@ class FingerprintEncoder(nn.Module):
             h = F.relu(merge(h))
         h = self.to_rgb(F.relu(self.conv10(h)))
         if self.output == "sigmoid":
-            return torch.sigmoid(h)
-        if self.output == "residual_logit":
-            return torch.sigmoid(torch.logit(image, eps=RESIDUAL_EPS) + h)
-        return (image + h).clamp(0, 1)
+            out = torch.sigmoid(h)
+        elif self.output == "residual_logit":
+            out = torch.sigmoid(torch.logit(image, eps=RESIDUAL_EPS) + h)
+        else:
+            out = (image + h).clamp(0, 1)
+        if self.strength == 1.0:
+            return out
+        return (image + self.strength * (out - image)).clamp(0, 1)
 
 
 class FingerprintDecoder(nn.Module):

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from bench.atomic import write_atomic
+from bench.fingerprint.calibration import Calibration, calibrate_strength
 from bench.fingerprint.checkpoint import FingerprintModels
 from bench.fingerprint.hardening import harden_decoder
 from bench.fingerprint.nets import FingerprintDecoder, FingerprintEncoder, initialise
@@ -55,6 +56,9 @@ class FingerprintTrainConfig:
     hardening_noise: float = 0.03
     hardening_blur_sigma: float = 1.0
     hardening_ema: float = 0.0  # > 0: the decoder is the EMA of its weights over the hardening phase
+    # calibrate the encoder's strength after training so held-out images land at this PSNR (dB), before
+    # hardening (bench.fingerprint.calibration); None = as trained (the paper's)
+    target_psnr: float | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,7 @@ class TrainingResult:
     steps: int
     activated_at: int | None
     history: list[dict[str, float]]
+    calibration: Calibration | None = None
 
 
 def l2_weight_at(step: int, activated_at: int | None, cfg: FingerprintTrainConfig) -> float:
@@ -85,18 +90,22 @@ def _save_state(path: Path, enc, dec, opt, step: int, activated_at: int | None, 
 
 
 def train_fingerprint(images: torch.Tensor, cfg: FingerprintTrainConfig, *, device: str = "cpu",
-                      resume_path: str | Path | None = None, progress: bool = True) -> TrainingResult:
+                      resume_path: str | Path | None = None, progress: bool = True,
+                      calibration_images: torch.Tensor | None = None) -> TrainingResult:
     """Train encoder and decoder on uint8 Nx3xRxR images. Resumes from ``resume_path`` if it exists and
-    saves there every ``checkpoint_every`` steps (tensors only; loaded with ``weights_only=True``)."""
+    saves there every ``checkpoint_every`` steps (tensors only; loaded with ``weights_only=True``). With
+    ``cfg.target_psnr`` the encoder's strength is calibrated on ``calibration_images`` (held-out uint8
+    images; default: the training images)."""
     if images.ndim != 4 or images.shape[1] != 3 or images.shape[2:] != (cfg.resolution, cfg.resolution):
         raise ValueError(f"training images must be Nx3x{cfg.resolution}x{cfg.resolution}, got {tuple(images.shape)}")
     if images.dtype != torch.uint8:
         raise ValueError(f"training images must be uint8, got {images.dtype}")
-    torch.manual_seed(cfg.seed)
-    enc = FingerprintEncoder(cfg.n_bits, cfg.resolution, cfg.output)
-    dec = FingerprintDecoder(cfg.n_bits, cfg.resolution)
-    initialise(enc, cfg.init)
-    initialise(dec, cfg.init)
+    with torch.random.fork_rng(devices=[]):  # seeded initialisation without touching the caller's RNG
+        torch.manual_seed(cfg.seed)
+        enc = FingerprintEncoder(cfg.n_bits, cfg.resolution, cfg.output)
+        dec = FingerprintDecoder(cfg.n_bits, cfg.resolution)
+        initialise(enc, cfg.init)
+        initialise(dec, cfg.init)
     enc, dec = enc.to(device), dec.to(device)
     opt = torch.optim.Adam([*enc.parameters(), *dec.parameters()], lr=cfg.lr)
     start, activated_at, history = 0, None, []
@@ -153,12 +162,17 @@ def train_fingerprint(images: torch.Tensor, cfg: FingerprintTrainConfig, *, devi
             f"bit accuracy never exceeded {cfg.activation_accuracy}: the fidelity (L2) loss never switched on and "
             "fingerprinted images may look nothing like their inputs. Train longer, raise lr, use init='kaiming', "
             "or set fallback_activation_step to start the L2 ramp after N steps.", TrainingWarning, stacklevel=2)
+    calibration = None
+    if cfg.target_psnr is not None:
+        held_out = images if calibration_images is None or len(calibration_images) == 0 else calibration_images
+        calibration = calibrate_strength(enc, held_out, cfg.target_psnr, seed=cfg.seed, device=device)
+        enc.strength = calibration.strength
     if cfg.hardening_steps:
         harden_decoder(enc, dec, images, steps=cfg.hardening_steps, n_bits=cfg.n_bits, batch_size=cfg.batch_size,
                        noise_std=cfg.hardening_noise, blur_sigma=cfg.hardening_blur_sigma,
                        ema_decay=cfg.hardening_ema, seed=cfg.seed,
                        device=device, progress=progress)
-    return TrainingResult(FingerprintModels(enc.eval(), dec.eval()), cfg.steps, activated_at, history)
+    return TrainingResult(FingerprintModels(enc.eval(), dec.eval()), cfg.steps, activated_at, history, calibration)
 
 
 def config_dict(cfg: FingerprintTrainConfig) -> dict:
