@@ -1,8 +1,12 @@
-"""On-disk artifact cache keyed by a hash of the config that produced each artifact.
+"""On-disk artifact cache keyed by what produced each artifact.
 
 Every stage of a run stores what it computed (models, image sets, result rows) under
-``<root>/<stage>/<key>.<ext>``; a rerun with the same config reuses it, and an interrupted run resumes
+``<root>/<stage>/<key>.<ext>``; a rerun with the same inputs reuses it, and an interrupted run resumes
 from whatever finished. Files are written atomically, tensors as safetensors (never pickles).
+
+Keys are derived, never listed (:func:`derive_key`): an artifact's key is the hash of its kind, its code
+version, its own config and the keys of the artifacts it consumes (data -> fingerprint -> stamped data ->
+generators -> measurements), so a change anywhere upstream reaches every key below it.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import dataclasses
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +32,7 @@ CACHE_VERSION = 1
 def _plain(obj: Any) -> Any:
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {"__type__": type(obj).__name__, **{k: _plain(v) for k, v in dataclasses.asdict(obj).items()}}
-    if isinstance(obj, dict):
+    if isinstance(obj, Mapping):
         return {str(k): _plain(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [_plain(v) for v in obj]
@@ -43,6 +47,29 @@ def config_hash(*parts: Any) -> str:
     """A short stable hash of configs (dataclasses, dicts, tensors): the cache key."""
     text = json.dumps([CACHE_VERSION, *map(_plain, parts)], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def derive_key(kind: str, version: int, config: Any = None, **inputs: str) -> str:
+    """The key of an artifact of ``kind`` made by code of ``version`` from ``config`` and the artifacts
+    whose keys are ``inputs`` (name -> key). The input names are part of the key, so two artifacts that
+    consume the same keys in different roles do not collide."""
+    if not kind or not isinstance(version, int):
+        raise ValueError(f"an artifact needs a kind and an integer code version, got {kind!r}, {version!r}")
+    bad = {name: key for name, key in inputs.items() if not (isinstance(key, str) and key)}
+    if bad:
+        raise ValueError(f"input keys must be non-empty strings, got {bad}")
+    return config_hash("artifact", kind, version, config, sorted(inputs.items()))
+
+
+def content_key(*tensors: torch.Tensor) -> str:
+    """The key of raw inputs nothing upstream describes (a user's image folder): a hash of their bytes,
+    shapes and dtypes."""
+    h = hashlib.sha256()
+    for t in tensors:
+        t = t.detach().cpu().contiguous()
+        h.update(f"{tuple(t.shape)}|{t.dtype}|".encode())
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()[:16]
 
 
 def default_root() -> Path:

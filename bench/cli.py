@@ -1,6 +1,6 @@
 """The ``fpbench`` command.
 
-    fpbench run --preset NAME [--data DIR] [--out DIR] [--device cpu|cuda] [--seed N]
+    fpbench run --preset NAME [--data DIR] [--out DIR] [--device cpu|cuda] [--seed N | --seeds A,B,...]
     fpbench attacks [--kind image|model|adaptive]
     fpbench report RUN_DIR
     fpbench compare RUN_A RUN_B
@@ -30,6 +30,16 @@ def _parse_grid(text: str) -> tuple[str, tuple[float, ...]]:
     return name.strip(), grid
 
 
+def _parse_seeds(text: str) -> tuple[int, ...]:
+    try:
+        seeds = tuple(int(s) for s in text.split(",") if s.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"--seeds expects integers like 0,1,2, got {text!r}") from exc
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise argparse.ArgumentTypeError(f"--seeds expects distinct non-negative integers like 0,1,2, got {text!r}")
+    return seeds
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
@@ -40,8 +50,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from bench.runner import run, summary_table
 
     preset = get_preset(args.preset)
-    if args.seed is not None:
-        preset = preset.with_seed(args.seed)
+    if args.seed is not None and args.seeds is not None:
+        raise ValueError("give --seed N or --seeds A,B,..., not both")
+    if args.seed is not None or args.seeds is not None:
+        preset = preset.with_seeds((args.seed,) if args.seed is not None else args.seeds)
     overrides = dict(preset.grid_overrides)
     if args.grid_file:
         loaded = json.loads(Path(args.grid_file).read_text())
@@ -112,7 +124,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def _cmd_update_reference(args: argparse.Namespace) -> int:
     from reports.regression import update_reference
 
-    paths = update_reference(Path(args.run_dir) / "results.csv", args.name, spread=args.spread)
+    paths = update_reference(Path(args.run_dir) / "results.csv", args.name, spread=args.spread,
+                             row_spread=args.row_spread, k=args.k, margin=args.margin, note=args.note)
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 
@@ -126,7 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, help="folder of your own images (PNG/JPEG/WebP); default: built-in photos")
     p.add_argument("--out", type=Path, help="output folder (default runs/PRESET)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
-    p.add_argument("--seed", type=int, help="run seed (default: the preset's)")
+    p.add_argument("--seed", type=int, help="run one repeat with this seed (default: the preset's seeds)")
+    p.add_argument("--seeds", type=_parse_seeds, metavar="A,B,...",
+                   help="repeat everything that depends on the seed (fingerprint, generators, sampling, attacks) "
+                        "for each seed; results.csv gets per-seed rows and aggregates (seed -1) with 95%% t-intervals")
     p.add_argument("--cache-dir", type=Path, help="artifact cache (default $FPBENCH_CACHE_DIR or ~/.cache/fpbench)")
     p.add_argument("--no-cache", action="store_true", help="recompute everything, write nothing to the cache")
     p.add_argument("--grid", type=_parse_grid, action="append", metavar="ATTACK=V1,V2",
@@ -160,6 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("--name", required=True)
     p.add_argument("--spread", type=Path, help="CSV of measured run-to-run spread per metric")
+    p.add_argument("--row-spread", type=Path, help="CSV of measured spread per row (scripts/measure_spread.py)")
+    p.add_argument("--k", type=float, default=3.0, help="tolerance = max(k * std, margin * max distance, floor)")
+    p.add_argument("--margin", type=float, default=1.5, help="see --k")
+    p.add_argument("--note", default="", help="how the spread was measured (kept in the tolerance file)")
     p.set_defaults(func=_cmd_update_reference)
     return parser
 

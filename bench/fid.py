@@ -165,6 +165,18 @@ def resolve_extractor(extractor: str = "auto") -> str:
     return extractor
 
 
+def extractor_key(extractor: str) -> str:
+    """What a cached FID depends on besides the images: the extractor id and, for Inception, a hash of
+    the weights file it reads."""
+    extractor = resolve_extractor(extractor)
+    if extractor != InceptionClean.id:
+        return extractor
+    import hashlib
+
+    with open(inception_weights_path(), "rb") as fh:
+        return f"{extractor}:{hashlib.file_digest(fh, 'sha256').hexdigest()[:16]}"
+
+
 def get_extractor(extractor: str = "auto", *, device: str | torch.device = "cpu") -> FeatureExtractor:
     return FEATURE_EXTRACTORS.get(resolve_extractor(extractor))(device=device)
 

@@ -8,11 +8,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from bench.fingerprint.training import FingerprintTrainConfig
 from bench.generators.config import check_ids
 from bench.registry import Registry
+
+
+class FrozenMap(dict):
+    """A dict that refuses changes: presets are shared through the registry, so a caller's edit of
+    ``grid_overrides`` must not change the preset for everyone (derive a new one with ``replace``)."""
+
+    def _refuse(self, *args: object, **kwargs: object) -> None:
+        raise TypeError("preset maps are read-only; use dataclasses.replace(preset, grid_overrides={...})")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = __ior__ = _refuse  # type: ignore[assignment]
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(tuple(sorted(self.items())))
+
+
+#: seeds of a repeat are spread this far apart, so repeat s of a plan seeded 1 never meets another plan's seed
+SEED_STRIDE = 1000
 
 
 @dataclass(frozen=True)
@@ -72,12 +90,38 @@ class Preset:
     adaptive_cnn_steps: int = 200  # detectability CNN training steps (batch 32)
     adversary_fingerprint: FingerprintTrainConfig | None = None  # None: adaptive.adversary.small_surrogate_config
     adversary_autoencoder_steps: int = 400
-    grid_overrides: dict[str, tuple[float, ...]] = field(default_factory=dict)
-    seed: int = 0
-    version: int = 1
+    grid_overrides: Mapping[str, tuple[float, ...]] = field(default_factory=FrozenMap)
+    seed: int = 0  # the run seed: fingerprint training, fingerprints, generators, sampling, attacks
+    seeds: tuple[int, ...] = (0,)  # the seeds a run repeats (``--seeds``); results get aggregate rows over them
+    data_seed: int = 0  # the data split and crops: shared by every seed of a run
+    version: int = 1  # in every cache key: bump when a definition changes under the same name
+
+    def __post_init__(self) -> None:
+        overrides = FrozenMap({str(k): tuple(float(v) for v in grid) for k, grid in self.grid_overrides.items()})
+        object.__setattr__(self, "grid_overrides", overrides)
+        seeds = tuple(int(s) for s in self.seeds)
+        if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+            raise ValueError(f"seeds must be distinct non-negative integers, got {self.seeds!r}")
+        object.__setattr__(self, "seeds", seeds)
 
     def with_seed(self, seed: int) -> Preset:
-        return replace(self, seed=seed)
+        """The preset as repeat ``seed`` of a run: every seed-dependent config moves (fingerprint training,
+        generator and adversary seeds; fingerprints and sampling follow ``seed``), the data does not.
+        Seed 0 is the preset as defined."""
+        seed = int(seed)
+        if seed < 0:
+            raise ValueError(f"seed must be >= 0, got {seed}")
+        step = seed * SEED_STRIDE
+        adversary = self.adversary_fingerprint
+        return replace(
+            self, seed=seed, seeds=(seed,),
+            fingerprint=replace(self.fingerprint, seed=self.fingerprint.seed + step),
+            generators=tuple(replace(plan, seed=plan.seed + step) for plan in self.generators),
+            adversary_fingerprint=None if adversary is None else replace(adversary, seed=adversary.seed + step),
+        )
+
+    def with_seeds(self, seeds: Iterable[int]) -> Preset:
+        return replace(self, seeds=tuple(seeds))
 
 
 PRESETS: Registry[Preset] = Registry("preset")
@@ -100,10 +144,13 @@ PRESETS.add("smoke", Preset(
     name="smoke", resolution=16, n_bits=16, n_train=512, n_test=128, n_holdout=64,
     fingerprint=FingerprintTrainConfig(n_bits=16, resolution=16, steps=400, batch_size=32, lr=1e-3,
                                        output="residual", l2_await=20, l2_ramp=100, l2_weight=30,
-                                       checkpoint_every=200),
+                                       checkpoint_every=200, target_psnr=30.0),
     alpha=1e-3,
-    generators=(GeneratorPlan("dcgan-s0", "dcgan", 0, steps=150, width=8, latent_dim=16),
-                GeneratorPlan("dcgan-clean", "dcgan", 0, fingerprinted=False, steps=150, width=8, latent_dim=16)),
+    # a generator that learns the fingerprint (transfer ~0.88 on 16 bits), so the regression gate can see
+    # transfer get worse; ~5 s per generator on one thread
+    generators=(GeneratorPlan("dcgan-s0", "dcgan", 0, steps=600, width=16, latent_dim=16, batch_size=32, lr=3e-4),
+                GeneratorPlan("dcgan-clean", "dcgan", 0, fingerprinted=False, steps=600, width=16, latent_dim=16,
+                              batch_size=32, lr=3e-4)),
     n_samples=64, image_attacks=("gaussian_noise", "jpeg"), image_attack_samples=32,
     model_attacks=("weight_noise", "finetuning"),
     baselines=("yu2019", "wang2020", "frank2020", "marra2019"), baseline_train_per_class=64, baseline_epochs=1,
@@ -124,7 +171,8 @@ PRESETS.add("quick", Preset(
     name="quick", resolution=32, n_bits=48, n_train=20000, n_test=1000, n_holdout=2000,
     fingerprint=FingerprintTrainConfig(n_bits=48, resolution=32, steps=1200, batch_size=64, lr=5e-4,
                                        output="residual", l2_await=100, l2_ramp=400, l2_weight=15,
-                                       checkpoint_every=200, hardening_steps=400, hardening_ema=0.98),
+                                       checkpoint_every=200, hardening_steps=400, hardening_ema=0.98,
+                                       target_psnr=32.0),
     # DCGANs learn the fingerprint with the number of updates: batch 64 x 3750 steps left 1-2.6% of samples
     # short of the zoo's attribution threshold, batch 32 x 5000 at lr 3e-4 0.2-0.8% in about the same time.
     # The ResNet G learns the fingerprint only against a strided-conv D (its own average-pooling D is blind

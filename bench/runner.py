@@ -19,13 +19,16 @@ import torch
 
 from bench.atomic import write_json_atomic
 from bench.cache import ArtifactCache
+from bench.evaluation.summary import robustness_auc_rows
+from bench.fid import extractor_key, resolve_extractor
 from bench.manifest import build_manifest
 from bench.presets import Preset
-from bench.results import to_frame, write_results
+from bench.results import AGGREGATE_SEED, to_frame, write_results
+from bench.seeds import aggregate_over_seeds
 from bench.stages.adaptive import run_adaptive
 from bench.stages.baselines import run_baselines
 from bench.stages.context import RunContext
-from bench.stages.data import load_real_images
+from bench.stages.data import RealImages, load_real_images
 from bench.stages.fingerprint import evaluate_data, fingerprint_models
 from bench.stages.generators import evaluate_zoo, gan_config, train_zoo
 from bench.stages.image_attacks import run_image_attacks
@@ -47,12 +50,13 @@ def _check_device(device: str) -> str:
     return device
 
 
-def _flush(ctx: RunContext, data_source: str, started: float) -> tuple[pd.DataFrame, dict]:
+def _flush(ctx: RunContext, preset: Preset, data_source: str, started: float) -> tuple[pd.DataFrame, dict]:
     df = to_frame(ctx.rows)
     write_results(df, ctx.out / "results.csv")
     extra = {"wall_seconds": round(time.perf_counter() - started, 3), "cache_hits": ctx.cache.hits,
-             "cache_misses": ctx.cache.misses, "cache_dir": str(ctx.cache.root), **ctx.notes}
-    manifest = build_manifest(ctx.preset, device=ctx.device, data_source=data_source,
+             "cache_misses": ctx.cache.misses, "cache_dir": str(ctx.cache.root), "fid_extractor": ctx.fid_extractor,
+             "lineage": ctx.lineage, **ctx.notes}
+    manifest = build_manifest(preset, device=ctx.device, data_source=data_source,
                               stage_seconds=ctx.stage_seconds, extra=extra)
     write_json_atomic(ctx.out / "manifest.json", manifest)
     return df, manifest
@@ -60,9 +64,12 @@ def _flush(ctx: RunContext, data_source: str, started: float) -> tuple[pd.DataFr
 
 def run(preset: Preset, out: str | Path, *, data_dir: str | Path | None = None, device: str = "cpu",
         cache: ArtifactCache | None = None, progress: bool = True) -> RunOutcome:
-    """Run every stage of ``preset`` into ``out``. Warnings raised by the stages (small samples, a
-    fidelity loss that never switched on, skipped files) are printed and kept in the manifest."""
-    with warnings.catch_warnings(record=True) as caught:
+    """Run every stage of ``preset`` into ``out``, once per seed of ``preset.seeds`` (the data is shared;
+    everything that depends on the seed is repeated, see ``Preset.with_seed``), then add the summary rows
+    (``robustness_auc``) and, with several seeds, aggregate rows (``seed`` = -1). Warnings raised by the
+    stages (small samples, a fidelity loss that never switched on, skipped files) are printed and kept in
+    the manifest. The caller's torch RNG state is left as it was."""
+    with warnings.catch_warnings(record=True) as caught, torch.random.fork_rng(devices=[]):
         warnings.simplefilter("always")
         outcome = _run(preset, out, data_dir=data_dir, device=device, cache=cache, progress=progress)
     messages = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
@@ -77,46 +84,66 @@ def run(preset: Preset, out: str | Path, *, data_dir: str | Path | None = None, 
 def _run(preset: Preset, out: str | Path, *, data_dir: str | Path | None, device: str,
          cache: ArtifactCache | None, progress: bool) -> RunOutcome:
     started = time.perf_counter()
-    for plan in preset.generators:  # a bad plan fails now, not after the fingerprint stage
-        gan_config(plan, preset.resolution)
-    ctx = RunContext(preset=preset, cache=cache or ArtifactCache(), out=Path(out), device=_check_device(device),
-                     data_dir=Path(data_dir) if data_dir else None, progress=progress)
+    repeats = [preset.with_seed(seed) for seed in preset.seeds]
+    for repeat in repeats:  # a bad plan fails now, not after the fingerprint stage
+        for plan in repeat.generators:
+            gan_config(plan, repeat.resolution)
+    extractor = resolve_extractor("auto")
+    ctx = RunContext(preset=repeats[0], cache=cache or ArtifactCache(), out=Path(out), device=_check_device(device),
+                     data_dir=Path(data_dir) if data_dir else None, progress=progress, fid_extractor=extractor,
+                     lineage={"fid": extractor_key(extractor)})
     ctx.out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(preset.seed)
+    torch.manual_seed(preset.data_seed)
     with ctx.stage("data"):
         real = load_real_images(ctx)
+    shared = dict(ctx.lineage)
+    for i, repeat in enumerate(repeats):
+        if len(repeats) > 1:
+            ctx.log(f"seed {repeat.seed} ({i + 1} of {len(repeats)})")
+        ctx.preset, ctx.lineage = repeat, dict(shared)
+        torch.manual_seed(repeat.seed)  # inside run()'s fork_rng: code that draws from the global RNG repeats
+        _run_seed(ctx, real, preset, started)
+    ctx.rows += robustness_auc_rows(to_frame(ctx.rows))
+    if len(repeats) > 1:
+        ctx.rows += aggregate_over_seeds(to_frame(ctx.rows))
+    with ctx.stage("report"):
+        _flush(ctx, preset, real.source, started)
+        _render(ctx)
+    df, manifest = _flush(ctx, preset, real.source, started)
+    return RunOutcome(ctx.out, df, manifest)
+
+
+def _run_seed(ctx: RunContext, real: RealImages, preset: Preset, started: float) -> None:
+    """Every stage after the data for one seed (``ctx.preset`` is that seed's preset)."""
+    p = ctx.preset
     with ctx.stage("fingerprint"):
         models, model_key = fingerprint_models(ctx, real)
     with ctx.stage("evaluate_data"):
         evaluated = evaluate_data(ctx, models, real)
-    df, manifest = _flush(ctx, real.source, started)
+    _flush(ctx, preset, real.source, started)
     zoo = None
-    if preset.generators:
+    if p.generators:
         with ctx.stage("generators"):
             zoo = train_zoo(ctx, models, real, model_key)
         with ctx.stage("evaluate_generators"):
             evaluate_zoo(ctx, models, real, zoo, evaluated["stamped_test"])
-        df, manifest = _flush(ctx, real.source, started)
-    if preset.image_attacks:
+        _flush(ctx, preset, real.source, started)
+    if p.image_attacks:
         with ctx.stage("image_attacks"):
             run_image_attacks(ctx, models, real, zoo, evaluated["stamped_test"])
-        df, manifest = _flush(ctx, real.source, started)
-    if preset.model_attacks and zoo is not None:
+        _flush(ctx, preset, real.source, started)
+    if p.model_attacks and zoo is not None:
         with ctx.stage("model_attacks"):
             run_model_attacks(ctx, models, real, zoo)
-        df, manifest = _flush(ctx, real.source, started)
-    if preset.baselines and zoo is not None:
+        _flush(ctx, preset, real.source, started)
+    if p.baselines and zoo is not None:
         with ctx.stage("baselines"):
             run_baselines(ctx, models, real, zoo)
-        df, manifest = _flush(ctx, real.source, started)
-    if preset.adaptive_attacks:
+        _flush(ctx, preset, real.source, started)
+    if p.adaptive_attacks:
         with ctx.stage("adaptive"):
             run_adaptive(ctx, models, real, zoo)
-        df, manifest = _flush(ctx, real.source, started)
-    with ctx.stage("report"):
-        _render(ctx)
-    df, manifest = _flush(ctx, real.source, started)
-    return RunOutcome(ctx.out, df, manifest)
+        _flush(ctx, preset, real.source, started)
 
 
 def _render(ctx: RunContext) -> None:
@@ -128,11 +155,16 @@ def _render(ctx: RunContext) -> None:
 
 
 def summary_table(df: pd.DataFrame, max_rows: int = 30) -> str:
-    """A short plain-text summary of the clean measurements for the end of a run."""
+    """A short plain-text summary of the clean measurements for the end of a run: the aggregate over
+    seeds where a run has one, each value with the half-width of its 95% interval (or its stderr)."""
     clean = df[df["attack"] == "none"]
-    lines = [f"{'method':<24} {'model':<14} {'metric':<22} {'value':>12}"]
+    if (clean["seed"] == AGGREGATE_SEED).any():
+        clean = clean[clean["seed"] == AGGREGATE_SEED]
+    lines = [f"{'method':<24} {'model':<14} {'metric':<22} {'value':>16}"]
     for r in clean.head(max_rows).itertuples():
         arrow = "↑" if r.higher_is_better else "↓"
-        value = f"{r.value:.4g}" + (f" ± {r.stderr:.2g}" if not math.isnan(r.stderr) else "")
-        lines.append(f"{r.method:<24} {r.model:<14} {r.metric + ' ' + arrow:<22} {value:>12}")
+        half = (r.ci_high - r.ci_low) / 2
+        spread = half if math.isfinite(half) else r.stderr
+        value = f"{r.value:.4g}" + (f" ± {spread:.2g}" if math.isfinite(spread) else "")
+        lines.append(f"{r.method:<24} {r.model:<14} {r.metric + ' ' + arrow:<22} {value:>16}")
     return "\n".join(lines)

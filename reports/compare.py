@@ -13,10 +13,9 @@ import numpy as np
 import pandas as pd
 
 from bench.metrics import METRICS
+from bench.results import IDENTITY, NAN_EQUAL
 from reports.format import format_number, format_param, metric_label
 
-IDENTITY = ("method", "model", "attack", "attack_kind", "param", "metric", "fpr", "world")
-NAN_EQUAL = ("param", "fpr")  # identity columns where NaN matches NaN
 OPTIONAL = {"world": "", "fpr": math.nan}  # identity columns older tables may lack, with their default
 CHANGES = ("worse", "removed", "improved", "added", "unchanged")
 
@@ -47,6 +46,20 @@ def direction(metric: str, fallback: object = True) -> bool:
     if metric in METRICS:
         return METRICS.get(metric).higher_is_better
     return bool(fallback) if fallback is not None and not pd.isna(fallback) else True
+
+
+def improvement(metrics: pd.Series, old: pd.Series, new: pd.Series, higher_is_better: pd.Series) -> np.ndarray:
+    """How much better ``new`` is than ``old``, per row (negative = worse): the signed change in the metric's
+    direction, or for a metric with an ``ideal`` value (``bench.metrics``) how much closer to it ``new`` is,
+    so a clean control drifting from 0.5 to 0.37 is as much worse as one drifting to 0.63."""
+    old, new = old.to_numpy(float), new.to_numpy(float)
+    signed = np.where(higher_is_better.to_numpy(bool), new - old, old - new)
+    ideal = np.array([METRICS.get(m).ideal if m in METRICS and METRICS.get(m).ideal is not None else np.nan
+                      for m in metrics], dtype=float)
+    two_sided = ~np.isnan(ideal)
+    with np.errstate(invalid="ignore"):
+        closer = np.abs(old - ideal) - np.abs(new - ideal)
+    return np.where(two_sided, closer, signed)
 
 
 def align(old: pd.DataFrame, new: pd.DataFrame, keys: list[str],
@@ -87,7 +100,7 @@ def compare_runs(a: pd.DataFrame, b: pd.DataFrame, *, atol: float = 0.0) -> pd.D
     keys = identity_keys(a, b)
     merged = align(a, b, keys)
     merged["delta"] = merged["new"] - merged["old"]
-    signed = np.where(merged["higher_is_better"], merged["delta"], -merged["delta"])
+    signed = improvement(merged["metric"], merged["old"], merged["new"], merged["higher_is_better"])
     change = np.select([signed > atol, signed < -atol], ["improved", "worse"], default="unchanged")
     change = np.where(merged["_merge"] == "left_only", "removed", change)
     change = np.where(merged["_merge"] == "right_only", "added", change)

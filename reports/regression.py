@@ -1,8 +1,10 @@
 """Direction-aware regression check of a run against committed reference numbers.
 
-A row FAILS only when its metric moved in the bad direction (registry ``higher_is_better``) by more than
-its absolute tolerance, when its value became NaN, or when it is missing from the current run.
-Improvements beyond tolerance are reported, never failed; rows new in the current run are listed.
+A row FAILS when its metric moved in the bad direction (registry ``higher_is_better``; for a metric with
+an ``ideal`` value, away from it, either way) by more than its absolute tolerance, when its value is not a
+finite number where the reference's was (NaN or +-inf are errors, never improvements), or when it is
+missing from the current run. Improvements beyond tolerance are reported, never failed; rows new in the
+current run are listed.
 
 Files (``reports/reference/``, written only on purpose by :func:`update_reference`):
 
@@ -15,7 +17,8 @@ Files (``reports/reference/``, written only on purpose by :func:`update_referenc
        "floor":  {"bit_accuracy": 0.005, ...},   # smallest tolerance allowed, per metric
        "metrics": {"bit_accuracy": 0.012, ...},  # tolerance = max(k * spread, floor)
        "rows": [{"model": "progan", "attack": "jpeg", "param": 10, "metric": "bit_accuracy",
-                 "tolerance": 0.03}]}            # optional overrides; absent keys match anything
+                 "tolerance": 0.03}]}            # per-row tolerances; absent keys match anything,
+                                                 # null matches NaN (``param``, ``fpr``)
 
 A tolerance given as a plain ``{metric: tolerance}`` dict or as a DataFrame (``metric``, ``tolerance``
 and any identity columns to match exactly) works too. The most specific matching rule wins.
@@ -35,8 +38,8 @@ import pandas as pd
 
 from bench.atomic import write_json_atomic
 from bench.metrics import METRICS
-from bench.results import read_results, validate, write_results
-from reports.compare import IDENTITY, NAN_EQUAL, align, identity_keys, metric_text, signed_number, text_table
+from bench.results import IDENTITY, NAN_EQUAL, read_results, validate, write_results
+from reports.compare import align, identity_keys, improvement, metric_text, signed_number, text_table
 from reports.format import format_number, format_param
 
 REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
@@ -46,11 +49,13 @@ TIMING_METRICS = ("seconds", "images_per_second")
 # Default floors by unit: differences smaller than these are numerical noise, not regressions.
 DEFAULT_FLOORS = {"fraction": 0.005, "probability": 0.005, "log10 probability": 0.5, "FID": 0.5, "dB": 0.1}
 FALLBACK_FLOOR = 1e-6
-STATUSES = ("worse", "missing", "improved", "within", "new")
-FAILING = ("worse", "missing")
+STATUSES = ("invalid", "worse", "missing", "improved", "within", "new")
+FAILING = ("invalid", "worse", "missing")
 _EPS = 1e-12  # float slack so a move of exactly the tolerance passes
-RULE = ("tolerance = max(k * spread, floor), absolute, per metric; a row fails only when it moves in its "
-        "metric's bad direction by more than its tolerance, or is missing")
+RULE = ("tolerance = max(k * spread, floor), absolute, per metric; per row (full identity incl. fpr) where the "
+        "row spread was measured: max(k * row std, margin * largest distance of a measured run from the reference, "
+        "metric floor); a row fails when it moves in its metric's bad direction (away from its ideal value for "
+        "two-sided metrics) by more than its tolerance, is not finite where the reference is, or is missing")
 
 
 @dataclass(frozen=True)
@@ -173,10 +178,13 @@ def check_regression(current: pd.DataFrame, reference: pd.DataFrame,
     if lacking:
         raise ValueError(f"no tolerance for metric(s) {lacking}; add them to the tolerance file")
     merged["delta"] = merged["current"] - merged["reference"]
-    signed = np.where(merged["higher_is_better"], merged["delta"], -merged["delta"])
+    signed = improvement(merged["metric"], merged["reference"], merged["current"], merged["higher_is_better"])
     status = np.select([signed < -(merged["tolerance"] + _EPS), signed > merged["tolerance"] + _EPS],
                        ["worse", "improved"], default="within")
-    status = np.where(merged["current"].isna() & merged["reference"].notna(), "worse", status)
+    current, reference = merged["current"].to_numpy(float), merged["reference"].to_numpy(float)
+    same = (current == reference) | (np.isnan(current) & np.isnan(reference))
+    invalid = ~same & (~np.isfinite(current) | ~np.isfinite(reference))  # inf/NaN: never a number to trust
+    status = np.where(invalid, "invalid", status)
     status = np.where(merged["_merge"] == "left_only", "missing", status)
     status = np.where(merged["_merge"] == "right_only", "new", status)
     merged["status"] = pd.Categorical(status, categories=STATUSES, ordered=True)
@@ -206,8 +214,39 @@ def read_spread(path: str | Path) -> dict[str, float]:
     return {str(m): float(v) for m, v in zip(table["metric"], table["spread"], strict=True)}
 
 
+def read_row_spread(path: str | Path) -> pd.DataFrame:
+    """Per-row spread file (``scripts/measure_spread.py``): the identity columns, ``std`` and ``max_distance``."""
+    table = read_results_like(path)
+    need = {*IDENTITY, "std", "max_distance"}
+    if not need <= set(table.columns):
+        raise ValueError(f"{path}: a row-spread file needs the columns {sorted(need)}")
+    return table
+
+
+def read_results_like(path: str | Path) -> pd.DataFrame:
+    table = pd.read_csv(path)
+    for col in ("world", "attack_kind", "model", "method", "attack", "metric"):
+        if col in table:
+            table[col] = table[col].astype(object).where(table[col].notna(), "").astype(str)
+    return table
+
+
+def _row_rules(row_spread: pd.DataFrame, keep: list[str], floors: dict[str, float], k: float,
+               margin: float) -> list[dict]:
+    rules = []
+    for rec in row_spread[row_spread["metric"].isin(keep)].to_dict("records"):
+        std, distance = float(rec["std"]), float(rec["max_distance"])
+        if not (math.isfinite(std) and math.isfinite(distance)):
+            continue  # a row whose measured runs were not finite: the metric's tolerance applies
+        match = {c: (None if isinstance(rec[c], float) and math.isnan(rec[c]) else rec[c]) for c in IDENTITY}
+        tol = max(k * std, margin * distance, floors[rec["metric"]])
+        rules.append({**match, "tolerance": float(tol)})
+    return rules
+
+
 def update_reference(results_csv: str | Path, preset: str, spread: Mapping[str, float] | str | Path | None,
-                     *, k: float = 3.0,
+                     *, row_spread: pd.DataFrame | str | Path | None = None, margin: float = 1.5,
+                     k: float = 3.0,
                      floor: float | Mapping[str, float] | None = None, metrics: Iterable[str] | None = None,
                      note: str = "", reference_dir: str | Path = REFERENCE_DIR) -> tuple[Path, Path]:
     """Write ``<preset>.csv`` and ``<preset>.tolerance.json`` (each atomically) from a run's results.
@@ -243,6 +282,9 @@ def update_reference(results_csv: str | Path, preset: str, spread: Mapping[str, 
             raise ValueError(f"spread of {m!r} must be a finite number >= 0, got {s!r}")
     floors = {m: _floor_for(m, floor) for m in keep}
     tolerances = {m: max(k * float(spread[m]), floors[m]) for m in keep}
+    if isinstance(row_spread, (str, Path)):
+        row_spread = read_row_spread(row_spread)
+    row_rules = [] if row_spread is None else _row_rules(row_spread, keep, floors, k, margin)
     reference_dir = Path(reference_dir)
     csv_path = write_results(results[results["metric"].isin(keep)].reset_index(drop=True),
                              reference_dir / f"{preset}.csv")
@@ -253,11 +295,12 @@ def update_reference(results_csv: str | Path, preset: str, spread: Mapping[str, 
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "rule": RULE,
         "k": float(k),
+        "margin": float(margin),
         "note": note,
         "spread": {m: float(spread[m]) for m in keep},
         "floor": floors,
         "metrics": tolerances,
-        "rows": [],
+        "rows": row_rules,
     }
     tol_path = write_json_atomic(reference_dir / f"{preset}.tolerance.json", payload)
     return csv_path, tol_path

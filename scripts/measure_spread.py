@@ -1,11 +1,18 @@
-"""Measure run-to-run spread of a preset's numbers over several seeds, for regression tolerances.
+"""Measure the run-to-run spread of a preset's numbers, for the regression gate's tolerances.
 
-    python scripts/measure_spread.py --preset smoke --seeds 0 1 2 --out runs/spread
+    python scripts/measure_spread.py --preset smoke --seeds 0 1 2 3 4 --threads 1 2 --out runs/spread
 
-Runs the preset once per seed (each into OUT/seed-N), then writes OUT/spread.csv with columns
-metric,spread: per metric, the 90th percentile over rows of the standard deviation across seeds
-(a median would call a metric that is 0 or 1 on most rows spread-free). Feed it to
-`fpbench update-reference RUN_DIR --name PRESET --spread OUT/spread.csv`.
+Runs the preset cold once per (seed, thread count), each into OUT/seed-S-threads-T: seeds move every
+seed-dependent config (``Preset.with_seed``), thread counts move float summation order, which on another
+machine of the same kind moves the numbers the same way. Writes
+
+- OUT/spread_rows.csv: per row identity (``bench.results.IDENTITY``, so each operating point ``fpr`` is
+  its own row): the number of runs, the standard deviation over them and the largest distance of any run
+  from the reference run (the first seed with the first thread count);
+- OUT/spread.csv (metric,spread): per metric, the 90th percentile over rows of the standard deviation.
+
+Then ``fpbench update-reference OUT/seed-S-threads-T --name PRESET --spread OUT/spread.csv --row-spread
+OUT/spread_rows.csv`` turns them into the committed reference and tolerances.
 """
 
 from __future__ import annotations
@@ -14,31 +21,52 @@ import argparse
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 from bench.cache import ArtifactCache
 from bench.presets import get_preset
+from bench.results import IDENTITY
 from bench.runner import run
+
+
+def spread_tables(frames: dict[str, pd.DataFrame], reference: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per-row, per-metric) spread of runs ``frames`` (name -> results), deviations from ``reference``."""
+    df = pd.concat([f.assign(run=name) for name, f in frames.items()])
+    key = list(IDENTITY)
+    ref = frames[reference].set_index(key)["value"]
+    per_row = df.groupby(key, dropna=False)["value"].agg(runs="count", std="std").reset_index()
+    per_row["std"] = per_row["std"].fillna(0.0)
+    dev = df.join(ref.rename("reference"), on=key)
+    dev["distance"] = (dev["value"] - dev["reference"]).abs()
+    same = dev["value"] == dev["reference"]  # inf == inf: no distance
+    dev.loc[same, "distance"] = 0.0
+    per_row = per_row.merge(dev.groupby(key, dropna=False)["distance"].max().rename("max_distance").reset_index(),
+                            on=key, how="left")
+    per_metric = per_row.groupby("metric")["std"].quantile(0.9).fillna(0.0).rename("spread").reset_index()
+    return per_row, per_metric
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="smoke")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--out", type=Path, default=Path("runs/spread"))
-    parser.add_argument("--cache-dir", type=Path)
     args = parser.parse_args()
-    frames = []
+    frames = {}
     for seed in args.seeds:
-        preset = get_preset(args.preset).with_seed(seed)
-        outcome = run(preset, args.out / f"seed-{seed}", cache=ArtifactCache(args.cache_dir), progress=False)
-        frames.append(outcome.results.drop(columns=["seed"]).assign(run_seed=seed))
-    df = pd.concat(frames)
-    key = ["method", "model", "attack", "attack_kind", "param", "metric", "world"]
-    per_row = df.groupby(key, dropna=False)["value"].std().reset_index()
-    spread = per_row.groupby("metric")["value"].quantile(0.9).fillna(0.0).rename("spread").reset_index()
+        for threads in args.threads:
+            name = f"seed-{seed}-threads-{threads}"
+            torch.set_num_threads(threads)
+            preset = get_preset(args.preset).with_seeds((seed,))
+            outcome = run(preset, args.out / name, cache=ArtifactCache(enabled=False), progress=False)
+            frames[name] = outcome.results.drop(columns=["seed"])
+            print(f"{name}: {len(outcome.results)} rows, {outcome.manifest['wall_seconds']:.0f} s", flush=True)
+    per_row, per_metric = spread_tables(frames, next(iter(frames)))
     args.out.mkdir(parents=True, exist_ok=True)
-    spread.to_csv(args.out / "spread.csv", index=False)
-    print(spread.to_string(index=False))
+    per_row.to_csv(args.out / "spread_rows.csv", index=False, float_format="%.10g")
+    per_metric.to_csv(args.out / "spread.csv", index=False)
+    print(per_metric.to_string(index=False))
 
 
 if __name__ == "__main__":

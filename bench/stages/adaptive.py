@@ -47,18 +47,19 @@ from attacks.adaptive.adversary import (
 from attacks.adaptive.detectability import amplitude_spectrum
 from attacks.adaptive.regeneration import AutoencoderConfig
 from attacks.registry import AttackSpec
-from bench.cache import config_hash
+from bench.cache import derive_key
 from bench.fingerprint.checkpoint import FingerprintModels
-from bench.fingerprint.embedding import decode, embed, random_fingerprint
+from bench.fingerprint.embedding import decode
 from bench.fingerprint.matching import attribute
 from bench.metrics import psnr, ssim
 from bench.results import Row, row, rows_from_frame, to_frame
 from bench.stages.context import RunContext
 from bench.stages.data import RealImages
-from bench.stages.fingerprint import DATA_FINGERPRINT_SEED, METHOD, fingerprint_rows
+from bench.stages.fingerprint import METHOD, data_fingerprint, fingerprint_rows, stamp
 from bench.stages.image_attacks import attack_grids
 
 KIND = "adaptive"
+VERSION = 1  # of this stage's code (adversary training, measurements)
 SSIM_SAMPLES = 100
 #: attacks that are handed the victim's true decoder (upper bounds); every other attack sees only the
 #: adversary's own models and observed images.
@@ -90,7 +91,7 @@ def adversary_models(ctx: RunContext, real: RealImages) -> tuple[Adversary, str]
     if len(real.holdout) == 0:
         raise ValueError("the adaptive stage needs holdout images (the adversary's own data); the preset has "
                          "n_holdout=0 or the folder was too small to split")
-    key = config_hash(cfg, real.holdout)
+    key = derive_key("adversary", VERSION, cfg, data=real.key)
 
     def train() -> dict[str, torch.Tensor]:
         ctx.log(f"training the adversary's surrogate codec ({cfg.surrogate.steps} steps) and autoencoder "
@@ -105,10 +106,12 @@ def adversary_models(ctx: RunContext, real: RealImages) -> tuple[Adversary, str]
 def _sources(ctx: RunContext, models: FingerprintModels, real: RealImages, zoo, model_key: str) -> list[Source]:
     p = ctx.preset
     n, n_det = p.adaptive_samples, p.adaptive_detect_test
-    fp = zoo.fingerprints["data"] if zoo is not None else random_fingerprint(p.n_bits, DATA_FINGERPRINT_SEED)
-    stamped_holdout = ctx.cache.tensors("stamped", config_hash("stamped", model_key, fp, real.holdout), lambda: {
-        "images": embed(models.encoder, real.holdout, fp, device=ctx.device)})["images"]
-    stamped_test = embed(models.encoder, real.test[:max(n, n_det)], fp, device=ctx.device)
+    fp = zoo.fingerprints["data"] if zoo is not None else data_fingerprint(p)
+    stamped_key = derive_key("stamped", VERSION, {"fingerprint": fp, "split": "holdout"}, encoder=model_key,
+                             data=real.key)
+    stamped_holdout = ctx.cache.tensors("stamped", stamped_key, lambda: {
+        "images": stamp(ctx, models, real, real.holdout, fp)})["images"]
+    stamped_test = stamp(ctx, models, real, real.test[:max(n, n_det)], fp)
     sources = [Source("data", fp, stamped_test[:n].float() / 255, stamped_holdout,
                       (stamped_holdout, real.holdout), (stamped_test[:n_det], real.test[:n_det]))]
     if zoo is None or not zoo.fingerprinted_ids:
@@ -200,27 +203,22 @@ def run_adaptive(ctx: RunContext, models: FingerprintModels, real: RealImages, z
     p = ctx.preset
     if not p.adaptive_attacks:
         return
-    model_key = config_hash(p.fingerprint, real.train)
+    model_key = ctx.lineage["fingerprint"]
     adv, adv_key = adversary_models(ctx, real)
     sources = _sources(ctx, models, real, zoo, model_key)
     registered_ids = list(zoo.fingerprints) if zoo is not None else ["data"]
     registered = torch.stack([zoo.fingerprints[m] for m in registered_ids]) if zoo is not None \
         else sources[0].fingerprint[None]
-    decoder_key = config_hash(dict(models.decoder.state_dict()))
     innocent = real.test[:p.adaptive_samples].float() / 255
     new_rows: list[Row] = []
     for spec, grid in attack_grids(ctx, p.adaptive_attacks):
         for source in sources:
-            if spec.category == "detectability":
-                if source.detect_train is None:
-                    continue
-                marked, clean = source.detect_train
-                key = config_hash(KIND, spec.id, spec.version, grid, source.model, marked, clean, source.detect_test,
-                                  p.adaptive_cnn_steps, p.seed)
-            else:
-                key = config_hash(KIND, spec.id, spec.version, grid, source.model, source.images, source.pool,
-                                  source.fingerprint, registered, decoder_key, adv_key, p.alpha, p.seed,
-                                  p.adaptive_pgd_steps, innocent if spec.category == "forgery" else None)
+            if spec.category == "detectability" and source.detect_train is None:
+                continue
+            config = {"attack": (spec.id, spec.version, grid), "source": source.model, "alpha": p.alpha,
+                      "seed": p.seed, "n": (p.adaptive_samples, p.adaptive_detect_test),
+                      "steps": (p.adaptive_pgd_steps, p.adaptive_cnn_steps), "target": p.adaptive_target}
+            key = ctx.key(KIND, VERSION, config, adversary=adv_key)
 
             def measure(spec=spec, grid=grid, source=source) -> pd.DataFrame:
                 rows: list[Row] = []

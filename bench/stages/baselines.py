@@ -59,7 +59,6 @@ from sklearn.metrics import roc_auc_score
 from tqdm.auto import tqdm
 
 from baselines import BASELINES
-from bench.cache import config_hash
 from bench.fingerprint.checkpoint import FingerprintModels
 from bench.fingerprint.embedding import decode, to_uint8
 from bench.fingerprint.matching import NO_MATCH, attribute
@@ -332,8 +331,6 @@ def run_baselines(ctx: RunContext, models: FingerprintModels, real: RealImages, 
     grid_key = [(spec.id, spec.version, grid) for spec, grid in grids]
     n = p.baseline_train_per_class
     data = TrainingSamples(real, zoo, n, p.seed)
-    zoo_key = config_hash(real.train[:n], real.test, zoo.samples, zoo.configs, zoo.fingerprints,
-                          {g: G.state_dict() for g, G in zoo.generators.items()})
     splits = [s for s in (closed, opened) if s is not None]
     for baseline_id in p.baselines:
         on_grid = baseline_id in p.baseline_attack_methods and bool(grids)
@@ -341,8 +338,9 @@ def run_baselines(ctx: RunContext, models: FingerprintModels, real: RealImages, 
         for method, augment in variants:
             params = {k: v for k, v in make_estimator(baseline_id, ctx).get_params().items() if k not in _NOT_IN_KEY}
             worlds = splits if augment is None else [closed]
-            key = config_hash("baselines", PROTOCOL_VERSION, COLUMNS, method, baseline_id, params, n, worlds,
-                              (grid_key, p.baseline_attack_samples) if on_grid else (), zoo_key, p.seed)
+            key = ctx.key("baselines", PROTOCOL_VERSION, {
+                "columns": COLUMNS, "method": method, "baseline": baseline_id, "params": params, "n": n,
+                "worlds": worlds, "grid": (grid_key, p.baseline_attack_samples) if on_grid else (), "seed": p.seed})
 
             def compute(method=method, augment=augment, worlds=worlds, on_grid=on_grid,
                         baseline_id=baseline_id) -> pd.DataFrame:
@@ -359,7 +357,7 @@ def run_baselines(ctx: RunContext, models: FingerprintModels, real: RealImages, 
 
             ctx.rows += rows_from_frame(ctx.cache.rows("baselines", key, compute))
     if opened is not None:
-        key = config_hash("baselines", PROTOCOL_VERSION, COLUMNS, FINGERPRINT_METHOD, opened, zoo_key, real.test,
-                          models.decoder.state_dict(), zoo.clean_ids, p.alpha, p.seed)
+        key = ctx.key("baselines", PROTOCOL_VERSION, {"columns": COLUMNS, "method": FINGERPRINT_METHOD,
+                                                      "world": opened, "alpha": p.alpha, "seed": p.seed})
         ctx.rows += rows_from_frame(ctx.cache.rows("baselines", key, lambda: to_frame(
             fingerprint_open_rows(ctx, models, real, zoo, opened.tested))))

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from bench.cache import ArtifactCache
+from bench.cache import ArtifactCache, derive_key
 from bench.presets import Preset
 from bench.results import Row
 
@@ -28,6 +28,15 @@ class RunContext:
     rows: list[Row] = field(default_factory=list)
     artifacts: dict[str, Any] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)
+    # keys of the artifacts this run has produced so far, by role (data, fingerprint, zoo, fid, ...): every
+    # measurement's key includes all of them (:meth:`key`), so nothing upstream can be left out of it
+    lineage: dict[str, str] = field(default_factory=dict)
+    fid_extractor: str = "random-conv-v1"  # resolved once per run (bench.fid.resolve_extractor)
+
+    def key(self, kind: str, version: int, config: Any = None, **inputs: str) -> str:
+        """The cache key of a measurement: its kind, code version and config, and the keys of everything
+        upstream of it in this run (``lineage``) plus any extra ``inputs``."""
+        return derive_key(kind, version, config, **self.lineage, **inputs)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:

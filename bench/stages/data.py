@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from bench.cache import config_hash
+from bench.cache import config_hash, content_key, derive_key
 from bench.data.builtin import BuiltinData, crops
 from bench.data.folder import load_folder, split_folder
 from bench.stages.context import RunContext
@@ -19,25 +19,44 @@ class RealImages:
     holdout: torch.Tensor
     source: str
     reference: torch.Tensor  # FID reference: unseen images of the training distribution
+    key: str = ""  # the root of every cache key of a run: what the images are, and the preset's version
+
+    def __post_init__(self) -> None:  # images made by hand (tests, scripts): keyed by their content
+        if not self.key:
+            object.__setattr__(self, "key", content_key(self.train, self.test, self.holdout, self.reference))
+
+
+VERSION = 1  # of this stage's code: bump when the splits or the crops change
 
 
 def load_real_images(ctx: RunContext) -> RealImages:
+    """The run's images; sets ``ctx.lineage["data"]``."""
+    real = _load(ctx)
+    ctx.lineage["data"] = real.key
+    return real
+
+
+def _load(ctx: RunContext) -> RealImages:
     p = ctx.preset
     if ctx.data_dir is not None:
         ctx.log(f"loading images from {ctx.data_dir}")
         images = load_folder(ctx.data_dir, p.resolution, on_error="skip")
-        train, rest = split_folder(images, 0.2, p.seed)
-        test, holdout = split_folder(rest, 0.5, p.seed + 1) if len(rest) >= 2 else (rest, rest[:0])
-        return RealImages(train, test, holdout, f"folder:{ctx.data_dir}", test)
+        train, rest = split_folder(images, 0.2, p.data_seed)
+        test, holdout = split_folder(rest, 0.5, p.data_seed + 1) if len(rest) >= 2 else (rest, rest[:0])
+        key = derive_key("data", VERSION, {"preset_version": p.version, "data_seed": p.data_seed},
+                         images=content_key(images))
+        return RealImages(train, test, holdout, f"folder:{ctx.data_dir}", test, key)
     if p.needs_data:
         raise ValueError(f"preset {p.name!r} trains on your own images: pass --data DIR (a folder of "
                          "PNG/JPEG/WebP files, e.g. CelebA); the built-in photographs are for smoke/quick")
     sets = {}
     # The FID reference is a fresh draw of crops of the training photos (other seed): the split is by
     # photo, so test crops show other scenes and would measure content shift, not generation quality.
-    plan = (("train", p.n_train, p.seed), ("test", p.n_test, p.seed), ("holdout", p.n_holdout, p.seed),
-            ("reference", p.n_test, p.seed + 1))
-    for name, n, seed in plan:
-        cfg = BuiltinData("train" if name == "reference" else name, n, p.resolution, seed=seed)
+    plan = (("train", p.n_train, p.data_seed), ("test", p.n_test, p.data_seed),
+            ("holdout", p.n_holdout, p.data_seed), ("reference", p.n_test, p.data_seed + 1))
+    configs = {name: BuiltinData("train" if name == "reference" else name, n, p.resolution, seed=seed)
+               for name, n, seed in plan}
+    for name, cfg in configs.items():
         sets[name] = ctx.cache.tensors("data", config_hash(cfg), lambda cfg=cfg: {"images": crops(cfg)})["images"]
-    return RealImages(sets["train"], sets["test"], sets["holdout"], "builtin", sets["reference"])
+    key = derive_key("data", VERSION, {"preset_version": p.version, "builtin": configs})
+    return RealImages(sets["train"], sets["test"], sets["holdout"], "builtin", sets["reference"], key)

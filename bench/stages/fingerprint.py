@@ -7,35 +7,57 @@ import math
 
 import torch
 
-from bench.cache import config_hash
+from bench.cache import derive_key
+from bench.fingerprint.calibration import calibrate_strength
 from bench.fingerprint.checkpoint import FingerprintModels, load_models, save_models
-from bench.fingerprint.embedding import decode, embed, random_fingerprint
+from bench.fingerprint.embedding import bits_to_str, decode, embed, random_fingerprint
 from bench.fingerprint.matching import bit_accuracy, is_fingerprinted, log_binom_sf
 from bench.fingerprint.training import train_fingerprint
 from bench.metrics import psnr, ssim
+from bench.presets import SEED_STRIDE, Preset
 from bench.results import Row, row
 from bench.stages.context import RunContext
 from bench.stages.data import RealImages
 
 METHOD = "artificial_fingerprint"
 DATA_FINGERPRINT_SEED = 42  # the authors' default fingerprint seed
+VERSION = 1  # of the fingerprint training code: bump when a change moves trained weights
+
+
+def data_fingerprint(preset: Preset) -> torch.Tensor:
+    """The fingerprint stamped into the held-out photos (model ``data``): the authors' seed 42 for run
+    seed 0, another fingerprint for every other seed."""
+    return random_fingerprint(preset.n_bits, DATA_FINGERPRINT_SEED + SEED_STRIDE * preset.seed)
 
 
 def fingerprint_models(ctx: RunContext, real: RealImages) -> tuple[FingerprintModels, str]:
-    """The trained encoder/decoder and their cache key."""
+    """The trained encoder/decoder and their cache key (also ``ctx.lineage["fingerprint"]``)."""
     cfg = ctx.preset.fingerprint
-    key = config_hash(cfg, real.train)
+    key = derive_key("fingerprint", VERSION, cfg, data=real.key)
+    ctx.lineage["fingerprint"] = key
     path = ctx.cache.file("fingerprint", key, "safetensors")
     if ctx.cache.enabled and path.exists():
         ctx.cache.hits.append(f"fingerprint/{key}")
         ctx.log(f"fingerprint encoder/decoder from cache ({path})")
-        return load_models(path, n_bits=cfg.n_bits, resolution=cfg.resolution, device=ctx.device), key
+        models = load_models(path, n_bits=cfg.n_bits, resolution=cfg.resolution, device=ctx.device)
+        ctx.notes["fingerprint_strength"] = models.encoder.strength
+        return models, key
     ctx.cache.misses.append(f"fingerprint/{key}")
     ctx.log(f"training the fingerprint encoder/decoder: {cfg.n_bits} bits, {cfg.resolution}px, {cfg.steps} steps")
     resume = ctx.cache.file("fingerprint", key, "partial.pt") if ctx.cache.enabled else None
-    result = train_fingerprint(real.train, cfg, device=ctx.device, resume_path=resume, progress=ctx.progress)
+    result = train_fingerprint(real.train, cfg, device=ctx.device, resume_path=resume, progress=ctx.progress,
+                               calibration_images=real.holdout)
     ctx.notes["fingerprint_activated_at"] = result.activated_at
-    save_models(result.models, path, {"activated_at": str(result.activated_at)})
+    extra = {"activated_at": str(result.activated_at)}
+    if result.calibration is not None:
+        c = result.calibration
+        ctx.log(f"calibrated to {cfg.target_psnr} dB: strength {c.strength:.3f} ({c.psnr_before:.2f} dB as trained "
+                f"-> {c.psnr_after:.2f} dB on held-out images)")
+        ctx.notes["fingerprint_calibration"] = {"target_psnr": cfg.target_psnr, "strength": c.strength,
+                                                "psnr_as_trained": c.psnr_before, "psnr_calibrated": c.psnr_after}
+        extra |= {"psnr_as_trained": repr(c.psnr_before), "psnr_calibrated": repr(c.psnr_after)}
+    ctx.notes["fingerprint_strength"] = result.models.encoder.strength
+    save_models(result.models, path, extra)
     if resume is not None and resume.exists():
         resume.unlink()
     return result.models, key
@@ -65,11 +87,29 @@ def fingerprint_rows(model: str, bits: torch.Tensor, fingerprint: torch.Tensor, 
     ]
 
 
+def stamp(ctx: RunContext, models: FingerprintModels, real: RealImages, images: torch.Tensor,
+          fingerprint: torch.Tensor) -> torch.Tensor:
+    """``images`` stamped with ``fingerprint`` (uint8). With a ``target_psnr`` in the fingerprint config each
+    fingerprint gets its own strength, calibrated on the held-out images (``real.holdout``, else the
+    training images), so every stamped set of the run lands at the target."""
+    target = ctx.preset.fingerprint.target_psnr
+    strength = None
+    if target is not None:
+        cache = ctx.artifacts.setdefault("strengths", {})
+        tag = (ctx.lineage["fingerprint"], bits_to_str(fingerprint))
+        if tag not in cache:
+            held_out = real.holdout if len(real.holdout) else real.train
+            cache[tag] = calibrate_strength(models.encoder, held_out, target, fingerprint=fingerprint,
+                                            device=ctx.device).strength
+        strength = cache[tag]
+    return embed(models.encoder, images, fingerprint, device=ctx.device, strength=strength)
+
+
 def evaluate_data(ctx: RunContext, models: FingerprintModels, real: RealImages) -> dict[str, torch.Tensor]:
     """Rows for fingerprinted held-out real images (model ``data``) and clean ones (model ``real``)."""
     p = ctx.preset
-    fp = random_fingerprint(p.n_bits, DATA_FINGERPRINT_SEED)
-    stamped = embed(models.encoder, real.test, fp, device=ctx.device)
+    fp = data_fingerprint(p)
+    stamped = stamp(ctx, models, real, real.test, fp)
     bits = decode(models.decoder, stamped, device=ctx.device)
     clean_bits = decode(models.decoder, real.test, device=ctx.device)
     x, y = real.test.float() / 255, stamped.float() / 255
@@ -84,4 +124,5 @@ def evaluate_data(ctx: RunContext, models: FingerprintModels, real: RealImages) 
     ctx.rows.append(row(metric="control_bit_accuracy", value=float(clean_acc.mean()),
                         stderr=_mean_stderr(clean_acc)[1], **common))
     ctx.rows.append(row(metric="false_positive_rate", value=float(flagged.mean()), **common))
+    ctx.notes.setdefault("data_psnr", {})[str(p.seed)] = float(q_psnr.mean())
     return {"fingerprint": fp, "stamped_test": stamped}

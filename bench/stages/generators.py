@@ -10,24 +10,26 @@ import math
 import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from bench.cache import config_hash
+from bench.cache import derive_key
 from bench.fid import compute_fid
 from bench.fingerprint.checkpoint import FingerprintModels
-from bench.fingerprint.embedding import decode, embed, random_fingerprint, to_uint8
+from bench.fingerprint.embedding import decode, random_fingerprint, to_uint8
 from bench.fingerprint.matching import NO_MATCH, attribute, bit_accuracy
 from bench.generators import GanConfig, build, sample, train_gan
 from bench.presets import GeneratorPlan
 from bench.results import row
 from bench.stages.context import RunContext
 from bench.stages.data import RealImages
-from bench.stages.fingerprint import DATA_FINGERPRINT_SEED, METHOD, fingerprint_rows
+from bench.stages.fingerprint import METHOD, data_fingerprint, fingerprint_rows, stamp
+
+VERSION = 1  # of generator training and sampling: bump when a change moves weights or samples
 
 
 @dataclass
@@ -39,15 +41,17 @@ class Zoo:
     configs: dict[str, GanConfig]
     samples: dict[str, torch.Tensor]  # uint8, every generator incl. clean controls
     clean_ids: list[str]
+    keys: dict[str, str] = field(default_factory=dict)  # generator id -> cache key of its weights (data, fingerprint and config in it)
 
     @property
     def fingerprinted_ids(self) -> list[str]:
         return [g for g in self.generators if g not in self.clean_ids]
 
 
-def fingerprint_seed(model_id: str) -> int:
-    """A stable per-model fingerprint seed derived from the model id."""
-    return int(hashlib.sha256(model_id.encode()).hexdigest()[:8], 16)
+def fingerprint_seed(model_id: str, run_seed: int = 0) -> int:
+    """A stable per-model fingerprint seed derived from the model id (and the run seed, when not 0)."""
+    text = model_id if run_seed == 0 else f"{model_id}#seed{run_seed}"
+    return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
 
 
 def gan_config(plan: GeneratorPlan, resolution: int) -> GanConfig:
@@ -129,22 +133,23 @@ def _train_missing(ctx: RunContext, jobs: list[_Job]) -> dict[str, dict[str, tor
 
 def train_zoo(ctx: RunContext, models: FingerprintModels, real: RealImages, model_key: str) -> Zoo:
     p = ctx.preset
-    fingerprints = {"data": random_fingerprint(p.n_bits, DATA_FINGERPRINT_SEED)}
+    fingerprints = {"data": data_fingerprint(p)}
     jobs, clean_ids = [], []
     for plan in p.generators:
         cfg = gan_config(plan, p.resolution)
         if plan.fingerprinted:
-            fp = random_fingerprint(p.n_bits, fingerprint_seed(plan.id))
+            fp = random_fingerprint(p.n_bits, fingerprint_seed(plan.id, p.seed))
             fingerprints[plan.id] = fp
-            data_key = config_hash("stamped", model_key, fp, real.train)
+            data_key = derive_key("stamped", VERSION, {"fingerprint": fp, "split": "train"}, encoder=model_key,
+                                  data=real.key)
 
             def data(fp: torch.Tensor = fp, data_key: str = data_key) -> torch.Tensor:
                 return ctx.cache.tensors("stamped", data_key, lambda: {
-                    "images": embed(models.encoder, real.train, fp, device=ctx.device)})["images"]
+                    "images": stamp(ctx, models, real, real.train, fp)})["images"]
         else:
             clean_ids.append(plan.id)
-            data_key, data = config_hash("clean", real.train), lambda: real.train
-        jobs.append(_Job(plan, cfg, data, config_hash(cfg, data_key)))
+            data_key, data = derive_key("clean", VERSION, {"split": "train"}, data=real.key), lambda: real.train
+        jobs.append(_Job(plan, cfg, data, derive_key("generator", VERSION, cfg, data=data_key)))
     trained = _train_missing(ctx, jobs)
     generators, configs, samples = {}, {}, {}
     for job in jobs:
@@ -155,7 +160,10 @@ def train_zoo(ctx: RunContext, models: FingerprintModels, real: RealImages, mode
         generators[job.plan.id] = G.eval()
         configs[job.plan.id] = job.config
         samples[job.plan.id] = to_uint8(sample(generators[job.plan.id], p.n_samples, seed=p.seed + 1))
-    return Zoo(fingerprints, generators, configs, samples, clean_ids)
+    keys = {job.plan.id: job.key for job in jobs}
+    ctx.lineage["zoo"] = derive_key("zoo", VERSION, {"n_samples": p.n_samples, "sample_seed": p.seed + 1,
+                                                     "fingerprints": fingerprints, "clean": clean_ids}, **keys)
+    return Zoo(fingerprints, generators, configs, samples, clean_ids, keys)
 
 
 def evaluate_zoo(ctx: RunContext, models: FingerprintModels, real: RealImages, zoo: Zoo,
@@ -195,10 +203,11 @@ def evaluate_zoo(ctx: RunContext, models: FingerprintModels, real: RealImages, z
     extractor = ""
     reference = real.reference.float() / 255
     for g, s in zoo.samples.items():
-        fid, extractor = compute_fid(s.float() / 255, reference, device=ctx.device)
+        fid, extractor = compute_fid(s.float() / 255, reference, ctx.fid_extractor, device=ctx.device)
         ctx.rows.append(row(method=METHOD, model=g, metric="fid", value=fid, n=len(s), seed=p.seed, extractor=extractor))
     # the paper's "FID(fingerprinted real, clean real)": the same held-out photos with and without the stamp
-    fid, extractor = compute_fid(stamped_test.float() / 255, real.test.float() / 255, device=ctx.device)
+    fid, extractor = compute_fid(stamped_test.float() / 255, real.test.float() / 255, ctx.fid_extractor,
+                                 device=ctx.device)
     ctx.rows.append(row(method=METHOD, model="data", metric="fid", value=fid, n=len(stamped_test), seed=p.seed,
                         extractor=extractor))
     ctx.notes["fid_extractor"] = extractor

@@ -7,14 +7,15 @@ import pandas as pd
 import torch
 
 from attacks.registry import get_attack
-from bench.cache import config_hash
 from bench.evaluation.image_robustness import evaluate_image_attacks
 from bench.fingerprint.checkpoint import FingerprintModels
-from bench.fingerprint.embedding import decode, random_fingerprint
+from bench.fingerprint.embedding import decode
 from bench.results import rows_from_frame, to_frame
 from bench.stages.context import RunContext
 from bench.stages.data import RealImages
-from bench.stages.fingerprint import DATA_FINGERPRINT_SEED, METHOD
+from bench.stages.fingerprint import METHOD, data_fingerprint
+
+VERSION = 1  # of this stage's measurement code
 
 
 def attack_grids(ctx: RunContext, ids: tuple[str, ...]) -> list:
@@ -33,7 +34,7 @@ def run_image_attacks(ctx: RunContext, models: FingerprintModels, real: RealImag
                       stamped_test: torch.Tensor) -> None:
     p = ctx.preset
     n = p.image_attack_samples
-    fingerprints = dict(zoo.fingerprints) if zoo is not None else {"data": random_fingerprint(p.n_bits, DATA_FINGERPRINT_SEED)}
+    fingerprints = dict(zoo.fingerprints) if zoo is not None else {"data": data_fingerprint(p)}
     sources = {"data": stamped_test[:n].float() / 255}
     if zoo is not None:
         sources |= {g: zoo.samples[g][:n].float() / 255 for g in zoo.fingerprinted_ids}
@@ -43,8 +44,8 @@ def run_image_attacks(ctx: RunContext, models: FingerprintModels, real: RealImag
         return decode(models.decoder, images, device=ctx.device)
 
     grids = attack_grids(ctx, p.image_attacks)
-    key = config_hash("image_attacks", [(spec.id, spec.version, grid) for spec, grid in grids], fingerprints,
-                      sources, clean, models.decoder.state_dict(), p.alpha, p.seed)
+    key = ctx.key("image_attacks", VERSION, {"grids": [(spec.id, spec.version, grid) for spec, grid in grids],
+                                             "n": n, "alpha": p.alpha, "seed": p.seed})
 
     def measure() -> pd.DataFrame:
         return to_frame(evaluate_image_attacks(sources, fingerprints, decode_bits, clean, grids, alpha=p.alpha,

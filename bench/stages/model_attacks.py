@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import torch
 
-from bench.cache import config_hash
 from bench.fid import compute_fid
 from bench.fingerprint.checkpoint import FingerprintModels
 from bench.fingerprint.embedding import decode, to_uint8
@@ -18,6 +17,8 @@ from bench.stages.data import RealImages
 from bench.stages.fingerprint import METHOD, fingerprint_rows
 from bench.stages.generators import Zoo
 from bench.stages.image_attacks import attack_grids
+
+VERSION = 1  # of this stage's measurement code
 
 
 def _context(attack_id: str, target: str, zoo: Zoo, real: RealImages, device: str) -> dict:
@@ -45,8 +46,8 @@ def run_model_attacks(ctx: RunContext, models: FingerprintModels, real: RealImag
         for spec, grid in grids:
             context = _context(spec.id, target, zoo, real, ctx.device)
             for severity, value in enumerate(grid):
-                key = config_hash("model_attack", spec.id, spec.version, value, target, zoo.configs[target],
-                                  zoo.fingerprints[target], p.n_samples, p.alpha, p.seed)
+                key = ctx.key("model_attack", VERSION, {"attack": (spec.id, spec.version, value), "target": target,
+                                                        "n_samples": p.n_samples, "alpha": p.alpha, "seed": p.seed})
 
                 def measure(spec=spec, value=value, severity=severity, context=context, target=target) -> object:
                     ctx.log(f"model attack {spec.id} {spec.param}={value:g} on {target}")
@@ -60,7 +61,8 @@ def run_model_attacks(ctx: RunContext, models: FingerprintModels, real: RealImag
                     rows.append(row(method=METHOD, model=target, metric="attribution_accuracy", n=len(bits),
                                     value=float((decision == ids.index(target)).float().mean()), seed=p.seed,
                                     **where))
-                    fid, extractor = compute_fid(images.float() / 255, reference, device=ctx.device)
+                    fid, extractor = compute_fid(images.float() / 255, reference, ctx.fid_extractor,
+                                                 device=ctx.device)
                     rows.append(row(method=METHOD, model=target, metric="fid", value=fid, n=len(images),
                                     seed=p.seed, extractor=extractor, **where))
                     return to_frame(rows)
