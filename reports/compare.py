@@ -53,11 +53,11 @@ def improvement(metrics: pd.Series, old: pd.Series, new: pd.Series, higher_is_be
     direction, or for a metric with an ``ideal`` value (``bench.metrics``) how much closer to it ``new`` is,
     so a clean control drifting from 0.5 to 0.37 is as much worse as one drifting to 0.63."""
     old, new = old.to_numpy(float), new.to_numpy(float)
-    signed = np.where(higher_is_better.to_numpy(bool), new - old, old - new)
     ideal = np.array([METRICS.get(m).ideal if m in METRICS and METRICS.get(m).ideal is not None else np.nan
                       for m in metrics], dtype=float)
     two_sided = ~np.isnan(ideal)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore"):  # inf - inf: NaN, judged by the caller
+        signed = np.where(higher_is_better.to_numpy(bool), new - old, old - new)
         closer = np.abs(old - ideal) - np.abs(new - ideal)
     return np.where(two_sided, closer, signed)
 

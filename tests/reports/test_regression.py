@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pandas as pd
 import pytest
 
-from bench.results import row, to_frame, write_results
+from bench.results import IDENTITY, row, to_frame, write_results
 from reports.regression import check_reference, check_regression, load_reference, update_reference
 
 FP = "artificial_fingerprint"
@@ -150,3 +151,42 @@ class TestUpdateReference:
         assert check_reference(results, "quick", tmp_path / "ref").passed
         worse = _set(results, 0.5, **JPEG10)
         assert not check_reference(worse, csv).passed
+
+
+class TestTrust:
+    """The gate cannot be fooled: two-sided metrics, non-finite values, one tolerance per full row."""
+
+    @staticmethod
+    def frame(**values):
+        rows = [row(method=FP, model="clean", metric="control_bit_accuracy", value=values.get("control", 0.5),
+                    n=100, stderr=0.01),
+                row(method=FP, model="g", metric="bit_accuracy", value=values.get("acc", 0.9), n=100, stderr=0.01),
+                row(method=FP, model="g", metric="tpr_at_fpr", value=values.get("tpr1", 0.8), n=100, fpr=0.01),
+                row(method=FP, model="g", metric="tpr_at_fpr", value=values.get("tpr2", 0.6), n=100, fpr=0.001)]
+        return to_frame(rows)
+
+    TOL = {"control_bit_accuracy": 0.05, "bit_accuracy": 0.02, "tpr_at_fpr": 0.05}
+
+    @pytest.mark.parametrize(("control", "passed"), [(0.37, False), (0.63, False), (0.47, True), (0.5, True)])
+    def test_a_clean_control_is_judged_by_its_distance_from_chance(self, control, passed):
+        report = check_regression(self.frame(control=control), self.frame(), self.TOL)
+        assert report.passed is passed
+
+    @pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan])
+    def test_non_finite_values_are_errors_never_improvements(self, value):
+        report = check_regression(self.frame(acc=value), self.frame(), self.TOL)
+        assert not report.passed
+        assert report.failures["status"].tolist() == ["invalid"]
+
+    def test_operating_points_are_separate_rows(self, tmp_path):
+        ref = self.frame()
+        write_results(ref, tmp_path / "run.csv")
+        spread = pd.DataFrame([{**{c: r[c] for c in IDENTITY}, "std": s, "max_distance": 0.0}
+                               for r, s in zip(ref.to_dict("records"), (0.0, 0.0, 0.1, 0.001), strict=True)])
+        _, tol_path = update_reference(tmp_path / "run.csv", "t", {m: 0.0 for m in self.TOL}, row_spread=spread,
+                                       k=3.0, reference_dir=tmp_path)
+        rules = json.loads(tol_path.read_text())["rows"]
+        assert sorted(r["tolerance"] for r in rules if r["metric"] == "tpr_at_fpr") == [0.005, pytest.approx(0.3)]
+        # 0.6 -> 0.58 at FPR 0.001 is beyond its own tolerance (0.005), though the other point's is 0.3
+        report = check_reference(self.frame(tpr2=0.58), "t", reference_dir=tmp_path)
+        assert report.failures["fpr"].tolist() == [0.001]

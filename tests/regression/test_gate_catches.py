@@ -1,0 +1,111 @@
+"""The gate can fail: smoke runs with a real defect each fail ``check_reference`` and name their rows.
+
+(a) the fingerprinted generator trains on unstamped images (transfer lost), (b) the decoder's weights are
+perturbed (every decoded number falls), (c) the fingerprint is stamped louder (data PSNR drops). Each run
+shares the untouched run's cache where its defect allows, so only what the defect changes is recomputed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import shutil
+
+import pytest
+import torch
+
+import bench.runner
+import bench.stages.generators
+from bench.cache import ArtifactCache
+from bench.cli import main
+from bench.presets import get_preset
+from bench.runner import run
+from reports.regression import check_reference, load_reference
+
+pytestmark = pytest.mark.regression
+LEARNED = "dcgan-s0"
+
+
+def _smoke(out, cache_dir, preset=None):
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return run(preset or get_preset("smoke"), out, cache=ArtifactCache(cache_dir), progress=False).results
+    finally:
+        torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def warm(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("gate-cache")
+    _smoke(tmp_path_factory.mktemp("untouched"), cache)
+    return cache
+
+
+def _failed(results, model, metric):
+    report = check_reference(results, "smoke")
+    assert not report.passed
+    failed = report.failures
+    hit = failed[(failed["model"] == model) & (failed["metric"] == metric)]
+    assert len(hit), f"no failing {model} {metric} row:\n{report.summary()}"
+    assert {"reference", "current", "tolerance"} <= set(failed.columns)
+    return report
+
+
+def test_a_generator_trained_on_unstamped_data(warm, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    for stage in ("data", "fingerprint"):  # reuse the codec; the generators must retrain
+        shutil.copytree(warm / stage, cache / stage)
+    monkeypatch.setattr(bench.stages.generators, "stamp", lambda ctx, models, real, images, fp: images)
+    _failed(_smoke(tmp_path / "out", cache), LEARNED, "bit_accuracy")
+
+
+def test_b_a_perturbed_decoder(warm, tmp_path, monkeypatch):
+    trained = bench.runner.fingerprint_models
+
+    def perturbed(ctx, real):
+        models, key = trained(ctx, real)
+        gen = torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            for p in models.decoder.parameters():
+                p.add_(torch.randn(p.shape, generator=gen) * p.std() * 0.5)
+        ctx.lineage["fingerprint"] = key + "-perturbed"  # a new decoder: measurements recompute
+        return models, key
+
+    monkeypatch.setattr(bench.runner, "fingerprint_models", perturbed)
+    _failed(_smoke(tmp_path / "out", warm), "data", "bit_accuracy")
+
+
+def test_c_data_psnr_drops(warm, tmp_path):
+    smoke = get_preset("smoke")
+    louder = dataclasses.replace(smoke, fingerprint=dataclasses.replace(smoke.fingerprint, target_psnr=26.0))
+    _failed(_smoke(tmp_path / "out", warm, louder), "data", "psnr")
+
+
+def _lowered(tmp_path, by: float) -> tuple[int, str]:
+    reference, _ = load_reference("smoke")
+    rows = (reference["model"] == LEARNED) & (reference["metric"] == "bit_accuracy")
+    assert rows.sum() > 1
+    lowered = reference.copy()
+    lowered.loc[rows, "value"] -= by
+    (tmp_path / "run").mkdir(exist_ok=True)
+    lowered.to_csv(tmp_path / "run" / "results.csv", index=False)
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        code = main(["check", str(tmp_path / "run"), "--reference", "smoke"])
+    return code, buf.getvalue()
+
+
+def test_check_exits_1_and_names_the_rows_when_transfer_drops_beyond_its_tolerance(tmp_path):
+    # the clean transfer row's tolerance (3 x its std over 5 seeds x 2 thread counts) is what the gate can see
+    _, tolerance = load_reference("smoke")
+    clean = [r["tolerance"] for r in tolerance["rows"]
+             if r["model"] == LEARNED and r["metric"] == "bit_accuracy" and r["attack"] == "none"]
+    assert len(clean) == 1 and clean[0] < 0.15
+    code, out = _lowered(tmp_path, clean[0] + 0.01)
+    assert code == 1 and "FAILED" in out
+    worse = [line for line in out.splitlines() if line.startswith("worse")]
+    assert any(LEARNED in line and "bit accuracy" in line and " none " in line for line in worse), out
+    code, out = _lowered(tmp_path, clean[0] / 4)  # inside float-order noise: passes
+    assert code == 0, out
