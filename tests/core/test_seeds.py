@@ -7,7 +7,6 @@ import dataclasses
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 from scipy import stats
@@ -86,10 +85,9 @@ class TestAggregate:
 
 
 def test_a_two_seed_run_writes_per_seed_and_aggregate_rows(tmp_path):
-    from tests.stages.test_cache_keys import tiny_preset
-
     from bench.cache import ArtifactCache
     from bench.runner import run
+    from tests.stages.test_cache_keys import tiny_preset
 
     preset = dataclasses.replace(tiny_preset(), image_attacks=(), model_attacks=(), baselines=(),
                                  adaptive_attacks=(), seeds=(0, 1))
