@@ -2,18 +2,10 @@
 
 For every attack x grid value (severity = index in the grid) and every source model, the attacked
 fingerprinted images are decoded and matched against all registered fingerprints; the unfingerprinted
-``clean`` images, attacked the same way, are the negatives. Rows (``bench.results.Row``), each with
-``n`` = number of source images unless said:
+``clean`` images, attacked the same way, are the negatives. The fingerprint rows come from the one
+measurement path, :func:`bench.evaluation.measure.match_rows` (bit accuracy, p-values, pass rate,
+attribution, detection, AUC, TPR at each operating point in ``fprs``); besides them:
 
-- ``bit_accuracy`` (mean, stderr), ``log10_p_value`` (median, own fingerprint), ``pass_rate``
-  (own-fingerprint p < alpha), ``attribution_accuracy`` (``matching.attribute`` picks this model;
-  "no match" counts as wrong);
-- ``detection_accuracy``: balanced accuracy of "matches some registered fingerprint" (p < alpha / M)
-  on attacked source vs attacked clean images (``n`` = both); ``auc`` of the best-match score;
-- ``tpr_at_fpr``: TPR with the empirical threshold from the attacked clean images, and
-  ``tpr_at_fpr_analytic`` with the binomial threshold (Bonferroni over the M registered fingerprints);
-  one row per operating point in ``fprs``, its false-positive rate in the ``fpr`` column (``param``
-  holds the attack strength);
 - ``psnr``, ``ssim`` of attacked vs unattacked source images (attack rows only; a neutral value gives
   PSNR = inf). SSIM uses every image by default (``ssim_samples`` limits it to the first ones of each
   source; ``n`` says how many): ``bench.metrics.ssim`` costs ~0.35 s per 1000 32x32 images on one CPU
@@ -36,22 +28,12 @@ from tqdm.auto import tqdm
 
 from attacks.image._checks import check_images
 from attacks.registry import ATTACKS, AttackKind, AttackSpec, get_attack, load_all
-from bench.evaluation.operating_points import (
-    MIN_EXPECTED_FALSE_POSITIVES,
-    SmallSampleWarning,
-    analytic_threshold,
-    auc,
-    binomial_stderr,
-    empirical_threshold,
-    rate_at_or_above,
-)
-from bench.fingerprint.matching import NO_MATCH, Attribution, attribute, log_binom_sf
+from bench.evaluation.measure import FPRS, TPR_ANALYTIC, TPR_EMPIRICAL, Registered, match_rows, mean_stderr
+from bench.evaluation.operating_points import MIN_EXPECTED_FALSE_POSITIVES, SmallSampleWarning
 from bench.metrics import psnr, ssim
 from bench.results import Row, row
 
-FPRS: tuple[float, ...] = (0.01, 0.001)  # default operating points (false-positive rates)
-TPR_EMPIRICAL = "tpr_at_fpr"  # threshold from the attacked clean images
-TPR_ANALYTIC = "tpr_at_fpr_analytic"  # binomial threshold, Bonferroni over M
+__all__ = ["FPRS", "TPR_ANALYTIC", "TPR_EMPIRICAL", "evaluate_image_attacks", "image_attack_grid"]
 DECODE_BATCH = 512
 Decoder = Callable[[torch.Tensor], torch.Tensor]
 
@@ -132,20 +114,13 @@ def evaluate_image_attacks(
     >>> rows = evaluate_image_attacks({"data": x}, {"data": fp}, decoder, clean,
     ...                               image_attack_grid(["jpeg"]), progress=False)  # doctest: +SKIP
     """
-    if not fingerprints:
-        raise ValueError("fingerprints is empty: register at least one model's fingerprint")
-    models = list(fingerprints)
-    flat = [torch.as_tensor(fingerprints[m]).float().flatten().cpu() for m in models]
-    if len({f.numel() for f in flat}) != 1 or not all(((f == 0) | (f == 1)).all() for f in flat):
-        raise ValueError("fingerprints must be {0,1} tensors of one length, got lengths "
-                         f"{ {m: f.numel() for m, f in zip(models, flat, strict=True)} }")
-    registered = torch.stack(flat)
-    n_bits = registered.shape[1]
+    reg = Registered(fingerprints)
+    n_bits = reg.n_bits
     if ssim_samples is not None and ssim_samples < 0:
         raise ValueError(f"ssim_samples must be None (all images) or >= 0, got {ssim_samples}")
-    unknown = sorted(set(sources) - set(models))
+    unknown = sorted(set(sources) - set(reg.ids))
     if unknown:
-        raise ValueError(f"sources {unknown} have no fingerprint; registered: {models}")
+        raise ValueError(f"sources {unknown} have no fingerprint; registered: {reg.ids}")
     for name, images in {**sources, "clean": clean}.items():
         check_images(images, f"evaluate_image_attacks({name})")
     fprs = tuple(float(f) for f in fprs)
@@ -159,7 +134,6 @@ def evaluate_image_attacks(
                 f"use >= {math.ceil(MIN_EXPECTED_FALSE_POSITIVES / fpr)} clean images or the analytic threshold",
                 SmallSampleWarning, stacklevel=2,
             )
-    analytic = {fpr: analytic_threshold(n_bits, fpr, len(models)) for fpr in fprs}
 
     levels = [_Level(None, math.nan, -1)] if include_clean else []
     for spec, grid in attacks:
@@ -182,21 +156,14 @@ def evaluate_image_attacks(
         if level.spec is not None:
             bar.set_postfix_str(f"{level.spec.id}={level.value:g}")
         _, clean_bits = bits_of(level, ("clean", ""), clean)
-        negatives = attribute(clean_bits, registered, alpha)
-        thresholds = {fpr: empirical_threshold(negatives.n_correct, fpr, n_bits) for fpr in fprs}
+        negatives = reg.attribute(clean_bits, alpha)
         for model, images in sources.items():
             attacked, bits = bits_of(level, ("source", model), images)
-            positives = attribute(bits, registered, alpha)
-            own = models.index(model)
-            measured = _match_values(bits, registered[own], positives, negatives, own, alpha)
-            for fpr in fprs:
-                for metric_id, k in ((TPR_EMPIRICAL, thresholds[fpr]), (TPR_ANALYTIC, analytic[fpr])):
-                    tpr = rate_at_or_above(positives.n_correct, k)
-                    measured.append(_Value(metric_id, tpr, binomial_stderr(tpr, len(images)), len(images), fpr))
+            rows += match_rows(bits, model=model, registered=reg, alpha=alpha, method=method, seed=seed,
+                               negatives=negatives, fprs=fprs, where=level.row_fields())
             if level.spec is not None:
-                measured += _quality_values(attacked, images, ssim_samples)
-            rows += [row(method=method, model=model, metric=v.metric, value=v.value, stderr=v.stderr, n=v.n,
-                         fpr=v.fpr, seed=seed, **level.row_fields()) for v in measured]
+                rows += [row(method=method, model=model, metric=v.metric, value=v.value, stderr=v.stderr, n=v.n,
+                             seed=seed, **level.row_fields()) for v in _quality_values(attacked, images, ssim_samples)]
     return rows
 
 
@@ -213,44 +180,10 @@ class _Value(NamedTuple):
 Measured = list[_Value]
 
 
-def _mean_stderr(values: torch.Tensor) -> tuple[float, float]:
-    values = values.double()
-    n = values.numel()
-    if n == 0:
-        return math.nan, math.nan
-    mean = float(values.mean())
-    finite = torch.isfinite(values).all()
-    stderr = float(values.std() / math.sqrt(n)) if n > 1 and finite else math.nan
-    return mean, stderr
-
-
-def _match_values(bits: torch.Tensor, own_fp: torch.Tensor, positives: Attribution,
-                  negatives: Attribution, own: int, alpha: float) -> Measured:
-    n, n_bits = bits.shape
-    n_neg = len(negatives.decision)
-    if n == 0:
-        raise ValueError("a source has no images")
-    agree = (bits == own_fp).double().sum(1)
-    log_p = log_binom_sf(agree.long(), n_bits)
-    passed = float((log_p < math.log(alpha)).double().mean())
-    attributed = float((positives.decision == own).double().mean())
-    tpr = float((positives.decision != NO_MATCH).double().mean())
-    tnr = float((negatives.decision == NO_MATCH).double().mean()) if n_neg else math.nan
-    detection_se = math.sqrt(binomial_stderr(tpr, n) ** 2 + binomial_stderr(tnr, n_neg) ** 2) / 2
-    return [
-        _Value("bit_accuracy", *_mean_stderr(agree / n_bits), n),
-        _Value("log10_p_value", float(log_p.median() / math.log(10)), math.nan, n),
-        _Value("pass_rate", passed, binomial_stderr(passed, n), n),
-        _Value("attribution_accuracy", attributed, binomial_stderr(attributed, n), n),
-        _Value("detection_accuracy", (tpr + tnr) / 2, detection_se, n + n_neg),
-        _Value("auc", auc(positives.n_correct, negatives.n_correct), math.nan, n + n_neg),
-    ]
-
-
 def _quality_values(attacked: torch.Tensor, original: torch.Tensor, ssim_samples: int | None) -> Measured:
     n = len(original)
     m = n if ssim_samples is None else min(n, ssim_samples)
-    measured = [_Value("psnr", *_mean_stderr(psnr(attacked, original)), n)]
+    measured = [_Value("psnr", *mean_stderr(psnr(attacked, original)), n)]
     if m > 0:
-        measured.append(_Value("ssim", *_mean_stderr(ssim(attacked[:m], original[:m])), m))
+        measured.append(_Value("ssim", *mean_stderr(ssim(attacked[:m], original[:m])), m))
     return measured

@@ -43,6 +43,23 @@ def analytic_threshold(n_bits: int, fpr: float, n_fingerprints: int) -> int:
     return min_correct_bits(n_bits, fpr / max(1, n_fingerprints))
 
 
+def tpr_at_fpr(positive_scores, negative_scores, fpr: float) -> float:
+    """The one TPR@FPR of fpbench, for match counts and classifier scores alike (torch or numpy, any real
+    scores; higher = more likely positive): the share of positives scoring above the threshold that at
+    most ``floor(fpr * n_negatives)`` negatives exceed. Conservative with ties: a tie group straddling the
+    threshold is called negative whole, so the achieved FPR on the negatives is <= ``fpr``. With integer
+    scores this is the TPR at :func:`empirical_threshold`. NaN without positives; 0 without negatives."""
+    pos = torch.as_tensor(positive_scores, dtype=torch.float64).flatten()
+    neg = torch.as_tensor(negative_scores, dtype=torch.float64).flatten()
+    if pos.numel() == 0:
+        return math.nan
+    if neg.numel() == 0:
+        return 0.0
+    allowed = math.floor(fpr * neg.numel() + 1e-9)
+    threshold = torch.sort(neg, descending=True).values[allowed]
+    return float((pos > threshold).double().mean())
+
+
 def rate_at_or_above(scores: torch.Tensor, k: int) -> float:
     return float((scores >= k).double().mean()) if scores.numel() else math.nan
 

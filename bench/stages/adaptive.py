@@ -48,6 +48,7 @@ from attacks.adaptive.detectability import amplitude_spectrum
 from attacks.adaptive.regeneration import AutoencoderConfig
 from attacks.registry import AttackSpec
 from bench.cache import derive_key
+from bench.evaluation.measure import fingerprint_rows
 from bench.fingerprint.checkpoint import FingerprintModels
 from bench.fingerprint.embedding import decode
 from bench.fingerprint.matching import attribute
@@ -55,7 +56,7 @@ from bench.metrics import psnr, ssim
 from bench.results import Row, row, rows_from_frame, to_frame
 from bench.stages.context import RunContext
 from bench.stages.data import RealImages
-from bench.stages.fingerprint import METHOD, data_fingerprint, fingerprint_rows, stamp
+from bench.stages.fingerprint import METHOD, data_fingerprint, stamp
 from bench.stages.image_attacks import attack_grids
 
 KIND = "adaptive"
@@ -161,7 +162,8 @@ def _removal_rows(spec: AttackSpec, value: float, severity: int, source: Source,
                   decoder, alpha: float, seed: int, device: str) -> list[Row]:
     where = dict(attack=spec.id, attack_kind=KIND, param=float(value), severity=severity, attack_version=spec.version)
     bits = decode(decoder, attacked, device=device)
-    rows = fingerprint_rows(source.model, bits, source.fingerprint, alpha, seed, **where)
+    rows = fingerprint_rows(bits, source.fingerprint, model=source.model, alpha=alpha, method=METHOD, seed=seed,
+                            where=where)
     passed = next(r for r in rows if r.metric == "pass_rate")
     common = dict(method=METHOD, model=source.model, seed=seed, **where)
     rows.append(row(metric="attack_success_rate", value=1 - passed.value, stderr=passed.stderr, n=passed.n, **common))
@@ -173,8 +175,8 @@ def _forgery_rows(spec: AttackSpec, value: float, severity: int, source: Source,
                   device: str) -> list[Row]:
     where = dict(attack=spec.id, attack_kind=KIND, param=float(value), severity=severity, attack_version=spec.version)
     bits = decode(decoder, forged, device=device)
-    rows = [r for r in fingerprint_rows(source.model, bits, source.fingerprint, alpha, seed, **where)
-            if r.metric in ("bit_accuracy", "pass_rate")]
+    rows = [r for r in fingerprint_rows(bits, source.fingerprint, model=source.model, alpha=alpha, method=METHOD,
+                                        seed=seed, where=where) if r.metric in ("bit_accuracy", "pass_rate")]
     hit = (attribute(bits, registered, alpha).decision == victim).float()
     common = dict(method=METHOD, model=source.model, seed=seed, **where)
     rows.append(row(metric="attack_success_rate", value=float(hit.mean()), stderr=_stderr(hit), n=len(hit), **common))

@@ -59,15 +59,16 @@ from sklearn.metrics import roc_auc_score
 from tqdm.auto import tqdm
 
 from baselines import BASELINES
+from bench.evaluation.measure import Registered, match_rows
+from bench.evaluation.operating_points import tpr_at_fpr
 from bench.fingerprint.checkpoint import FingerprintModels
 from bench.fingerprint.embedding import decode, to_uint8
-from bench.fingerprint.matching import NO_MATCH, attribute
 from bench.generators import sample
 from bench.results import COLUMNS, Row, row, rows_from_frame, to_frame
 from bench.stages.context import RunContext
 from bench.stages.data import RealImages
 from bench.stages.fingerprint import METHOD as FINGERPRINT_METHOD
-from bench.stages.generators import Zoo
+from bench.stages.generators import Zoo, negative_pool
 from bench.stages.image_attacks import attack_grids
 
 PROTOCOL_VERSION = 1  # in every cache key: bump when the protocol above changes
@@ -174,14 +175,6 @@ def predict(clf, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     return clf.classes_[np.argmax(proba, axis=1)], -np.log(np.maximum(proba[:, real_col], np.finfo(float).tiny))
 
 
-def tpr_at_fpr(positive: np.ndarray, negative: np.ndarray, fpr: float) -> float:
-    """TPR at the threshold that at most floor(fpr * n_negatives) negatives exceed (strictly)."""
-    allowed = math.floor(fpr * len(negative) + 1e-9)
-    ranked = np.sort(negative)[::-1]
-    threshold = ranked[allowed] if allowed < len(ranked) else -np.inf
-    return float(np.mean(positive > threshold))
-
-
 def _stderr(rate: float, n: int) -> float:
     return math.sqrt(rate * (1 - rate) / n) if n > 0 else math.nan
 
@@ -281,25 +274,15 @@ def fingerprint_open_rows(ctx: RunContext, models: FingerprintModels, real: Real
     """The fingerprint's open-world rows: computed for each unseen fingerprinted model as in its closed
     world (registered fingerprints of the whole zoo; negatives = real test images + clean controls)."""
     p = ctx.preset
-    ids = list(zoo.fingerprints)
-    registered = torch.stack([zoo.fingerprints[m] for m in ids])
-
-    def decisions(images: torch.Tensor) -> torch.Tensor:
-        return attribute(decode(models.decoder, images, device=ctx.device), registered, p.alpha).decision
-
-    negatives = torch.cat([decisions(real.test), *(decisions(zoo.samples[c]) for c in zoo.clean_ids)])
-    tnr = float(negatives.eq(NO_MATCH).float().mean())
+    reg = Registered(zoo.fingerprints)
+    negatives = reg.attribute(decode(models.decoder, negative_pool(real, zoo), device=ctx.device), p.alpha)
     rows = []
     for g in unseen:
         if g not in zoo.fingerprints:
             continue
-        decision = decisions(zoo.samples[g])
-        common = dict(method=FINGERPRINT_METHOD, model=g, seed=p.seed, world="open")
-        rows.append(row(metric="attribution_accuracy", value=float((decision == ids.index(g)).float().mean()),
-                        n=len(decision), **common))
-        tpr = float((decision != NO_MATCH).float().mean())
-        rows.append(row(metric="detection_accuracy", value=(tpr + tnr) / 2, n=len(decision) + len(negatives),
-                        **common))
+        measured = match_rows(decode(models.decoder, zoo.samples[g], device=ctx.device), model=g, registered=reg,
+                              alpha=p.alpha, method=FINGERPRINT_METHOD, seed=p.seed, negatives=negatives, world="open")
+        rows += [r for r in measured if r.metric in ("attribution_accuracy", "detection_accuracy")]
     return rows
 
 

@@ -3,19 +3,18 @@ fingerprinted real images (the paper's "data" row) and on clean images (the nega
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from bench.cache import derive_key
+from bench.evaluation.measure import fingerprint_rows, mean_stderr
 from bench.fingerprint.calibration import calibrate_strength
 from bench.fingerprint.checkpoint import FingerprintModels, load_models, save_models
 from bench.fingerprint.embedding import bits_to_str, decode, embed, random_fingerprint
-from bench.fingerprint.matching import bit_accuracy, is_fingerprinted, log_binom_sf
+from bench.fingerprint.matching import bit_accuracy, is_fingerprinted
 from bench.fingerprint.training import train_fingerprint
 from bench.metrics import psnr, ssim
 from bench.presets import SEED_STRIDE, Preset
-from bench.results import Row, row
+from bench.results import row
 from bench.stages.context import RunContext
 from bench.stages.data import RealImages
 
@@ -63,30 +62,6 @@ def fingerprint_models(ctx: RunContext, real: RealImages) -> tuple[FingerprintMo
     return result.models, key
 
 
-def _mean_stderr(values: torch.Tensor) -> tuple[float, float]:
-    v = values.double()
-    return float(v.mean()), float(v.std() / math.sqrt(len(v))) if len(v) > 1 else math.nan
-
-
-def fingerprint_rows(model: str, bits: torch.Tensor, fingerprint: torch.Tensor, alpha: float, seed: int,
-                     **where: object) -> list[Row]:
-    """bit_accuracy (mean +- stderr), median p-value and log10 p-value, and pass rate for one model."""
-    acc = bit_accuracy(bits, fingerprint)
-    k = (acc * bits.shape[1]).round().long()
-    log_p = log_binom_sf(k, bits.shape[1])
-    passed = is_fingerprinted(bits, fingerprint, alpha).float()
-    n = len(bits)
-    mean, se = _mean_stderr(acc)
-    median_log_p = float(log_p.median())
-    common = dict(method=METHOD, model=model, n=n, seed=seed, **where)
-    return [
-        row(metric="bit_accuracy", value=mean, stderr=se, **common),
-        row(metric="p_value", value=math.exp(median_log_p), **common),
-        row(metric="log10_p_value", value=median_log_p / math.log(10), **common),
-        row(metric="pass_rate", value=float(passed.mean()), stderr=_mean_stderr(passed)[1], **common),
-    ]
-
-
 def stamp(ctx: RunContext, models: FingerprintModels, real: RealImages, images: torch.Tensor,
           fingerprint: torch.Tensor) -> torch.Tensor:
     """``images`` stamped with ``fingerprint`` (uint8). With a ``target_psnr`` in the fingerprint config each
@@ -113,16 +88,16 @@ def evaluate_data(ctx: RunContext, models: FingerprintModels, real: RealImages) 
     bits = decode(models.decoder, stamped, device=ctx.device)
     clean_bits = decode(models.decoder, real.test, device=ctx.device)
     x, y = real.test.float() / 255, stamped.float() / 255
-    ctx.rows += fingerprint_rows("data", bits, fp, p.alpha, p.seed)
+    ctx.rows += fingerprint_rows(bits, fp, model="data", alpha=p.alpha, method=METHOD, seed=p.seed)
     q_psnr, q_ssim = psnr(x, y), ssim(x, y)
     common = dict(method=METHOD, model="data", n=len(x), seed=p.seed)
-    ctx.rows.append(row(metric="psnr", value=float(q_psnr.mean()), stderr=_mean_stderr(q_psnr)[1], **common))
-    ctx.rows.append(row(metric="ssim", value=float(q_ssim.mean()), stderr=_mean_stderr(q_ssim)[1], **common))
+    ctx.rows.append(row(metric="psnr", value=float(q_psnr.mean()), stderr=mean_stderr(q_psnr)[1], **common))
+    ctx.rows.append(row(metric="ssim", value=float(q_ssim.mean()), stderr=mean_stderr(q_ssim)[1], **common))
     clean_acc = bit_accuracy(clean_bits, fp)
     flagged = is_fingerprinted(clean_bits, fp, p.alpha).float()
     common["model"] = "real"
     ctx.rows.append(row(metric="control_bit_accuracy", value=float(clean_acc.mean()),
-                        stderr=_mean_stderr(clean_acc)[1], **common))
+                        stderr=mean_stderr(clean_acc)[1], **common))
     ctx.rows.append(row(metric="false_positive_rate", value=float(flagged.mean()), **common))
     ctx.notes.setdefault("data_psnr", {})[str(p.seed)] = float(q_psnr.mean())
     return {"fingerprint": fp, "stamped_test": stamped}

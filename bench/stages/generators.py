@@ -18,16 +18,18 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from bench.cache import derive_key
+from bench.evaluation.measure import DECISION_METRICS, Registered, match_rows
+from bench.evaluation.operating_points import binomial_stderr
 from bench.fid import compute_fid
 from bench.fingerprint.checkpoint import FingerprintModels
 from bench.fingerprint.embedding import decode, random_fingerprint, to_uint8
-from bench.fingerprint.matching import NO_MATCH, attribute, bit_accuracy
+from bench.fingerprint.matching import NO_MATCH, bit_accuracy
 from bench.generators import GanConfig, build, sample, train_gan
 from bench.presets import GeneratorPlan
 from bench.results import row
 from bench.stages.context import RunContext
 from bench.stages.data import RealImages
-from bench.stages.fingerprint import METHOD, data_fingerprint, fingerprint_rows, stamp
+from bench.stages.fingerprint import METHOD, data_fingerprint, stamp
 
 VERSION = 1  # of generator training and sampling: bump when a change moves weights or samples
 
@@ -166,40 +168,48 @@ def train_zoo(ctx: RunContext, models: FingerprintModels, real: RealImages, mode
     return Zoo(fingerprints, generators, configs, samples, clean_ids, keys)
 
 
+def negative_pool(real: RealImages, zoo: Zoo, n: int | None = None) -> torch.Tensor:
+    """The unfingerprinted images every detection measurement of a run is judged on: the real test photos
+    and the clean controls' samples (the first ``n`` of each when given), uint8."""
+    return torch.cat([real.test[:n], *(zoo.samples[c][:n] for c in zoo.clean_ids)])
+
+
 def evaluate_zoo(ctx: RunContext, models: FingerprintModels, real: RealImages, zoo: Zoo,
                  stamped_test: torch.Tensor) -> None:
-    """Transfer, detection/attribution and FID rows for every generator (attack ``none``)."""
+    """Transfer, detection/attribution and FID rows for every generator (attack ``none``), and the
+    detection/attribution rows of the stamped photos (``data``) against the whole registry. Negatives:
+    :func:`negative_pool`, as in the image-attack grid, so a neutral attack reproduces these rows."""
     p = ctx.preset
-    ids = list(zoo.fingerprints)
-    registered = torch.stack([zoo.fingerprints[m] for m in ids])
-    real_bits = decode(models.decoder, real.test, device=ctx.device)
-    negatives = [attribute(real_bits, registered, p.alpha).decision]
+    reg = Registered(zoo.fingerprints)
+    negatives = reg.attribute(decode(models.decoder, negative_pool(real, zoo), device=ctx.device), p.alpha)
     bits = {g: decode(models.decoder, s, device=ctx.device) for g, s in zoo.samples.items()}
+    others = reg.ids[1:] or reg.ids
     for g in zoo.clean_ids:
-        negatives.append(attribute(bits[g], registered, p.alpha).decision)
-        accs = torch.stack([bit_accuracy(bits[g], zoo.fingerprints[m]) for m in ids[1:] or ids])
+        accs = torch.stack([bit_accuracy(bits[g], zoo.fingerprints[m]) for m in others])
         ctx.rows.append(row(method=METHOD, model=g, metric="control_bit_accuracy", value=float(accs.mean()),
                             stderr=float(accs.mean(0).std() / math.sqrt(accs.shape[1])), n=accs.shape[1], seed=p.seed))
+        flagged = reg.attribute(bits[g], p.alpha).decision != NO_MATCH
         ctx.rows.append(row(method=METHOD, model=g, metric="false_positive_rate", n=len(bits[g]), seed=p.seed,
-                            value=float((negatives[-1] != NO_MATCH).float().mean())))
-    tnr = float(torch.cat(negatives).eq(NO_MATCH).float().mean())
-    n_neg = int(sum(len(n) for n in negatives))
-    correct, detected = [], []
-    for g in zoo.fingerprinted_ids:
-        ctx.rows += fingerprint_rows(g, bits[g], zoo.fingerprints[g], p.alpha, p.seed)
-        decision = attribute(bits[g], registered, p.alpha).decision
-        correct.append(decision == ids.index(g))
-        detected.append(decision != NO_MATCH)
-    # one row per model, then ``zoo``: every fingerprinted sample of the zoo pooled (the follow-up paper's
-    # one number per zoo size)
-    groups = list(zip(zoo.fingerprinted_ids, correct, detected, strict=True))
-    if correct:
-        groups.append(("zoo", torch.cat(correct), torch.cat(detected)))
-    for g, hit, found in groups:
-        common = dict(method=METHOD, model=g, seed=p.seed, world="closed")
-        ctx.rows.append(row(metric="attribution_accuracy", value=float(hit.float().mean()), n=len(hit), **common))
-        tpr = float(found.float().mean())
-        ctx.rows.append(row(metric="detection_accuracy", value=(tpr + tnr) / 2, n=len(found) + n_neg, **common))
+                            value=float(flagged.float().mean())))
+    sources = {"data": decode(models.decoder, stamped_test, device=ctx.device),
+               **{g: bits[g] for g in zoo.fingerprinted_ids}}
+    for g, source_bits in sources.items():
+        rows = match_rows(source_bits, model=g, registered=reg, alpha=p.alpha, method=METHOD, seed=p.seed,
+                          negatives=negatives, world="closed")
+        # the data rows that need no registry come from evaluate_data, over the same images
+        ctx.rows += [r for r in rows if g != "data" or r.metric in DECISION_METRICS]
+    # ``zoo``: every fingerprinted sample of the zoo pooled (the follow-up paper's one number per zoo size)
+    if zoo.fingerprinted_ids:
+        decisions = [(reg.attribute(bits[g], p.alpha).decision, reg.index(g)) for g in zoo.fingerprinted_ids]
+        hit = torch.cat([d == own for d, own in decisions]).double()
+        found = torch.cat([d != NO_MATCH for d, _ in decisions]).double()
+        tpr, tnr = float(found.mean()), float((negatives.decision == NO_MATCH).double().mean())
+        n, n_neg = len(hit), len(negatives.decision)
+        common = dict(method=METHOD, model="zoo", seed=p.seed, world="closed")
+        ctx.rows.append(row(metric="attribution_accuracy", value=float(hit.mean()), n=n,
+                            stderr=binomial_stderr(float(hit.mean()), n), **common))
+        ctx.rows.append(row(metric="detection_accuracy", value=(tpr + tnr) / 2, n=n + n_neg, **common,
+                            stderr=math.sqrt(binomial_stderr(tpr, n) ** 2 + binomial_stderr(tnr, n_neg) ** 2) / 2))
     extractor = ""
     reference = real.reference.float() / 255
     for g, s in zoo.samples.items():

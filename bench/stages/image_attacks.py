@@ -14,8 +14,9 @@ from bench.results import rows_from_frame, to_frame
 from bench.stages.context import RunContext
 from bench.stages.data import RealImages
 from bench.stages.fingerprint import METHOD, data_fingerprint
+from bench.stages.generators import negative_pool
 
-VERSION = 1  # of this stage's measurement code
+VERSION = 2  # 2: negatives include the clean controls' samples (as the clean measurement's)  # of this stage's measurement code
 
 
 def attack_grids(ctx: RunContext, ids: tuple[str, ...]) -> list:
@@ -38,7 +39,8 @@ def run_image_attacks(ctx: RunContext, models: FingerprintModels, real: RealImag
     sources = {"data": stamped_test[:n].float() / 255}
     if zoo is not None:
         sources |= {g: zoo.samples[g][:n].float() / 255 for g in zoo.fingerprinted_ids}
-    clean = real.test.float() / 255
+    # the negatives of the clean measurement (real photos and the clean controls' samples), attacked alike
+    clean = (negative_pool(real, zoo) if zoo is not None else real.test).float() / 255
 
     def decode_bits(images: torch.Tensor) -> torch.Tensor:
         return decode(models.decoder, images, device=ctx.device)

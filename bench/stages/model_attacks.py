@@ -4,17 +4,15 @@ reader sees whether the fingerprint dies before or after the model itself is rui
 
 from __future__ import annotations
 
-import torch
-
+from bench.evaluation.measure import Registered, match_rows
 from bench.fid import compute_fid
 from bench.fingerprint.checkpoint import FingerprintModels
 from bench.fingerprint.embedding import decode, to_uint8
-from bench.fingerprint.matching import attribute
 from bench.generators import sample
 from bench.results import row, rows_from_frame, to_frame
 from bench.stages.context import RunContext
 from bench.stages.data import RealImages
-from bench.stages.fingerprint import METHOD, fingerprint_rows
+from bench.stages.fingerprint import METHOD
 from bench.stages.generators import Zoo
 from bench.stages.image_attacks import attack_grids
 
@@ -37,8 +35,7 @@ def _context(attack_id: str, target: str, zoo: Zoo, real: RealImages, device: st
 
 def run_model_attacks(ctx: RunContext, models: FingerprintModels, real: RealImages, zoo: Zoo) -> None:
     p = ctx.preset
-    ids = list(zoo.fingerprints)
-    registered = torch.stack([zoo.fingerprints[m] for m in ids])
+    registered = Registered(zoo.fingerprints)
     targets = [t for t in p.model_attack_targets if t in zoo.generators] or zoo.fingerprinted_ids[:1]
     reference = real.reference.float() / 255
     grids = attack_grids(ctx, p.model_attacks)
@@ -56,11 +53,8 @@ def run_model_attacks(ctx: RunContext, models: FingerprintModels, real: RealImag
                     bits = decode(models.decoder, images, device=ctx.device)
                     where = dict(attack=spec.id, attack_kind="model", param=float(value), severity=severity,
                                  attack_version=spec.version)
-                    rows = fingerprint_rows(target, bits, zoo.fingerprints[target], p.alpha, p.seed, **where)
-                    decision = attribute(bits, registered, p.alpha).decision
-                    rows.append(row(method=METHOD, model=target, metric="attribution_accuracy", n=len(bits),
-                                    value=float((decision == ids.index(target)).float().mean()), seed=p.seed,
-                                    **where))
+                    rows = match_rows(bits, model=target, registered=registered, alpha=p.alpha, method=METHOD,
+                                      seed=p.seed, where=where)
                     fid, extractor = compute_fid(images.float() / 255, reference, ctx.fid_extractor,
                                                  device=ctx.device)
                     rows.append(row(method=METHOD, model=target, metric="fid", value=fid, n=len(images),

@@ -20,7 +20,8 @@ from bench.fingerprint.embedding import random_fingerprint, to_uint8
 from bench.generators import GanConfig, build, sample
 from bench.presets import get_preset
 from bench.results import to_frame, validate
-from bench.stages.baselines import immunise, open_split, run_baselines, tpr_at_fpr
+from bench.evaluation.operating_points import tpr_at_fpr
+from bench.stages.baselines import immunise, open_split, run_baselines
 from bench.stages.context import RunContext
 from bench.stages.data import RealImages
 from bench.stages.generators import Zoo
