@@ -15,12 +15,12 @@ from sklearn.metrics import roc_curve
 from torch import nn
 
 from bench.cache import ArtifactCache
+from bench.evaluation.operating_points import tpr_at_fpr
 from bench.fingerprint.checkpoint import FingerprintModels
 from bench.fingerprint.embedding import random_fingerprint, to_uint8
 from bench.generators import GanConfig, build, sample
 from bench.presets import get_preset
 from bench.results import to_frame, validate
-from bench.evaluation.operating_points import tpr_at_fpr
 from bench.stages.baselines import immunise, open_split, run_baselines
 from bench.stages.context import RunContext
 from bench.stages.data import RealImages
