@@ -81,8 +81,9 @@ class GridSession:
         from bench.stages.fingerprint import evaluate_data, fingerprint_models
         from bench.stages.generators import train_zoo
 
-        self.ctx = RunContext(preset=get_preset(preset_name), cache=ArtifactCache(cache_dir), out=out,
-                              device=device, progress=False)
+        preset = get_preset(preset_name)
+        self.ctx = RunContext.start(preset.with_seed(preset.seeds[0]), ArtifactCache(cache_dir), out, device=device,
+                                    progress=False)
         self.real = load_real_images(self.ctx)
         self.models, key = fingerprint_models(self.ctx, self.real)
         self.stamped_test = evaluate_data(self.ctx, self.models, self.real)["stamped_test"]

@@ -20,7 +20,6 @@ import torch
 from bench.atomic import write_json_atomic
 from bench.cache import ArtifactCache
 from bench.evaluation.summary import robustness_auc_rows
-from bench.fid import extractor_key, resolve_extractor
 from bench.manifest import build_manifest
 from bench.presets import Preset
 from bench.results import AGGREGATE_SEED, to_frame, write_results
@@ -88,10 +87,8 @@ def _run(preset: Preset, out: str | Path, *, data_dir: str | Path | None, device
     for repeat in repeats:  # a bad plan fails now, not after the fingerprint stage
         for plan in repeat.generators:
             gan_config(plan, repeat.resolution)
-    extractor = resolve_extractor("auto")
-    ctx = RunContext(preset=repeats[0], cache=cache or ArtifactCache(), out=Path(out), device=_check_device(device),
-                     data_dir=Path(data_dir) if data_dir else None, progress=progress, fid_extractor=extractor,
-                     lineage={"fid": extractor_key(extractor)})
+    ctx = RunContext.start(repeats[0], cache or ArtifactCache(), Path(out), device=_check_device(device),
+                           data_dir=Path(data_dir) if data_dir else None, progress=progress)
     ctx.out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(preset.data_seed)
     with ctx.stage("data"):

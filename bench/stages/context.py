@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from bench.cache import ArtifactCache, derive_key
+from bench.fid import extractor_key, resolve_extractor
 from bench.presets import Preset
 from bench.results import Row
 
@@ -32,6 +33,14 @@ class RunContext:
     # measurement's key includes all of them (:meth:`key`), so nothing upstream can be left out of it
     lineage: dict[str, str] = field(default_factory=dict)
     fid_extractor: str = "random-conv-v1"  # resolved once per run (bench.fid.resolve_extractor)
+
+    @classmethod
+    def start(cls, preset: Preset, cache: ArtifactCache, out: Path, **kwargs: Any) -> RunContext:
+        """A context for one run: the FID extractor is resolved once (``"auto"``: Inception if its weights
+        are on disk) and its key starts the run's lineage."""
+        extractor = resolve_extractor("auto")
+        return cls(preset=preset, cache=cache, out=out, fid_extractor=extractor,
+                   lineage={"fid": extractor_key(extractor)}, **kwargs)
 
     def key(self, kind: str, version: int, config: Any = None, **inputs: str) -> str:
         """The cache key of a measurement: its kind, code version and config, and the keys of everything

@@ -11,7 +11,7 @@ import dataclasses
 
 import pytest
 
-import bench.runner
+import bench.stages.context
 import bench.stages.image_attacks
 from attacks.registry import get_attack
 from bench.cache import ArtifactCache
@@ -88,7 +88,7 @@ def test_another_decoder_and_generator_never_reuse_model_attack_rows(warm_cache,
 
 def test_fid_extractor_change_misses_every_measurement(warm_cache, tmp_path, monkeypatch):
     # another extractor (or other Inception weights) changes the FID inside cached measurement rows
-    monkeypatch.setattr(bench.runner, "extractor_key", lambda extractor: f"{extractor}:other-weights")
+    monkeypatch.setattr(bench.stages.context, "extractor_key", lambda extractor: f"{extractor}:other-weights")
     got = stages_missed(tiny_preset(), warm_cache, tmp_path)
     assert MEASUREMENTS <= got and not {"fingerprint", "generator", "stamped", "adversary"} & got
 
