@@ -68,7 +68,8 @@ def calibrate_strength(encoder: FingerprintEncoder, images: torch.Tensor, target
     low, high = 0.0, MAX_STRENGTH  # PSNR falls as the strength grows
     if mean_psnr(high) > target_psnr:
         raise ValueError(f"the encoder cannot reach {target_psnr} dB: even at strength {MAX_STRENGTH} the held-out "
-                         f"images stay at {mean_psnr(high):.1f} dB; lower target_psnr")
+                         f"images stay at {mean_psnr(high):.1f} dB (it barely changes them); raise target_psnr or "
+                         "train the encoder longer")
     for _ in range(ITERATIONS):
         mid = (low + high) / 2
         low, high = (mid, high) if mean_psnr(mid) > target_psnr else (low, mid)

@@ -60,6 +60,11 @@ class FingerprintTrainConfig:
     # hardening (bench.fingerprint.calibration); None = as trained (the paper's)
     target_psnr: float | None = None
 
+    def __post_init__(self) -> None:  # refused when the preset is defined, not after training
+        t = self.target_psnr
+        if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or not 10 <= t <= 80):
+            raise ValueError(f"target_psnr must be None or a PSNR in dB between 10 and 80, got {t!r}")
+
 
 @dataclass(frozen=True)
 class TrainingResult:
