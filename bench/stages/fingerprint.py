@@ -8,7 +8,7 @@ import torch
 from bench.cache import derive_key
 from bench.evaluation.measure import fingerprint_rows, mean_stderr
 from bench.fingerprint.calibration import calibrate_strength
-from bench.fingerprint.checkpoint import FingerprintModels, load_models, save_models
+from bench.fingerprint.checkpoint import FingerprintModels, load_models, read_metadata, save_models
 from bench.fingerprint.embedding import bits_to_str, decode, embed, random_fingerprint
 from bench.fingerprint.matching import bit_accuracy, is_fingerprinted
 from bench.fingerprint.training import train_fingerprint
@@ -40,6 +40,11 @@ def fingerprint_models(ctx: RunContext, real: RealImages) -> tuple[FingerprintMo
         ctx.log(f"fingerprint encoder/decoder from cache ({path})")
         models = load_models(path, n_bits=cfg.n_bits, resolution=cfg.resolution, device=ctx.device)
         ctx.notes["fingerprint_strength"] = models.encoder.strength
+        meta = read_metadata(path)
+        if "psnr_calibrated" in meta:
+            ctx.notes.setdefault("fingerprint_calibration", {})[str(ctx.preset.seed)] = {
+                "target_psnr": cfg.target_psnr, "strength": models.encoder.strength,
+                "psnr_as_trained": float(meta["psnr_as_trained"]), "psnr_calibrated": float(meta["psnr_calibrated"])}
         return models, key
     ctx.cache.misses.append(f"fingerprint/{key}")
     ctx.log(f"training the fingerprint encoder/decoder: {cfg.n_bits} bits, {cfg.resolution}px, {cfg.steps} steps")
@@ -52,7 +57,7 @@ def fingerprint_models(ctx: RunContext, real: RealImages) -> tuple[FingerprintMo
         c = result.calibration
         ctx.log(f"calibrated to {cfg.target_psnr} dB: strength {c.strength:.3f} ({c.psnr_before:.2f} dB as trained "
                 f"-> {c.psnr_after:.2f} dB on held-out images)")
-        ctx.notes["fingerprint_calibration"] = {"target_psnr": cfg.target_psnr, "strength": c.strength,
+        ctx.notes.setdefault("fingerprint_calibration", {})[str(ctx.preset.seed)] = {"target_psnr": cfg.target_psnr, "strength": c.strength,
                                                 "psnr_as_trained": c.psnr_before, "psnr_calibrated": c.psnr_after}
         extra |= {"psnr_as_trained": repr(c.psnr_before), "psnr_calibrated": repr(c.psnr_after)}
     ctx.notes["fingerprint_strength"] = result.models.encoder.strength
