@@ -7,7 +7,7 @@ import torch
 
 from bench.cache import derive_key
 from bench.evaluation.measure import fingerprint_rows, mean_stderr
-from bench.fingerprint.calibration import calibrate_strength
+from bench.fingerprint.calibration import Calibration, calibrate_strength
 from bench.fingerprint.checkpoint import FingerprintModels, load_models, read_metadata, save_models
 from bench.fingerprint.embedding import bits_to_str, decode, embed, random_fingerprint
 from bench.fingerprint.matching import bit_accuracy, is_fingerprinted
@@ -42,9 +42,8 @@ def fingerprint_models(ctx: RunContext, real: RealImages) -> tuple[FingerprintMo
         ctx.notes["fingerprint_strength"] = models.encoder.strength
         meta = read_metadata(path)
         if "psnr_calibrated" in meta:
-            ctx.notes.setdefault("fingerprint_calibration", {})[str(ctx.preset.seed)] = {
-                "target_psnr": cfg.target_psnr, "strength": models.encoder.strength,
-                "psnr_as_trained": float(meta["psnr_as_trained"]), "psnr_calibrated": float(meta["psnr_calibrated"])}
+            _note_calibration(ctx, Calibration(models.encoder.strength, float(meta["psnr_as_trained"]),
+                                               float(meta["psnr_calibrated"])))
         return models, key
     ctx.cache.misses.append(f"fingerprint/{key}")
     ctx.log(f"training the fingerprint encoder/decoder: {cfg.n_bits} bits, {cfg.resolution}px, {cfg.steps} steps")
@@ -57,14 +56,20 @@ def fingerprint_models(ctx: RunContext, real: RealImages) -> tuple[FingerprintMo
         c = result.calibration
         ctx.log(f"calibrated to {cfg.target_psnr} dB: strength {c.strength:.3f} ({c.psnr_before:.2f} dB as trained "
                 f"-> {c.psnr_after:.2f} dB on held-out images)")
-        ctx.notes.setdefault("fingerprint_calibration", {})[str(ctx.preset.seed)] = {"target_psnr": cfg.target_psnr, "strength": c.strength,
-                                                "psnr_as_trained": c.psnr_before, "psnr_calibrated": c.psnr_after}
+        _note_calibration(ctx, c)
         extra |= {"psnr_as_trained": repr(c.psnr_before), "psnr_calibrated": repr(c.psnr_after)}
     ctx.notes["fingerprint_strength"] = result.models.encoder.strength
     save_models(result.models, path, extra)
     if resume is not None and resume.exists():
         resume.unlink()
     return result.models, key
+
+
+def _note_calibration(ctx: RunContext, c: Calibration) -> None:
+    """The manifest's record of this seed's calibration: target, strength, PSNR as trained and calibrated."""
+    ctx.notes.setdefault("fingerprint_calibration", {})[str(ctx.preset.seed)] = {
+        "target_psnr": ctx.preset.fingerprint.target_psnr, "strength": c.strength,
+        "psnr_as_trained": c.psnr_before, "psnr_calibrated": c.psnr_after}
 
 
 def stamp(ctx: RunContext, models: FingerprintModels, real: RealImages, images: torch.Tensor,
