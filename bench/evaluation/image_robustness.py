@@ -28,12 +28,11 @@ from tqdm.auto import tqdm
 
 from attacks.image._checks import check_images
 from attacks.registry import ATTACKS, AttackKind, AttackSpec, get_attack, load_all
-from bench.evaluation.measure import FPRS, TPR_ANALYTIC, TPR_EMPIRICAL, Registered, match_rows, mean_stderr
+from bench.evaluation.measure import FPRS, TPR_EMPIRICAL, Registered, match_rows, mean_stderr
 from bench.evaluation.operating_points import MIN_EXPECTED_FALSE_POSITIVES, SmallSampleWarning
 from bench.metrics import psnr, ssim
 from bench.results import Row, row
 
-__all__ = ["FPRS", "TPR_ANALYTIC", "TPR_EMPIRICAL", "evaluate_image_attacks", "image_attack_grid"]
 DECODE_BATCH = 512
 Decoder = Callable[[torch.Tensor], torch.Tensor]
 
