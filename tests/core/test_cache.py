@@ -23,7 +23,7 @@ BASE = FingerprintTrainConfig(n_bits=32, resolution=32, steps=40)
 
 def _changed(value: object) -> object:
     if value is None:
-        return 7
+        return 30  # valid for every optional field (a step, a PSNR in dB)
     if isinstance(value, bool):
         return not value
     if isinstance(value, (int, float)):
