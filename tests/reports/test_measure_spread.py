@@ -1,0 +1,38 @@
+"""scripts/measure_spread.py: spread per full row identity, so two operating points are two rows."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from pathlib import Path
+
+import pytest
+
+from bench.results import row, to_frame
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "measure_spread.py"
+
+
+@pytest.fixture(scope="module")
+def spread_tables():
+    spec = importlib.util.spec_from_file_location("measure_spread", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.spread_tables
+
+
+def _run(tpr_1, tpr_2, psnr):
+    return to_frame([row(method="m", model="g", metric="tpr_at_fpr", value=tpr_1, n=100, fpr=0.01),
+                     row(method="m", model="g", metric="tpr_at_fpr", value=tpr_2, n=100, fpr=0.001),
+                     row(method="m", model="g", metric="psnr", value=psnr, n=100, attack="noise",
+                         attack_kind="image", param=0.0, severity=0)]).drop(columns=["seed"])
+
+
+def test_operating_points_and_infinities(spread_tables):
+    frames = {"ref": _run(0.8, 0.5, math.inf), "b": _run(0.8, 0.3, math.inf), "c": _run(0.8, 0.7, math.inf)}
+    per_row, per_metric = spread_tables(frames, "ref")
+    tpr = per_row[per_row["metric"] == "tpr_at_fpr"].set_index("fpr")
+    assert tpr.loc[0.01, "std"] == 0 and tpr.loc[0.001, "std"] == pytest.approx(0.2)
+    assert tpr.loc[0.001, "max_distance"] == pytest.approx(0.2) and (tpr["runs"] == 3).all()
+    psnr = per_row[per_row["metric"] == "psnr"].iloc[0]
+    assert psnr["max_distance"] == 0  # inf == inf: the same value, no distance
