@@ -38,7 +38,7 @@ import pandas as pd
 
 from bench.atomic import write_json_atomic
 from bench.metrics import METRICS
-from bench.results import IDENTITY, NAN_EQUAL, read_results, validate, write_results
+from bench.results import IDENTITY, NAN_EQUAL, coerce, read_results, validate, write_results
 from reports.compare import align, identity_keys, improvement, metric_text, signed_number, text_table
 from reports.format import format_number, format_param
 
@@ -216,18 +216,10 @@ def read_spread(path: str | Path) -> dict[str, float]:
 
 def read_row_spread(path: str | Path) -> pd.DataFrame:
     """Per-row spread file (``scripts/measure_spread.py``): the identity columns, ``std`` and ``max_distance``."""
-    table = read_results_like(path)
+    table = coerce(pd.read_csv(path))  # the results schema's text handling (empty world -> "")
     need = {*IDENTITY, "std", "max_distance"}
     if not need <= set(table.columns):
         raise ValueError(f"{path}: a row-spread file needs the columns {sorted(need)}")
-    return table
-
-
-def read_results_like(path: str | Path) -> pd.DataFrame:
-    table = pd.read_csv(path)
-    for col in ("world", "attack_kind", "model", "method", "attack", "metric"):
-        if col in table:
-            table[col] = table[col].astype(object).where(table[col].notna(), "").astype(str)
     return table
 
 

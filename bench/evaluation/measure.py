@@ -95,11 +95,11 @@ def match_rows(bits: torch.Tensor, *, model: str, registered: Registered, alpha:
     positives = registered.attribute(bits, alpha)
     attributed = float((positives.decision == own).double().mean())
     median_log_p = float(log_p.median())
+    acc, acc_se = mean_stderr(agree / n_bits)
     common = dict(method=method, model=model, seed=seed, **where)
     decided = dict(common, world=world)
     rows = [
-        row(metric="bit_accuracy", value=mean_stderr(agree / n_bits)[0], stderr=mean_stderr(agree / n_bits)[1], n=n,
-            **common),
+        row(metric="bit_accuracy", value=acc, stderr=acc_se, n=n, **common),
         row(metric="p_value", value=math.exp(median_log_p), n=n, **common),
         row(metric="log10_p_value", value=median_log_p / math.log(10), n=n, **common),
         row(metric="pass_rate", value=passed, stderr=binomial_stderr(passed, n), n=n, **common),
