@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from bench.registry import Registry
+from fpbench.registry import Registry
 
 
 class AttackKind(str, Enum):
@@ -112,7 +112,7 @@ def load_all() -> Registry[AttackSpec]:
     """Import every module that registers attacks, so the registry is complete."""
     import importlib
 
-    for module in ("attacks.image", "attacks.model", "attacks.adaptive"):
+    for module in ("fpbench.attacks.image", "fpbench.attacks.model", "fpbench.attacks.adaptive"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:  # a kind not built yet

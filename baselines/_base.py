@@ -6,13 +6,11 @@ Subclasses implement ``_fit(X, y_idx)`` and ``_predict_proba(X)`` on validated f
 
 from __future__ import annotations
 
-import difflib
-
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from baselines._validation import check_images, check_labels
+from fpbench.baselines._validation import check_images, check_labels
 
 
 class ImageClassifier(ClassifierMixin, BaseEstimator):
@@ -67,15 +65,6 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
 
     def _predict_proba(self, X: np.ndarray) -> np.ndarray:
         raise NotImplementedError
-
-
-def check_choice(name: str, value, choices: tuple[str, ...]) -> None:
-    """Fail with a "did you mean" message when a string hyperparameter is not one of ``choices``."""
-    if value in choices:
-        return
-    close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.5)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise ValueError(f"{name}={value!r} is not one of {', '.join(map(repr, choices))}.{hint}")
 
 
 def check_positive(name: str, value, *, integer: bool = False, allow_none: bool = False) -> None:

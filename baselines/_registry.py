@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from bench.registry import Registry
+from fpbench.registry import Registry
 
 BASELINES: Registry[type] = Registry("baseline")

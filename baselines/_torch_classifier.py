@@ -18,7 +18,7 @@ from sklearn.utils import check_random_state
 from torch import nn
 from tqdm.auto import tqdm
 
-from baselines._base import ImageClassifier, check_positive
+from fpbench.baselines._base import ImageClassifier, check_positive
 
 
 @contextlib.contextmanager

@@ -18,9 +18,10 @@ import numpy as np
 from scipy.special import expit, softmax
 from sklearn.svm import SVC
 
-from baselines._base import ImageClassifier, check_choice, check_positive
-from baselines._linear import fit_standardised_logreg
-from baselines._registry import BASELINES
+from fpbench.baselines._base import ImageClassifier, check_positive
+from fpbench.baselines._linear import fit_standardised_logreg
+from fpbench.baselines._registry import BASELINES
+from fpbench.registry import check_choice
 
 LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114])
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from baselines._base import ImageClassifier, check_positive
-from baselines._linear import fit_standardised_logreg
-from baselines._registry import BASELINES
+from fpbench.baselines._base import ImageClassifier, check_positive
+from fpbench.baselines._linear import fit_standardised_logreg
+from fpbench.baselines._registry import BASELINES
 
 
 def dct_matrix(n: int) -> np.ndarray:

@@ -12,23 +12,13 @@ correlation over all 3*H*W values) with its residual. ``predict_proba`` = softma
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import gaussian_filter, median_filter
 from scipy.special import softmax
 from sklearn.utils.validation import check_is_fitted
 
-from baselines._base import ImageClassifier, check_choice, check_positive
-from baselines._registry import BASELINES
-
-
-def noise_residual(X: np.ndarray, denoiser: str = "gaussian", sigma: float = 1.0) -> np.ndarray:
-    """``X - denoise(X)`` for Nx3xHxW images, filtering each channel spatially; float64."""
-    check_choice("denoiser", denoiser, ("gaussian", "median"))
-    X = np.asarray(X, dtype=np.float64)
-    if denoiser == "gaussian":
-        denoised = gaussian_filter(X, sigma=(0.0, 0.0, sigma, sigma), mode="mirror", truncate=4.0)
-    else:
-        denoised = median_filter(X, size=(1, 1, 3, 3), mode="mirror")
-    return X - denoised
+from fpbench.baselines._base import ImageClassifier, check_positive
+from fpbench.baselines._registry import BASELINES
+from fpbench.registry import check_choice
+from fpbench.residual import noise_residual
 
 
 def normalised_cross_correlation(residuals: np.ndarray, fingerprints: np.ndarray) -> np.ndarray:

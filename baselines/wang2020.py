@@ -19,9 +19,9 @@ from scipy.ndimage import gaussian_filter
 from sklearn.utils import Tags
 from torch import nn
 
-from baselines._base import check_positive
-from baselines._registry import BASELINES
-from baselines._torch_classifier import TorchImageClassifier, random_hflip
+from fpbench.baselines._base import check_positive
+from fpbench.baselines._registry import BASELINES
+from fpbench.baselines._torch_classifier import TorchImageClassifier, random_hflip
 
 
 class _BasicBlock(nn.Module):

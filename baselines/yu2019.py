@@ -13,9 +13,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from baselines._base import check_positive
-from baselines._registry import BASELINES
-from baselines._torch_classifier import TorchImageClassifier, random_hflip
+from fpbench.baselines._base import check_positive
+from fpbench.baselines._registry import BASELINES
+from fpbench.baselines._torch_classifier import TorchImageClassifier, random_hflip
 
 
 def yu2019_network(image_shape: tuple[int, int, int], n_classes: int, base_width: int = 16,

@@ -23,8 +23,8 @@ import pandas as pd
 import torch
 from safetensors.torch import load_file, save_file
 
-from bench.atomic import write_atomic
-from bench.results import coerce
+from fpbench.atomic import write_atomic
+from fpbench.results import coerce
 
 CACHE_VERSION = 1
 

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from scipy.linalg import LinAlgWarning
 
-from bench.registry import Registry
+from fpbench.registry import Registry
 
 INCEPTION_FILENAME = "inception-2015-12-05.pt"
 

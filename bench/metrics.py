@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
-from bench.registry import Registry
+from fpbench.registry import Registry
 
 
 @dataclass(frozen=True)

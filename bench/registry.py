@@ -13,6 +13,18 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 
 
+def did_you_mean(value: object, choices) -> str:
+    """`` Did you mean 'x'?`` (up to three close matches among ``choices``), or ``""`` when none is close."""
+    close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=3, cutoff=0.5)
+    return f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+
+
+def check_choice(name: str, value: object, choices) -> None:
+    """Fail with a did-you-mean message naming the valid values when ``value`` is not one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{name}={value!r} is not one of {', '.join(map(repr, choices))}.{did_you_mean(value, choices)}")
+
+
 class UnknownIdError(KeyError):
     """An id that is not in a registry; the message lists close matches and the valid ids."""
 
@@ -61,10 +73,8 @@ class Registry(Generic[T]):
             raise UnknownIdError(self.unknown_message(entry_id)) from None
 
     def unknown_message(self, entry_id: str) -> str:
-        close = difflib.get_close_matches(str(entry_id), list(self._entries), n=3, cutoff=0.5)
-        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         return (
-            f"unknown {self.kind} {entry_id!r}.{hint} "
+            f"unknown {self.kind} {entry_id!r}.{did_you_mean(entry_id, self._entries)} "
             f"Valid {self.kind} ids: {', '.join(sorted(self._entries))}."
         )
 

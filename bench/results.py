@@ -8,7 +8,7 @@ Numbers are numbers;
 ``tpr_at_fpr*`` rows (NaN for every other metric), so ``param`` stays the attack strength.
 
 ``ci_low`` / ``ci_high``: a 95% interval. For one seed it comes from the metric's ``interval`` kind
-(:mod:`bench.stats`): Wilson over the ``n`` trials for rates, mean +- t * stderr for means; NaN where the
+(:mod:`fpbench.stats`): Wilson over the ``n`` trials for rates, mean +- t * stderr for means; NaN where the
 metric has none. Rows with ``seed == AGGREGATE_SEED`` (-1) aggregate several seeds' rows of one identity:
 ``value`` is their mean, ``stderr`` the standard error over seeds, the interval a t-interval over seeds and
 ``n`` the images measured in all seeds together.
@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.atomic import write_atomic
-from bench.metrics import FPR_METRICS, METRICS
-from bench.stats import interval_for
+from fpbench.atomic import write_atomic
+from fpbench.metrics import FPR_METRICS, METRICS
+from fpbench.stats import interval_for
 
 ATTACK_KINDS = ("none", "image", "model", "adaptive")
 WORLDS = ("", "closed", "open")

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from bench.metrics import METRICS
-from bench.results import AGGREGATE_SEED, IDENTITY, Row, row
-from bench.stats import over_seeds
+from fpbench.metrics import METRICS
+from fpbench.results import AGGREGATE_SEED, IDENTITY, Row, row
+from fpbench.stats import over_seeds
 
 
 def aggregate_over_seeds(df: pd.DataFrame) -> list[Row]:

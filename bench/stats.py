@@ -38,7 +38,7 @@ def mean_interval(mean: float, stderr: float, dof: int, *, bounded: bool = False
 
 
 def interval_for(kind: str, value: float, n: int, stderr: float, *, bounded: bool) -> tuple[float, float]:
-    """The interval of one single-seed row by its metric's ``interval`` kind (``bench.metrics``)."""
+    """The interval of one single-seed row by its metric's ``interval`` kind (``fpbench.metrics``)."""
     if kind == "wilson":
         return wilson(value, n)
     if kind == "mean":

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reports.compare import compare_runs, format_comparison
-from reports.config import ReportConfig
-from reports.regression import (
+from fpbench.reports.compare import compare_runs, format_comparison
+from fpbench.reports.config import ReportConfig
+from fpbench.reports.regression import (
     RegressionReport,
     check_reference,
     check_regression,
@@ -22,7 +22,7 @@ from reports.regression import (
 def render_run(run_dir: str | Path, config: ReportConfig | None = None) -> Path:
     """Re-render tables, plots, ``report.md`` and ``report.html`` of ``run_dir`` from its results.csv
     (+ manifest.json); returns the path of ``report.html``. See :func:`reports.page.render_run`."""
-    from reports.page import render_run as _render_run
+    from fpbench.reports.page import render_run as _render_run
 
     return _render_run(run_dir) if config is None else _render_run(run_dir, config)
 

@@ -16,7 +16,8 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from bench.atomic import write_atomic, write_text_atomic
+from fpbench.atomic import write_atomic, write_text_atomic
+from fpbench.reports.labels import GENERIC, AttackLabels
 
 PSNR_LEVELS = (30.0, 25.0)
 
@@ -74,24 +75,19 @@ def plot_success_vs_psnr(results: pd.DataFrame, path: Path) -> Path | None:
     return write_atomic(path, lambda p: fig.savefig(p, format="png", dpi=DPI))
 
 
-def _neutral(attack_id: str) -> float | None:
-    from attacks.registry import ATTACKS, load_all
-
-    load_all()
-    return ATTACKS.get(attack_id).neutral if attack_id in ATTACKS else None
-
-
-def best_success(results: pd.DataFrame, levels: tuple[float, ...] = PSNR_LEVELS) -> pd.DataFrame:
+def best_success(results: pd.DataFrame, labels: AttackLabels | None = None,
+                 levels: tuple[float, ...] = PSNR_LEVELS) -> pd.DataFrame:
     """Each (model, attack)'s highest ``attack_success_rate`` over grid values whose mean PSNR is at least
     each level: columns model, attack, min_psnr, best_success, param, psnr (NaN where no value qualifies).
-    Grid values equal to the attack's neutral (no-op) value are not candidates."""
+    Grid values equal to the attack's neutral (no-op) value, as ``labels`` (from the manifest) give it,
+    are not candidates."""
     df = results[(results["attack_kind"] == "adaptive") & results["metric"].isin(["attack_success_rate", "psnr"])]
     wide = df.pivot_table(index=["model", "attack", "param"], columns="metric", values="value").reset_index()
     out = []
     if not {"attack_success_rate", "psnr"} <= set(wide.columns):
         return pd.DataFrame(columns=["model", "attack", "min_psnr", "best_success", "param", "psnr"])
     for (model, attack), g in wide.groupby(["model", "attack"], sort=True):
-        neutral = _neutral(attack)
+        neutral = (labels or {}).get(attack, GENERIC).neutral
         if neutral is not None:
             g = g[g["param"] != neutral]  # a no-op grid value is not an attack
         for level in levels:
@@ -125,7 +121,7 @@ def best_success_display(table: pd.DataFrame) -> pd.DataFrame:
 
 def write_best_success(table: pd.DataFrame, out_dir: Path) -> list[Path]:
     """``adaptive_best_success.csv`` (numbers) and ``.md`` (one row per model x attack, a column per PSNR level)."""
-    from reports.format import to_markdown
+    from fpbench.reports.format import to_markdown
 
     out_dir = Path(out_dir)
     return [write_atomic(out_dir / "adaptive_best_success.csv",

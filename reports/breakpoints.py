@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.atomic import write_atomic, write_text_atomic
-from reports.format import format_number, to_latex, to_markdown
-from reports.labels import param_text
+from fpbench.atomic import write_atomic, write_text_atomic
+from fpbench.reports.format import format_number, to_latex, to_markdown
+from fpbench.reports.labels import AttackLabels, param_text
 
 COLUMNS = ["model", "attack", "clean_fid", "fingerprint_fails_at", "fid_doubles_at", "verdict"]
 
@@ -56,9 +56,9 @@ def model_attack_breakpoints(results: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, columns=COLUMNS)
 
 
-def display(table: pd.DataFrame) -> pd.DataFrame:
+def display(table: pd.DataFrame, labels: AttackLabels | None = None) -> pd.DataFrame:
     def at(attack: str, value: float) -> str:
-        return "never" if math.isnan(value) else param_text(attack, value)
+        return "never" if math.isnan(value) else param_text(attack, value, labels)
 
     return pd.DataFrame({
         "model": table["model"], "attack": table["attack"],

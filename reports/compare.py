@@ -12,9 +12,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from bench.metrics import METRICS
-from bench.results import IDENTITY, NAN_EQUAL
-from reports.format import format_number, format_param, metric_label
+from fpbench.metrics import METRICS
+from fpbench.reports.format import format_number, format_param, metric_label
+from fpbench.results import IDENTITY, NAN_EQUAL
 
 OPTIONAL = {"world": "", "fpr": math.nan}  # identity columns older tables may lack, with their default
 CHANGES = ("worse", "removed", "improved", "added", "unchanged")
@@ -50,7 +50,7 @@ def direction(metric: str, fallback: object = True) -> bool:
 
 def improvement(metrics: pd.Series, old: pd.Series, new: pd.Series, higher_is_better: pd.Series) -> np.ndarray:
     """How much better ``new`` is than ``old``, per row (negative = worse): the signed change in the metric's
-    direction, or for a metric with an ``ideal`` value (``bench.metrics``) how much closer to it ``new`` is,
+    direction, or for a metric with an ``ideal`` value (``fpbench.metrics``) how much closer to it ``new`` is,
     so a clean control drifting from 0.5 to 0.37 is as much worse as one drifting to 0.63."""
     old, new = old.to_numpy(float), new.to_numpy(float)
     ideal = np.array([METRICS.get(m).ideal if m in METRICS and METRICS.get(m).ideal is not None else np.nan

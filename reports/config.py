@@ -8,6 +8,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from fpbench.reports.labels import AttackLabel, attack_labels
+
 
 @dataclass(frozen=True)
 class ReportConfig:
@@ -36,6 +38,11 @@ class ReportConfig:
     )
     detection_metrics: tuple[str, ...] = ("detection_accuracy", "attribution_accuracy", "auc", "tpr_at_fpr",
                                           "tpr_at_fpr_analytic")
+    attacks: tuple[tuple[str, AttackLabel], ...] = ()  # parameter names and units, from the manifest
+
+    @property
+    def attack_labels(self) -> dict[str, AttackLabel]:
+        return dict(self.attacks)
 
     def is_clean(self, model: str, method: str = "") -> bool:
         """Whether rows of this model (under this method) belong to a clean counterpart generator."""
@@ -63,8 +70,11 @@ class ReportConfig:
         return (1, model) if self.is_clean(model) else (0, model)
 
     def with_manifest(self, manifest: Mapping | None) -> ReportConfig:
-        """Read clean generator ids and architectures from ``manifest['config']['generators']`` (entries
-        with ``id``, ``arch``, ``fingerprinted``) when the manifest has them."""
+        """Read attack parameter labels from ``manifest['attacks']``, and clean generator ids and
+        architectures from ``manifest['config']['generators']`` (entries with ``id``, ``arch``,
+        ``fingerprinted``) when the manifest has them."""
+        labels = attack_labels(manifest)
+        self = replace(self, attacks=tuple({**self.attack_labels, **labels}.items())) if labels else self
         config = (manifest or {}).get("config")
         generators = config.get("generators") if isinstance(config, Mapping) else None
         if not isinstance(generators, list):

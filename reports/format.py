@@ -11,8 +11,8 @@ import re
 
 import pandas as pd
 
-from bench.metrics import METRICS
-from bench.registry import UnknownIdError
+from fpbench.metrics import METRICS
+from fpbench.registry import UnknownIdError
 
 MISSING = "–"
 

@@ -14,13 +14,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.atomic import write_text_atomic
-from bench.results import read_results, validate
-from reports.config import DEFAULT_CONFIG, ReportConfig
-from reports.format import MISSING, format_number, to_html, to_markdown
-from reports.labels import param_text
-from reports.plots import write_plots
-from reports.tables import NOTE, Table, build_tables, select_seeds, table_markdown, write_tables
+from fpbench.atomic import write_text_atomic
+from fpbench.reports.config import DEFAULT_CONFIG, ReportConfig
+from fpbench.reports.format import MISSING, format_number, to_html, to_markdown
+from fpbench.reports.labels import param_text
+from fpbench.reports.plots import write_plots
+from fpbench.reports.tables import NOTE, Table, build_tables, select_seeds, table_markdown, write_tables
+from fpbench.results import read_results, validate
+from fpbench.spectra import SPECTRA_FILE, read_spectra
 
 PLOT_CAPTIONS = {
     "robustness_image": "Bit accuracy under image perturbations (paper Fig. 3 style).",
@@ -31,7 +32,6 @@ PLOT_CAPTIONS = {
     "adaptive_success_vs_psnr": "Adaptive attacks: success rate against the PSNR the adversary pays.",
     "fingerprint_spectrum": "Mean amplitude spectrum of fingerprinted minus clean images (drawn by the run).",
 }
-STAGE_PLOTS = ("fingerprint_spectrum",)  # drawn by a stage from images, kept when present
 
 
 def _pick(rows: pd.DataFrame, lowest: bool) -> dict | None:
@@ -63,7 +63,7 @@ def headline(results: pd.DataFrame, config: ReportConfig = DEFAULT_CONFIG) -> li
             article = "an" if kind[0] in "aeiou" else "a"
             lines.append(f"Lowest bit accuracy under {article} {kind} attack: "
                          f"{format_number(worst['value'], 'bit_accuracy')} ({worst['attack']}, "
-                         f"{param_text(worst['attack'], worst['param'])}, {worst['model']}).")
+                         f"{param_text(worst['attack'], worst['param'], config.attack_labels)}, {worst['model']}).")
     for metric in ("detection_accuracy", "attribution_accuracy"):
         rows = results[(results["attack"] == "none") & (results["metric"] == metric)]
         for world in sorted(rows["world"].unique()):
@@ -183,17 +183,24 @@ def load_manifest(run_dir: str | Path) -> dict | None:
     return manifest
 
 
-def _extra_outputs(results: pd.DataFrame, run_dir: Path) -> tuple[dict[str, Path], Extras]:
+def _extra_outputs(results: pd.DataFrame, run_dir: Path,
+                   config: ReportConfig = DEFAULT_CONFIG) -> tuple[dict[str, Path], Extras]:
     """Tables and plots beyond the main ones: the adaptive best-success table and success-vs-PSNR plot,
     the model-attack breakpoints, and plots a stage drew from images."""
-    from reports import breakpoints
-    from reports.adaptive import best_success, best_success_display, plot_success_vs_psnr, write_best_success
+    from fpbench.reports import breakpoints
+    from fpbench.reports.adaptive import (
+        best_success,
+        best_success_display,
+        plot_spectrum,
+        plot_success_vs_psnr,
+        write_best_success,
+    )
 
     plots, extras = {}, {}
     path = run_dir / "plots" / "adaptive_success_vs_psnr.png"
     if plot_success_vs_psnr(results, path) is not None:
         plots["adaptive_success_vs_psnr"] = path
-        table = best_success(results)
+        table = best_success(results, config.attack_labels)
         write_best_success(table, run_dir / "tables")
         extras["adaptive_best_success"] = ("Adaptive attacks: best success at a PSNR floor",
                                            best_success_display(table))
@@ -202,10 +209,12 @@ def _extra_outputs(results: pd.DataFrame, run_dir: Path) -> tuple[dict[str, Path
     if breakpoints.write_breakpoints(results, run_dir / "tables"):
         extras["model_attack_breakpoints"] = (
             "Model attacks: where the fingerprint fails vs where FID doubles",
-            breakpoints.display(breakpoints.model_attack_breakpoints(results)))
-    for name in STAGE_PLOTS:
-        if (run_dir / "plots" / f"{name}.png").exists():
-            plots[name] = run_dir / "plots" / f"{name}.png"
+            breakpoints.display(breakpoints.model_attack_breakpoints(results), config.attack_labels))
+    path = run_dir / "plots" / "fingerprint_spectrum.png"
+    if (run_dir / SPECTRA_FILE).exists() and plot_spectrum(read_spectra(run_dir / SPECTRA_FILE), path):
+        plots["fingerprint_spectrum"] = path
+    else:
+        path.unlink(missing_ok=True)
     return plots, extras
 
 
@@ -230,7 +239,7 @@ def render_run(run_dir: str | Path, config: ReportConfig = DEFAULT_CONFIG) -> Pa
     tables = build_tables(results, config)
     write_tables(results, run_dir / "tables", config, tables=tables)
     plots = write_plots(results, run_dir / "plots", config)
-    extra_plots, extras = _extra_outputs(results, run_dir)
+    extra_plots, extras = _extra_outputs(results, run_dir, config)
     plots |= extra_plots
     write_text_atomic(run_dir / "report.md", render_markdown(results, tables, plots, manifest, config, extras))
     return write_text_atomic(run_dir / "report.html",

@@ -18,13 +18,13 @@ import seaborn as sns
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from bench.atomic import write_atomic
-from bench.metrics import FPR_METRICS
-from reports.config import DEFAULT_CONFIG, ReportConfig
-from reports.format import metric_label
-from reports.labels import param_axis_label, param_text
-from reports.palette import colour
-from reports.tables import select_seeds
+from fpbench.atomic import write_atomic
+from fpbench.metrics import FPR_METRICS
+from fpbench.reports.config import DEFAULT_CONFIG, ReportConfig
+from fpbench.reports.format import metric_label
+from fpbench.reports.labels import param_axis_label, param_text
+from fpbench.reports.palette import colour
+from fpbench.reports.tables import select_seeds
 
 PLOT_NAMES = ("robustness_image", "robustness_methods", "model_attacks", "heatmap_strongest", "roc")
 DPI = 110
@@ -130,7 +130,7 @@ def plot_robustness(results: pd.DataFrame, path: Path, config: ReportConfig = DE
             ax.axhline(0.5, color="grey", linestyle=":", linewidth=1, label="chance (0.5)")
             _invert_if_falling(ax, sub)
             ax.set_title(attack.replace("_", " "))
-            ax.set_xlabel(param_axis_label(attack))
+            ax.set_xlabel(param_axis_label(attack, config.attack_labels))
             ax.set_ylabel(metric_label("bit_accuracy"))
             ax.set_ylim(min(0.4, float(sub["value"].min()) - 0.05), 1.02)
         fig.suptitle("Bit accuracy under image perturbations")
@@ -167,7 +167,7 @@ def plot_method_comparison(results: pd.DataFrame, path: Path,
                 if not sub.empty:
                     _invert_if_falling(ax, sub)
                 ax.set_title(f"{attack.replace('_', ' ')}: {metric.replace('_', ' ')}")
-                ax.set_xlabel(param_axis_label(attack))
+                ax.set_xlabel(param_axis_label(attack, config.attack_labels))
                 ax.set_ylabel(metric_label(metric))
                 ax.set_ylim(-0.02, 1.02)
         fig.suptitle("Detection and attribution under image perturbations, by method")
@@ -208,7 +208,7 @@ def plot_model_attacks(results: pd.DataFrame, path: Path,
                 ax.plot(grp["fid"], grp["bit_accuracy"], marker="o", markersize=4, color=hues[attack],
                         label=attack.replace("_", " "))
                 last = grp.iloc[-1]  # label the strongest severity only; the table has every point
-                ax.annotate(param_text(attack, last["param"]), (last["fid"], last["bit_accuracy"]),
+                ax.annotate(param_text(attack, last["param"], config.attack_labels), (last["fid"], last["bit_accuracy"]),
                             textcoords="offset points", xytext=(4, 3), fontsize=7, color=hues[attack])
             base = clean[(clean["method"] == method) & (clean["model"] == model)]
             if not base.empty:
@@ -241,7 +241,7 @@ def plot_heatmap(results: pd.DataFrame, path: Path, config: ReportConfig = DEFAU
     labels = {}
     for attack, grp in strongest.groupby("attack"):
         params = grp["param"].dropna().unique()
-        labels[attack] = f"{attack} ({param_text(attack, float(params[0]))})" if len(params) == 1 else attack
+        labels[attack] = f"{attack} ({param_text(attack, float(params[0]), config.attack_labels)})" if len(params) == 1 else attack
     strongest["row"] = strongest["attack"].map(labels)
     kind_order = {"image": 0, "model": 1, "adaptive": 2}
     row_order = [labels[a] for a in sorted(labels, key=lambda a: (

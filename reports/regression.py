@@ -8,7 +8,7 @@ current run are listed.
 
 Files (``reports/reference/``, written only on purpose by :func:`update_reference`):
 
-- ``<preset>.csv``: the reference rows, a valid results table (``bench.results`` schema).
+- ``<preset>.csv``: the reference rows, a valid results table (``fpbench.results`` schema).
 - ``<preset>.tolerance.json``::
 
       {"format": 1, "preset": "quick", "source": "runs/quick/results.csv", "created": "...",
@@ -36,11 +36,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.atomic import write_json_atomic
-from bench.metrics import METRICS
-from bench.results import IDENTITY, NAN_EQUAL, coerce, read_results, validate, write_results
-from reports.compare import align, identity_keys, improvement, metric_text, signed_number, text_table
-from reports.format import format_number, format_param
+from fpbench.atomic import write_json_atomic
+from fpbench.metrics import METRICS
+from fpbench.reports.compare import align, identity_keys, improvement, metric_text, signed_number, text_table
+from fpbench.reports.format import format_number, format_param
+from fpbench.results import IDENTITY, NAN_EQUAL, coerce, read_results, validate, write_results
 
 REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
 FORMAT_VERSION = 1

@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
 
-from bench.atomic import write_atomic, write_text_atomic
-from bench.results import AGGREGATE_SEED, IDENTITY
-from reports.config import DEFAULT_CONFIG, ReportConfig
-from reports.format import (
+from fpbench.atomic import write_atomic, write_text_atomic
+from fpbench.reports.config import DEFAULT_CONFIG, ReportConfig
+from fpbench.reports.format import (
     format_cell,
     format_param,
     metric_label,
@@ -28,7 +27,8 @@ from reports.format import (
     to_latex,
     to_markdown,
 )
-from reports.labels import param_text
+from fpbench.reports.labels import AttackLabel, param_text
+from fpbench.results import AGGREGATE_SEED, IDENTITY
 
 # Columns that may tell apart rows sharing the chosen index; added to the index only when needed.
 DISAMBIGUATORS = ("world", "seed", "attack_version", "extractor", "attack_kind", "severity")
@@ -40,7 +40,7 @@ ERRORS = ("stderr", "ci_low", "ci_high")  # per value column ``key``, ``key_stde
 
 
 def select_seeds(results: pd.DataFrame) -> pd.DataFrame:
-    """The rows a report shows: where a measurement (``bench.results.IDENTITY``) has an aggregate row
+    """The rows a report shows: where a measurement (``fpbench.results.IDENTITY``) has an aggregate row
     (``seed == AGGREGATE_SEED``), that row instead of its per-seed rows; every row otherwise."""
     if "seed" not in results or results.empty:
         return results
@@ -66,6 +66,7 @@ class Table:
     data: pd.DataFrame
     index: tuple[str, ...]
     columns: tuple[ValueColumn, ...]
+    attacks: tuple[tuple[str, AttackLabel], ...] = ()  # parameter labels (ReportConfig.attacks)
 
     def display(self) -> pd.DataFrame:
         """The table as strings: parameters with their name and unit, cells as ``value ± stderr``."""
@@ -73,7 +74,8 @@ class Table:
         for col in self.index:
             if col == "param":
                 attacks = self.data["attack"] if "attack" in self.data else [""] * len(self.data)
-                out["param"] = [param_text(a, p) for a, p in zip(attacks, self.data["param"], strict=True)]
+                labels = dict(self.attacks)
+                out["param"] = [param_text(a, p, labels) for a, p in zip(attacks, self.data["param"], strict=True)]
             else:
                 out[col] = [format_param(v) if isinstance(v, float) else str(v) for v in self.data[col]]
         nan = [math.nan] * len(self.data)
@@ -285,7 +287,7 @@ def build_tables(results: pd.DataFrame, config: ReportConfig = DEFAULT_CONFIG) -
     for name in TABLE_NAMES:
         table = BUILDERS[name](results, config)
         if table is not None:
-            tables[name] = table
+            tables[name] = replace(table, attacks=config.attacks)
     return tables
 
 

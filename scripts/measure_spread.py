@@ -6,7 +6,7 @@ Runs the preset cold once per (seed, thread count), each into OUT/seed-S-threads
 seed-dependent config (``Preset.with_seed``), thread counts move float summation order, which on another
 machine of the same kind moves the numbers the same way. Writes
 
-- OUT/spread_rows.csv: per row identity (``bench.results.IDENTITY``, so each operating point ``fpr`` is
+- OUT/spread_rows.csv: per row identity (``fpbench.results.IDENTITY``, so each operating point ``fpr`` is
   its own row): the number of runs, the standard deviation over them and the largest distance of any run
   from the reference run (the first seed with the first thread count);
 - OUT/spread.csv (metric,spread): per metric, the 90th percentile over rows of the standard deviation.
@@ -23,10 +23,10 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from bench.cache import ArtifactCache
-from bench.presets import get_preset
-from bench.results import IDENTITY
-from bench.runner import run
+from fpbench.cache import ArtifactCache
+from fpbench.pipeline.presets import get_preset
+from fpbench.pipeline.runner import run
+from fpbench.results import IDENTITY
 
 
 def spread_tables(frames: dict[str, pd.DataFrame], reference: str) -> tuple[pd.DataFrame, pd.DataFrame]:

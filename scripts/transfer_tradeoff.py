@@ -21,13 +21,13 @@ from dataclasses import replace
 
 import torch
 
-from bench.data.builtin import BuiltinData, crops
-from bench.fingerprint.embedding import decode, embed, random_fingerprint, to_uint8
-from bench.fingerprint.matching import bit_accuracy, is_fingerprinted
-from bench.fingerprint.training import train_fingerprint
-from bench.generators import GanConfig, sample, train_gan
-from bench.metrics import psnr
-from bench.presets import get_preset
+from fpbench.data.builtin import BuiltinData, crops
+from fpbench.fingerprint.embedding import decode, embed, random_fingerprint, to_uint8
+from fpbench.fingerprint.matching import bit_accuracy, is_fingerprinted
+from fpbench.fingerprint.training import train_fingerprint
+from fpbench.generators import GanConfig, sample, train_gan
+from fpbench.metrics import psnr
+from fpbench.pipeline.presets import get_preset
 
 
 def main() -> None:

@@ -17,17 +17,17 @@ Categories: ``removal`` (overwrite, surrogate_pgd, whitebox_pgd, regeneration, a
 see :mod:`attacks.adaptive.detectability`.
 """
 
-from attacks.adaptive.averaging import averaging, estimate_pattern
-from attacks.adaptive.detectability import (
+from fpbench.attacks.adaptive.averaging import averaging, estimate_pattern
+from fpbench.attacks.adaptive.detectability import (
     amplitude_spectrum,
     detectability_cnn,
     detectability_srm,
     srm_features,
 )
-from attacks.adaptive.forgery import forgery_copy, forgery_surrogate
-from attacks.adaptive.overwrite import overwrite
-from attacks.adaptive.pgd import pgd_scramble, surrogate_pgd, whitebox_pgd
-from attacks.adaptive.regeneration import RegenerationAutoencoder, regeneration, train_autoencoder
+from fpbench.attacks.adaptive.forgery import forgery_copy, forgery_surrogate
+from fpbench.attacks.adaptive.overwrite import overwrite
+from fpbench.attacks.adaptive.pgd import pgd_scramble, surrogate_pgd, whitebox_pgd
+from fpbench.attacks.adaptive.regeneration import RegenerationAutoencoder, regeneration, train_autoencoder
 
 __all__ = [
     "RegenerationAutoencoder", "amplitude_spectrum", "averaging", "detectability_cnn", "detectability_srm",

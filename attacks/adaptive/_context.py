@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from attacks.image._checks import check_images, image_generator
+from fpbench.attacks.image._checks import check_images, image_generator
 
 __all__ = ["as_float", "check_adaptive_images", "check_resolution", "image_generator", "require"]
 

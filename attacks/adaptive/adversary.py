@@ -13,9 +13,13 @@ from dataclasses import dataclass, field
 
 import torch
 
-from attacks.adaptive.regeneration import AutoencoderConfig, RegenerationAutoencoder, train_autoencoder
-from bench.fingerprint.nets import FingerprintDecoder, FingerprintEncoder
-from bench.fingerprint.training import FingerprintTrainConfig, train_fingerprint
+from fpbench.attacks.adaptive.regeneration import (
+    AutoencoderConfig,
+    RegenerationAutoencoder,
+    train_autoencoder,
+)
+from fpbench.fingerprint.nets import FingerprintDecoder, FingerprintEncoder
+from fpbench.fingerprint.training import FingerprintTrainConfig, train_fingerprint
 
 
 def small_surrogate_config(n_bits: int, resolution: int, *, steps: int = 300, seed: int = 7919) -> FingerprintTrainConfig:

@@ -2,7 +2,7 @@
 
 The adversary collects ``n_samples`` images that carry the same fingerprint (a generator's outputs, or
 fingerprinted photos), takes each one's residual ``x - denoise(x)`` (the Gaussian denoiser of
-:func:`baselines.marra2019.noise_residual`, sigma 1 px), and averages them: scene content averages
+:func:`fpbench.residual.noise_residual`, sigma 1 px), and averages them: scene content averages
 out, the shared pattern stays. The removal attack subtracts that pattern; the copy forgery
 (:mod:`attacks.adaptive.forgery`) adds it to innocent images.
 """
@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from attacks.adaptive._context import as_float, check_adaptive_images, require
-from attacks.registry import register_attack
-from baselines.marra2019 import noise_residual
+from fpbench.attacks.adaptive._context import as_float, check_adaptive_images, require
+from fpbench.attacks.registry import register_attack
+from fpbench.residual import noise_residual
 
 DENOISE_SIGMA = 1.0
 

@@ -33,8 +33,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
-from attacks.adaptive._context import as_float, check_adaptive_images, require
-from attacks.registry import register_attack
+from fpbench.attacks.adaptive._context import as_float, check_adaptive_images, require
+from fpbench.attacks.registry import register_attack
 
 
 def _kernel(rows: list[list[float]], scale: float) -> torch.Tensor:

@@ -18,9 +18,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from attacks.adaptive._context import as_float, check_adaptive_images, check_resolution, require
-from attacks.adaptive.averaging import estimate_pattern
-from attacks.registry import register_attack
+from fpbench.attacks.adaptive._context import as_float, check_adaptive_images, check_resolution, require
+from fpbench.attacks.adaptive.averaging import estimate_pattern
+from fpbench.attacks.registry import register_attack
 
 _GRID = (8, 32, 128, 512)
 

@@ -12,9 +12,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from attacks.adaptive._context import check_adaptive_images, check_resolution, require
-from attacks.registry import register_attack
-from bench.fingerprint.embedding import random_fingerprint
+from fpbench.attacks.adaptive._context import check_adaptive_images, check_resolution, require
+from fpbench.attacks.registry import register_attack
+from fpbench.fingerprint.embedding import random_fingerprint
 
 
 @register_attack(
@@ -25,7 +25,7 @@ from bench.fingerprint.embedding import random_fingerprint
 def overwrite(images: torch.Tensor, strength: float = 1.0, *, seed: int = 0,
               surrogate_encoder: nn.Module | None = None, **_context: Any) -> torch.Tensor:
     """``images``: Bx3xRxR float in [0,1] -> same shape. ``surrogate_encoder``: a
-    :class:`bench.fingerprint.nets.FingerprintEncoder` (``n_bits``, ``resolution``). ``strength=0``
+    :class:`fpbench.fingerprint.nets.FingerprintEncoder` (``n_bits``, ``resolution``). ``strength=0``
     returns a copy of the input."""
     check_adaptive_images(images, "overwrite")
     enc = require(surrogate_encoder, "surrogate_encoder", "overwrite", nn.Module)

@@ -20,8 +20,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from attacks.adaptive._context import check_adaptive_images, check_resolution, image_generator, require
-from attacks.registry import register_attack
+from fpbench.attacks.adaptive._context import (
+    check_adaptive_images,
+    check_resolution,
+    image_generator,
+    require,
+)
+from fpbench.attacks.registry import register_attack
 
 BATCH = 256
 

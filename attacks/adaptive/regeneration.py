@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from attacks.adaptive._context import check_adaptive_images, image_generator, require
-from attacks.registry import register_attack
+from fpbench.attacks.adaptive._context import check_adaptive_images, image_generator, require
+from fpbench.attacks.registry import register_attack
 
 
 @dataclass(frozen=True)

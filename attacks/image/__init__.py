@@ -20,14 +20,14 @@ combo_crop_brightness_jpeg  strength     0, 0.25, 0.5, 0.75, 1.0                
 ==========================  ===========  =========================================  =============
 """
 
-from attacks.image.blur import gaussian_blur
-from attacks.image.colour import brightness, contrast, saturation, sharpness
-from attacks.image.combined import combo_crop_brightness_jpeg
-from attacks.image.erasing import erasing
-from attacks.image.filters import median_filter
-from attacks.image.geometry import center_crop, resize, rotation
-from attacks.image.jpeg import jpeg
-from attacks.image.noise import gaussian_noise
+from fpbench.attacks.image.blur import gaussian_blur
+from fpbench.attacks.image.colour import brightness, contrast, saturation, sharpness
+from fpbench.attacks.image.combined import combo_crop_brightness_jpeg
+from fpbench.attacks.image.erasing import erasing
+from fpbench.attacks.image.filters import median_filter
+from fpbench.attacks.image.geometry import center_crop, resize, rotation
+from fpbench.attacks.image.jpeg import jpeg
+from fpbench.attacks.image.noise import gaussian_noise
 
 __all__ = [
     "brightness", "center_crop", "combo_crop_brightness_jpeg", "contrast", "erasing", "gaussian_blur",

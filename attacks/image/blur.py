@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from attacks.image._checks import check_images, check_odd_kernel
-from attacks.registry import register_attack
+from fpbench.attacks.image._checks import check_images, check_odd_kernel
+from fpbench.attacks.registry import register_attack
 
 
 def blur_sigma(kernel_size: int) -> float:

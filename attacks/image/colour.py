@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import torch
 
-from attacks.image._checks import check_images
-from attacks.registry import register_attack
+from fpbench.attacks.image._checks import check_images
+from fpbench.attacks.registry import register_attack
 
 FACTOR_GRID = (1.0, 0.8, 1.25, 0.67, 1.5, 0.5, 2.0)
 FACTOR_DOMAIN = (0.0, 10.0)

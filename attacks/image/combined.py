@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import torch
 
-from attacks.image._checks import check_images
-from attacks.image.colour import brightness
-from attacks.image.geometry import center_crop
-from attacks.image.jpeg import jpeg
-from attacks.registry import register_attack
+from fpbench.attacks.image._checks import check_images
+from fpbench.attacks.image.colour import brightness
+from fpbench.attacks.image.geometry import center_crop
+from fpbench.attacks.image.jpeg import jpeg
+from fpbench.attacks.registry import register_attack
 
 
 def combo_params(strength: float) -> tuple[float, float, int]:

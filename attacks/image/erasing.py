@@ -6,8 +6,8 @@ import math
 
 import torch
 
-from attacks.image._checks import check_images, image_generator
-from attacks.registry import register_attack
+from fpbench.attacks.image._checks import check_images, image_generator
+from fpbench.attacks.registry import register_attack
 
 FILL = 0.0
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from attacks.image._checks import check_images, check_odd_kernel
-from attacks.registry import register_attack
+from fpbench.attacks.image._checks import check_images, check_odd_kernel
+from fpbench.attacks.registry import register_attack
 
 # Images per unfold chunk: bounds the k*k-fold copy to ~64 * 3 * 81 * 1024 floats at 32x32, k=9.
 _CHUNK_PIXELS = 1 << 22

@@ -7,8 +7,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from attacks.image._checks import check_images
-from attacks.registry import register_attack
+from fpbench.attacks.image._checks import check_images
+from fpbench.attacks.registry import register_attack
 
 
 def resize_bilinear(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -8,8 +8,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from attacks.image._checks import check_images
-from attacks.registry import register_attack
+from fpbench.attacks.image._checks import check_images
+from fpbench.attacks.registry import register_attack
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:

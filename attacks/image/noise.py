@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from attacks.image._checks import check_images, image_generator
-from attacks.registry import register_attack
+from fpbench.attacks.image._checks import check_images, image_generator
+from fpbench.attacks.registry import register_attack
 
 
 @register_attack(

@@ -4,7 +4,7 @@ Importing this package registers every model attack in :mod:`attacks.registry`. 
 is described in :mod:`attacks.model.layers`.
 """
 
-from attacks.model import averaging, finetuning, noise, pruning, quantization, rounding
-from attacks.model.layers import TARGET_LAYERS, require_module
+from fpbench.attacks.model import averaging, finetuning, noise, pruning, quantization, rounding
+from fpbench.attacks.model.layers import TARGET_LAYERS, require_module
 
 __all__ = ["TARGET_LAYERS", "averaging", "finetuning", "noise", "pruning", "quantization", "require_module", "rounding"]

@@ -8,8 +8,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from attacks.model.layers import fresh_copy
-from attacks.registry import register_attack
+from fpbench.attacks.model.layers import fresh_copy
+from fpbench.attacks.registry import register_attack
 
 
 def _check_other(model: nn.Module, other: object) -> dict[str, torch.Tensor]:

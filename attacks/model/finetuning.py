@@ -2,7 +2,7 @@
 
 Not in the paper (this project adds it): the adversary owns the released generator and some clean images
 and trains on, hoping to wash the fingerprint out. The training loop is fpbench's own GAN trainer
-(:func:`bench.generators.train_gan`), run with the config the model was trained with, so "steps" means
+(:func:`fpbench.generators.train_gan`), run with the config the model was trained with, so "steps" means
 the same thing as in generator training.
 """
 
@@ -14,8 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from attacks.model.layers import fresh_copy
-from attacks.registry import register_attack
+from fpbench.attacks.model.layers import fresh_copy
+from fpbench.attacks.registry import register_attack
 
 #: Default grid; GanConfig's default training run is 2000 steps, so 3000 goes past it.
 STEPS_GRID = (0, 100, 300, 1000, 3000)
@@ -49,7 +49,7 @@ def finetuning(
     """Return ``model`` after ``steps`` more GAN training steps on ``data`` (uint8 ``N x 3 x R x R``, clean
     real images at ``gan_config.resolution``).
 
-    ``gan_config``: the :class:`bench.generators.GanConfig` the model was trained with; its ``steps`` and
+    ``gan_config``: the :class:`fpbench.generators.GanConfig` the model was trained with; its ``steps`` and
     ``seed`` are replaced by ``steps`` and ``seed`` (batch order, latents and a fresh discriminator
     follow the attack's seed). ``discriminator``: the original discriminator, continued from its weights;
     without it a fresh one as ``gan_config`` says (its ``discriminator``, else ``arch``'s own) is trained
@@ -62,13 +62,13 @@ def finetuning(
     start = fresh_copy(model, "finetuning")
     if isinstance(steps, bool) or int(steps) != steps or steps < 0:
         raise ValueError(f"finetuning: steps must be an integer >= 0, got {steps}")
-    from bench.generators import GanConfig, train_gan  # the GAN stack loads only when fine-tuning
+    from fpbench.generators import GanConfig, train_gan  # the GAN stack loads only when fine-tuning
 
     if data is None:
         raise ValueError("finetuning needs clean real images in context: data=<uint8 N x 3 x R x R tensor>")
     if not isinstance(gan_config, GanConfig):
         raise ValueError(
-            "finetuning needs the model's training config in context: gan_config=<bench.generators.GanConfig>, "
+            "finetuning needs the model's training config in context: gan_config=<fpbench.generators.GanConfig>, "
             f"got {type(gan_config).__name__}"
         )
     if discriminator is not None and not isinstance(discriminator, nn.Module):

@@ -13,8 +13,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from attacks.model.layers import fresh_copy, target_tensors
-from attacks.registry import register_attack
+from fpbench.attacks.model.layers import fresh_copy, target_tensors
+from fpbench.attacks.registry import register_attack
 
 
 def _gaussian(p: torch.Tensor, std: float, gen: torch.Generator) -> torch.Tensor:

@@ -15,8 +15,8 @@ import torch
 import torch.nn.utils.prune as prune
 from torch import nn
 
-from attacks.model.layers import fresh_copy, output_channel_dim, target_layers
-from attacks.registry import register_attack
+from fpbench.attacks.model.layers import fresh_copy, output_channel_dim, target_layers
+from fpbench.attacks.registry import register_attack
 
 #: The norm ``channel_pruning`` ranks output channels by (``n`` of ``prune.ln_structured``).
 CHANNEL_NORM = 2

@@ -21,8 +21,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from attacks.model.layers import fresh_copy, output_channel_dim, target_layers, target_tensors
-from attacks.registry import register_attack
+from fpbench.attacks.model.layers import fresh_copy, output_channel_dim, target_layers, target_tensors
+from fpbench.attacks.registry import register_attack
 
 BITS_DOMAIN = (2, 16)
 

@@ -1,8 +1,7 @@
-"""Evaluation loops that turn attacks + decoders into tidy result rows."""
+"""Measurement: decoded bits, registered fingerprints and negatives into result rows; operating points."""
 
-from bench.evaluation.image_robustness import evaluate_image_attacks, image_attack_grid
-from bench.evaluation.measure import FPRS, TPR_ANALYTIC, TPR_EMPIRICAL, Registered, match_rows
-from bench.evaluation.operating_points import FpbenchWarning, SmallSampleWarning, tpr_at_fpr
+from fpbench.evaluation.measure import FPRS, TPR_ANALYTIC, TPR_EMPIRICAL, Registered, match_rows
+from fpbench.evaluation.operating_points import FpbenchWarning, SmallSampleWarning, tpr_at_fpr
 
 __all__ = ["FPRS", "TPR_ANALYTIC", "TPR_EMPIRICAL", "FpbenchWarning", "Registered", "SmallSampleWarning",
-           "evaluate_image_attacks", "image_attack_grid", "match_rows", "tpr_at_fpr"]
+           "match_rows", "tpr_at_fpr"]

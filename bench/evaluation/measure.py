@@ -22,15 +22,15 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
-from bench.evaluation.operating_points import (
+from fpbench.evaluation.operating_points import (
     analytic_threshold,
     auc,
     binomial_stderr,
     rate_at_or_above,
     tpr_at_fpr,
 )
-from bench.fingerprint.matching import NO_MATCH, Attribution, attribute, log_binom_sf
-from bench.results import Row, row
+from fpbench.fingerprint.matching import NO_MATCH, Attribution, attribute, log_binom_sf
+from fpbench.results import Row, row
 
 FPRS: tuple[float, ...] = (0.01, 0.001)  # default operating points (false-positive rates)
 TPR_EMPIRICAL = "tpr_at_fpr"  # threshold from the negatives

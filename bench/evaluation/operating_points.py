@@ -11,8 +11,8 @@ import math
 
 import torch
 
-from bench.fingerprint.matching import min_correct_bits
-from bench.warnings import FpbenchWarning
+from fpbench.fingerprint.matching import min_correct_bits
+from fpbench.warnings import FpbenchWarning
 
 # Below this many expected false positives among the clean images (n_clean * fpr), an empirical
 # threshold is set by a handful of extreme scores and its TPR is unreliable: warn.

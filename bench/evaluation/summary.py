@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from bench.results import AGGREGATE_SEED, Row, row
+from fpbench.results import AGGREGATE_SEED, Row, row
 
 CURVE_KINDS = ("image", "model")
 CLEAN_KEY = ("method", "model", "seed", "world")
@@ -37,7 +37,7 @@ def _unique(frame: pd.DataFrame, key: Sequence[str], what: str) -> pd.DataFrame:
 def robustness_auc_rows(rows: pd.DataFrame) -> list[Row]:
     """One ``robustness_auc`` row per (method, model, attack, seed, world) curve of ``bit_accuracy`` rows
     of an image or model attack that has a clean (attack ``none``) row; curves without one are skipped.
-    ``n`` is the clean row's. ``rows``: a tidy results table (``bench.results``)."""
+    ``n`` is the clean row's. ``rows``: a tidy results table (``fpbench.results``)."""
     acc = rows[(rows["metric"] == "bit_accuracy") & (rows["seed"] != AGGREGATE_SEED)]
     clean = _unique(acc[acc["attack"] == "none"], CLEAN_KEY, "clean")
     attacked = acc["attack_kind"].isin(CURVE_KINDS) & acc["param"].notna() & (acc["severity"] >= 0)

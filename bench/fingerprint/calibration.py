@@ -16,12 +16,12 @@ from dataclasses import dataclass
 
 import torch
 
-from bench.fingerprint.embedding import to_float, to_uint8
-from bench.fingerprint.nets import FingerprintEncoder
-from bench.metrics import psnr
+from fpbench.fingerprint.embedding import to_float, to_uint8
+from fpbench.fingerprint.nets import FingerprintEncoder
+from fpbench.metrics import psnr
 
 MAX_STRENGTH = 8.0
-MAX_IMAGES = 512
+MAX_IMAGES = 2048
 ITERATIONS = 40
 
 
@@ -35,8 +35,8 @@ class Calibration:
 @torch.no_grad()
 def calibrate_strength(encoder: FingerprintEncoder, images: torch.Tensor, target_psnr: float, *, seed: int = 0,
                        fingerprint: torch.Tensor | None = None, device: str = "cpu",
-                       batch_size: int = 256) -> Calibration:
-    """The strength at which ``images`` (uint8 Nx3xRxR, held out; the first ``MAX_IMAGES`` are used)
+                       batch_size: int = 256, max_images: int = MAX_IMAGES) -> Calibration:
+    """The strength at which ``images`` (uint8 Nx3xRxR; the first ``max_images`` are used)
     reach a mean PSNR of ``target_psnr`` dB (bisection on the strength in (0, MAX_STRENGTH]), each stamped
     with ``fingerprint`` (n_bits), or with its own random one (``seed``) when None. The encoder is left as
     it was. Returns the strength and the PSNR at strength 1 and at the chosen one.
@@ -47,7 +47,7 @@ def calibrate_strength(encoder: FingerprintEncoder, images: torch.Tensor, target
         raise ValueError(f"target_psnr must be a PSNR in dB between 10 and 80, got {target_psnr!r}")
     if len(images) == 0:
         raise ValueError("calibration needs at least one held-out image")
-    x = to_float(images[:MAX_IMAGES])
+    x = to_float(images[:max_images])
     if fingerprint is None:
         bits = torch.randint(0, 2, (len(x), encoder.n_bits), generator=torch.Generator().manual_seed(seed)).float()
     else:

@@ -13,8 +13,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from bench.atomic import write_atomic
-from bench.fingerprint.nets import FingerprintDecoder, FingerprintEncoder
+from fpbench.atomic import write_atomic
+from fpbench.fingerprint.nets import FingerprintDecoder, FingerprintEncoder
 
 FORMAT = "fpbench-fingerprint-v1"
 

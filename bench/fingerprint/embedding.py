@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from bench.fingerprint.nets import FingerprintDecoder, FingerprintEncoder
+from fpbench.fingerprint.nets import FingerprintDecoder, FingerprintEncoder
 
 
 def random_fingerprint(n_bits: int, seed: int) -> torch.Tensor:
@@ -63,7 +63,7 @@ def embed(encoder: FingerprintEncoder, images: torch.Tensor, fingerprint: torch.
                          f"got shape {tuple(fingerprint.shape)}")
     if images.shape[-2:] != (encoder.resolution, encoder.resolution):
         raise ValueError(f"the encoder was trained at {encoder.resolution}x{encoder.resolution}; got images of "
-                         f"{images.shape[-2]}x{images.shape[-1]} (resize them first, e.g. bench.data.folder)")
+                         f"{images.shape[-2]}x{images.shape[-1]} (resize them first, e.g. fpbench.data.folder)")
     encoder = encoder.eval().to(device)
     previous = encoder.strength
     encoder.strength = previous if strength is None else float(strength)

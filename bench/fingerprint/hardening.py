@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from kornia.filters import gaussian_blur2d
 from tqdm.auto import tqdm
 
-from bench.fingerprint.embedding import to_float
+from fpbench.fingerprint.embedding import to_float
 
 BLUR_KERNEL = 5  # 5x5 Gaussian: sigma <= 1 is well inside it
 MIN_SIGMA = 0.3

@@ -67,7 +67,7 @@ class FingerprintEncoder(nn.Module):
         self.conv10 = _conv(32, 32)
         self.to_rgb = nn.Conv2d(32, 3, 1)
         # scale of the change the encoder makes (1 = as trained); set by calibration to a target PSNR
-        # (bench.fingerprint.calibration) and saved in the checkpoint's metadata
+        # (fpbench.fingerprint.calibration) and saved in the checkpoint's metadata
         self.strength = 1.0
 
     def forward(self, image: torch.Tensor, bits: torch.Tensor) -> torch.Tensor:

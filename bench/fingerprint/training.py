@@ -9,7 +9,7 @@ The trap users hit upstream: if bit accuracy never reaches the activation thresh
 never switches on. Here that is reported loudly (a :class:`TrainingWarning` and the result's
 ``activated_at`` is None), and ``fallback_activation_step`` (documented fallback) starts the schedule
 anyway at that step. ``hardening_steps`` > 0 adds a decoder-only phase at the end
-(:mod:`bench.fingerprint.hardening`; not in the paper).
+(:mod:`fpbench.fingerprint.hardening`; not in the paper).
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from bench.atomic import write_atomic
-from bench.fingerprint.calibration import Calibration, calibrate_strength
-from bench.fingerprint.checkpoint import FingerprintModels
-from bench.fingerprint.hardening import harden_decoder
-from bench.fingerprint.nets import FingerprintDecoder, FingerprintEncoder, initialise
+from fpbench.atomic import write_atomic
+from fpbench.fingerprint.calibration import Calibration, calibrate_strength
+from fpbench.fingerprint.checkpoint import FingerprintModels
+from fpbench.fingerprint.hardening import harden_decoder
+from fpbench.fingerprint.nets import FingerprintDecoder, FingerprintEncoder, initialise
 
 
 class TrainingWarning(UserWarning):
@@ -52,12 +52,12 @@ class FingerprintTrainConfig:
     seed: int = 42
     checkpoint_every: int = 500
     version: int = 1
-    hardening_steps: int = 0  # decoder-only phase after training (bench.fingerprint.hardening); 0 = the paper's
+    hardening_steps: int = 0  # decoder-only phase after training (fpbench.fingerprint.hardening); 0 = the paper's
     hardening_noise: float = 0.03
     hardening_blur_sigma: float = 1.0
     hardening_ema: float = 0.0  # > 0: the decoder is the EMA of its weights over the hardening phase
     # calibrate the encoder's strength after training so held-out images land at this PSNR (dB), before
-    # hardening (bench.fingerprint.calibration); None = as trained (the paper's)
+    # hardening (fpbench.fingerprint.calibration); None = as trained (the paper's)
     target_psnr: float | None = None
 
     def __post_init__(self) -> None:  # refused when the preset is defined, not after training

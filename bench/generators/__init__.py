@@ -5,13 +5,13 @@
 images in [0, 1] (tanh mapped), D maps such images to ``B`` logits.
 """
 
-from bench.generators import dcgan, resnet  # noqa: F401  (register the architectures)
-from bench.generators.config import GanConfig
-from bench.generators.ema import make_ema, recalibrate_batchnorm, update_ema
-from bench.generators.losses import LOSSES, GanLoss
-from bench.generators.registry import GENERATORS, build, check_resolution
-from bench.generators.sampling import sample, sample_latents
-from bench.generators.training import GanResult, train_gan
+from fpbench.generators import dcgan, resnet  # noqa: F401  (register the architectures)
+from fpbench.generators.config import GanConfig
+from fpbench.generators.ema import make_ema, recalibrate_batchnorm, update_ema
+from fpbench.generators.losses import LOSSES, GanLoss
+from fpbench.generators.registry import GENERATORS, build, check_resolution
+from fpbench.generators.sampling import sample, sample_latents
+from fpbench.generators.training import GanResult, train_gan
 
 __all__ = [
     "GENERATORS", "LOSSES", "GanConfig", "GanLoss", "GanResult", "build", "check_resolution",

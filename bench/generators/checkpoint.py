@@ -17,8 +17,8 @@ import torch
 from safetensors.torch import load_file, safe_open, save_file
 from torch import nn
 
-from bench.atomic import write_atomic
-from bench.generators.config import GanConfig
+from fpbench.atomic import write_atomic
+from fpbench.generators.config import GanConfig
 
 FORMAT = "fpbench-gan-checkpoint-v1"
 

@@ -7,8 +7,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from bench.generators.losses import LOSSES
-from bench.generators.registry import GENERATORS, check_resolution
+from fpbench.generators.losses import LOSSES
+from fpbench.generators.registry import GENERATORS, check_resolution
 
 # Fields that may differ between a checkpoint and the config resuming from it.
 RESUMABLE_FIELDS = frozenset({"steps", "checkpoint_every"})
@@ -29,7 +29,7 @@ class GanConfig:
 
     ``betas`` are Adam's; ``ema_decay`` in [0, 1) (0 = the EMA generator equals the online one);
     ``checkpoint_every`` in steps (a checkpoint is also written at the last step); ``loss`` is a
-    :data:`~bench.generators.losses.LOSSES` id, ``arch`` a :data:`~bench.generators.GENERATORS` id;
+    :data:`~fpbench.generators.losses.LOSSES` id, ``arch`` a :data:`~fpbench.generators.GENERATORS` id;
     ``discriminator`` another GENERATORS id whose D is used instead of ``arch``'s ("" = ``arch``'s own).
     """
 

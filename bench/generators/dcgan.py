@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from bench.generators.registry import GENERATORS, channels_at
+from fpbench.generators.registry import GENERATORS, channels_at
 
 
 def _init_dcgan(module: nn.Module) -> None:

@@ -7,7 +7,7 @@ import copy
 import torch
 from torch import nn
 
-from bench.generators.sampling import sample_latents
+from fpbench.generators.sampling import sample_latents
 
 
 def make_ema(generator: nn.Module) -> nn.Module:

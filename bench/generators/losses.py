@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from bench.registry import Registry
+from fpbench.registry import Registry
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from torch import nn
 
-from bench.registry import Registry
+from fpbench.registry import Registry
 
 GeneratorFactory = Callable[[int, int, int], tuple[nn.Module, nn.Module]]
 

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from bench.generators.registry import GENERATORS, channels_at
+from fpbench.generators.registry import GENERATORS, channels_at
 
 
 def _init_xavier(module: nn.Module) -> None:

@@ -39,7 +39,7 @@ def sample(
     speed. The generator runs in eval mode (BatchNorm uses running statistics) under no_grad; its
     previous train/eval mode is restored afterwards. ``latent_dim`` defaults to ``generator.latent_dim``.
 
-    >>> from bench.generators import GENERATORS
+    >>> from fpbench.generators import GENERATORS
     >>> G, _ = GENERATORS.get("dcgan")(16, 8, 4)
     >>> sample(G, 5, seed=0, batch_size=2).shape
     torch.Size([5, 3, 16, 16])

@@ -18,11 +18,11 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from bench.generators.checkpoint import TrainingState, load_checkpoint, save_checkpoint
-from bench.generators.config import GanConfig
-from bench.generators.ema import make_ema, recalibrate_batchnorm, update_ema
-from bench.generators.losses import LOSSES
-from bench.generators.registry import build
+from fpbench.generators.checkpoint import TrainingState, load_checkpoint, save_checkpoint
+from fpbench.generators.config import GanConfig
+from fpbench.generators.ema import make_ema, recalibrate_batchnorm, update_ema
+from fpbench.generators.losses import LOSSES
+from fpbench.generators.registry import build
 
 _MASK64 = (1 << 64) - 1
 _STREAM_DATA, _STREAM_Z_D, _STREAM_Z_G, _STREAM_BN = 1, 2, 3, 4

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from bench.generators.sampling import sample as sample_generator
-from bench.zoo.card import ModelCard, ModelCardError, load_card
-from bench.zoo.sources import import_callable, list_images, load_images
+from fpbench.generators.sampling import sample as sample_generator
+from fpbench.zoo.card import ModelCard, ModelCardError, load_card
+from fpbench.zoo.sources import import_callable, list_images, load_images
 
 Sampler = Callable[[int, int], torch.Tensor]
 
@@ -57,7 +57,7 @@ class ModelEntry:
 
     def sample(self, n: int, seed: int) -> torch.Tensor:
         """``n`` images. Folder models: a seeded subset without replacement (error if the folder
-        holds fewer than ``n``). Generators: :func:`bench.generators.sample`. Samplers: called as is."""
+        holds fewer than ``n``). Generators: :func:`fpbench.generators.sample`. Samplers: called as is."""
         if self.card.folder is not None:
             images = self.images()
             if n > len(images):

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from bench.zoo.card import ModelCardError
+from fpbench.zoo.card import ModelCardError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image, ImageEnhance
 
-from attacks.registry import load_all
+from fpbench.attacks.registry import load_all
 
 load_all()
 

@@ -11,11 +11,11 @@ import scipy.ndimage as ndi
 import torch
 from PIL import Image
 
-from attacks.image.blur import blur_sigma
-from attacks.image.combined import combo_params
-from attacks.registry import ATTACKS, AttackKind, get_attack
-from bench.metrics import psnr
-from bench.registry import UnknownIdError
+from fpbench.attacks.image.blur import blur_sigma
+from fpbench.attacks.image.combined import combo_params
+from fpbench.attacks.registry import ATTACKS, AttackKind, get_attack
+from fpbench.metrics import psnr
+from fpbench.registry import UnknownIdError
 
 IMAGE_IDS = sorted(i for i, s in ATTACKS.items() if s.kind is AttackKind.IMAGE)
 SEEDED = ("gaussian_noise", "erasing")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from attacks.registry import AttackSpec, load_all
+from fpbench.attacks.registry import AttackSpec, load_all
 
 INVENTORY_FILE = Path(__file__).parent / "attack_inventory.json"
 INVENTORY: dict[str, dict] = json.loads(INVENTORY_FILE.read_text())

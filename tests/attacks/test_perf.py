@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from attacks.registry import ATTACKS, AttackKind
+from fpbench.attacks.registry import ATTACKS, AttackKind
 
 IMAGE_IDS = sorted(i for i, s in ATTACKS.items() if s.kind is AttackKind.IMAGE)
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from attacks.adaptive.regeneration import RegenerationAutoencoder
-from bench.fingerprint.nets import FingerprintDecoder, FingerprintEncoder, initialise
+from fpbench.attacks.adaptive.regeneration import RegenerationAutoencoder
+from fpbench.fingerprint.nets import FingerprintDecoder, FingerprintEncoder, initialise
 
 RES, BITS = 16, 8
 

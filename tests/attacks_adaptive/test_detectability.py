@@ -7,9 +7,14 @@ import math
 import pytest
 import torch
 
-from attacks.adaptive.detectability import SRM_KERNELS, amplitude_spectrum, srm_features, srm_residuals
-from attacks.registry import get_attack
-from bench.stages.adaptive import auc_stderr, detection_scores_rows
+from fpbench.attacks.adaptive.detectability import (
+    SRM_KERNELS,
+    amplitude_spectrum,
+    srm_features,
+    srm_residuals,
+)
+from fpbench.attacks.registry import get_attack
+from fpbench.pipeline.stages.adaptive import auc_stderr, detection_scores_rows
 
 
 def _planted(helpers, n: int, seed: int) -> torch.Tensor:

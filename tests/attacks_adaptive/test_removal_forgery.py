@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from attacks.adaptive.pgd import pgd_scramble
-from attacks.registry import AttackKind, get_attack, load_all
-from bench.fingerprint.matching import bit_accuracy
+from fpbench.attacks.adaptive.pgd import pgd_scramble
+from fpbench.attacks.registry import AttackKind, get_attack, load_all
+from fpbench.fingerprint.matching import bit_accuracy
 
 IMAGE_ATTACKS = sorted(i for i, s in load_all().items()
                        if s.kind is AttackKind.ADAPTIVE and s.category in ("removal", "forgery"))

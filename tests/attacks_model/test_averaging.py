@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from attacks.model.averaging import weight_averaging
+from fpbench.attacks.model.averaging import weight_averaging
 
 
 class TestWeightAveraging:

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from attacks.registry import AttackKind, get_attack, load_all
+from fpbench.attacks.registry import AttackKind, get_attack, load_all
 
 MODEL_IDS = sorted(i for i, s in load_all().items() if s.kind is AttackKind.MODEL)
 LATENT, OUT_SHAPE = 8, (2, 3, 8, 8)
@@ -21,7 +21,7 @@ def context_for(attack_id: str, toy) -> dict:
     if attack_id == "weight_averaging":
         ctx["other"] = toy.make(1)
     if attack_id == "finetuning":
-        from bench.generators import GanConfig, build
+        from fpbench.generators import GanConfig, build
 
         torch.manual_seed(1)
         ctx["data"] = torch.randint(0, 256, (8, 3, 16, 16), dtype=torch.uint8)
@@ -34,7 +34,7 @@ def subject(attack_id: str, toy) -> tuple[nn.Module, tuple[int, ...]]:
     """The model an attack is tried on and its output shape for a batch of 2 latents: the toy generator,
     or (for fine-tuning, which needs a fpbench generator) a tiny 16x16 DCGAN."""
     if attack_id == "finetuning":
-        from bench.generators import build
+        from fpbench.generators import build
 
         torch.manual_seed(0)
         return build("dcgan", 16, LATENT, 4)[0], (2, 3, 16, 16)
@@ -129,7 +129,7 @@ class TestOnFpbenchGenerators:
     @pytest.mark.parametrize("arch", ["dcgan", "resnet"])
     @pytest.mark.parametrize("attack_id", sorted(set(MODEL_IDS) - {"finetuning"}))
     def test_strongest_level_gives_a_working_generator(self, arch, attack_id):
-        from bench.generators import build
+        from fpbench.generators import build
 
         torch.manual_seed(0)
         g = build(arch, 16, LATENT, 4)[0].eval()

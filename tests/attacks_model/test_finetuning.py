@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from attacks.model.finetuning import STEPS_GRID, finetuning, steps_grid
+from fpbench.attacks.model.finetuning import STEPS_GRID, finetuning, steps_grid
 
-gen = pytest.importorskip("bench.generators")
+gen = pytest.importorskip("fpbench.generators")
 
 LATENT = 8
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from attacks.model.noise import weight_noise, weight_noise_relative
+from fpbench.attacks.model.noise import weight_noise, weight_noise_relative
 
 
 def _deltas(toy, before, after, keys):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from attacks.model.pruning import channel_pruning, pruning
+from fpbench.attacks.model.pruning import channel_pruning, pruning
 
 SPARSITIES = [0.1, 0.3, 0.5, 0.7, 0.9]
 WEIGHTS = ("0.weight", "3.weight", "6.weight")

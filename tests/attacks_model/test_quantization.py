@@ -7,7 +7,7 @@ from itertools import pairwise
 import pytest
 import torch
 
-from attacks.model.quantization import weight_quantization, weight_quantization_per_channel
+from fpbench.attacks.model.quantization import weight_quantization, weight_quantization_per_channel
 
 BITS = [8, 6, 4, 3, 2]
 

@@ -7,7 +7,7 @@ import decimal
 import pytest
 import torch
 
-from attacks.model.rounding import weight_rounding
+from fpbench.attacks.model.rounding import weight_rounding
 
 
 class TestWeightRounding:

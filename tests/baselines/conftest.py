@@ -54,7 +54,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture
 def make_baseline(baseline_case: str):
     """Factory: ``make_baseline(**overrides)`` builds the case's estimator with its fast parameters."""
-    from baselines import BASELINES
+    from fpbench.baselines import BASELINES
 
     def make(**overrides):
         params = {**FAST_PARAMS[baseline_case], "random_state": 0, **overrides}

@@ -11,11 +11,11 @@ from PIL import Image
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 
-import baselines.wang2020 as wang2020_module
-from baselines import Durall2020, Frank2020, Frank2020Pixels, Wang2020, Yu2019
-from baselines.frank2020 import log_dct_features
-from baselines.wang2020 import jpeg_roundtrip, small_resnet
-from baselines.yu2019 import yu2019_network
+import fpbench.baselines.wang2020 as wang2020_module
+from fpbench.baselines import Durall2020, Frank2020, Frank2020Pixels, Wang2020, Yu2019
+from fpbench.baselines.frank2020 import log_dct_features
+from fpbench.baselines.wang2020 import jpeg_roundtrip, small_resnet
+from fpbench.baselines.yu2019 import yu2019_network
 
 
 class TestTorchTrainingLoop:

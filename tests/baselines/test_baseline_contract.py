@@ -9,7 +9,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone, is_classifier
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-from baselines import BASELINES
+from fpbench.baselines import BASELINES
 
 EXPECTED_IDS = {"yu2019", "wang2020", "frank2020", "frank2020_pixels", "durall2020", "marra2019"}
 

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import scipy.fft
 
-from baselines.durall2020 import minmax_normalise, radius_index, spectrum_profile
-from baselines.frank2020 import dct2, dct_matrix, log_dct_features
-from baselines.marra2019 import Marra2019, noise_residual, normalised_cross_correlation
+from fpbench.baselines.durall2020 import minmax_normalise, radius_index, spectrum_profile
+from fpbench.baselines.frank2020 import dct2, dct_matrix, log_dct_features
+from fpbench.baselines.marra2019 import Marra2019, normalised_cross_correlation
+from fpbench.residual import noise_residual
 
 SHAPES = [(2, 3, 8, 8), (3, 3, 5, 7), (1, 3, 16, 12)]
 

@@ -1,4 +1,4 @@
-"""bench.cache (config_hash, ArtifactCache) and bench.atomic (no partial files on failure)."""
+"""fpbench.cache (config_hash, ArtifactCache) and fpbench.atomic (no partial files on failure)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 import torch
 
-from bench.atomic import write_atomic, write_json_atomic
-from bench.cache import ArtifactCache, config_hash
-from bench.data.builtin import BuiltinData
-from bench.fingerprint.training import FingerprintTrainConfig
-from bench.results import row, to_frame
+from fpbench.atomic import write_atomic, write_json_atomic
+from fpbench.cache import ArtifactCache, config_hash
+from fpbench.data.builtin import BuiltinData
+from fpbench.fingerprint.training import FingerprintTrainConfig
+from fpbench.results import row, to_frame
 
 BASE = FingerprintTrainConfig(n_bits=32, resolution=32, steps=40)
 
@@ -38,7 +38,7 @@ class TestConfigHash:
 
     def test_stable_across_processes(self):
         """Same key in a fresh interpreter with another hash seed (no dependence on set/dict order)."""
-        code = ("from bench.fingerprint.training import FingerprintTrainConfig as C; from bench.cache import "
+        code = ("from fpbench.fingerprint.training import FingerprintTrainConfig as C; from fpbench.cache import "
                 "config_hash; print(config_hash(C(n_bits=32, resolution=32, steps=40), {'b': 1, 'a': [1, 2]}))")
         env = {**os.environ, "PYTHONHASHSEED": "12345"}
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True,

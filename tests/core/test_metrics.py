@@ -1,4 +1,4 @@
-"""bench.metrics: the metric vocabulary and PSNR/SSIM against scikit-image as the independent reference."""
+"""fpbench.metrics: the metric vocabulary and PSNR/SSIM against scikit-image as the independent reference."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from bench.metrics import METRICS, psnr, ssim
-from bench.registry import UnknownIdError
+from fpbench.metrics import METRICS, psnr, ssim
+from fpbench.registry import UnknownIdError
 
 
 def image_pair(shape: tuple[int, ...], noise: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,4 +1,4 @@
-"""bench.presets: every shipped preset's generator plans are valid training configs, typos fail early."""
+"""fpbench.pipeline.presets: every shipped preset's generator plans are valid training configs, typos fail early."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import dataclasses
 
 import pytest
 
-from bench.generators import GENERATORS, LOSSES
-from bench.presets import PRESETS, GeneratorPlan
-from bench.registry import UnknownIdError
-from bench.runner import run
-from bench.stages.generators import gan_config
+from fpbench.generators import GENERATORS, LOSSES
+from fpbench.pipeline.presets import PRESETS, GeneratorPlan
+from fpbench.pipeline.runner import run
+from fpbench.pipeline.stages.generators import gan_config
+from fpbench.registry import UnknownIdError
 
 
 @pytest.mark.parametrize("name", PRESETS.ids())

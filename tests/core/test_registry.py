@@ -1,10 +1,10 @@
-"""bench.registry.Registry: ids checked at the door, duplicates rejected, did-you-mean errors."""
+"""fpbench.registry.Registry: ids checked at the door, duplicates rejected, did-you-mean errors."""
 
 from __future__ import annotations
 
 import pytest
 
-from bench.registry import DuplicateIdError, Registry, UnknownIdError
+from fpbench.registry import DuplicateIdError, Registry, UnknownIdError
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""bench.results: row() takes directions from the registry, validate() lists problems, and
+"""fpbench.results: row() takes directions from the registry, validate() lists problems, and
 write_results refuses invalid tables and never leaves a partial file."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import math
 import pandas as pd
 import pytest
 
-from bench.metrics import FPR_METRICS
-from bench.registry import UnknownIdError
-from bench.results import COLUMNS, read_results, row, to_frame, validate, write_results
+from fpbench.metrics import FPR_METRICS
+from fpbench.registry import UnknownIdError
+from fpbench.results import COLUMNS, read_results, row, to_frame, validate, write_results
 
 
 @pytest.fixture

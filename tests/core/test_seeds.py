@@ -11,9 +11,9 @@ import pytest
 import torch
 from scipy import stats
 
-from bench.presets import PRESETS, get_preset
-from bench.results import AGGREGATE_SEED, IDENTITY, row, to_frame
-from bench.seeds import aggregate_over_seeds
+from fpbench.pipeline.presets import PRESETS, get_preset
+from fpbench.results import AGGREGATE_SEED, IDENTITY, row, to_frame
+from fpbench.seeds import aggregate_over_seeds
 
 
 class TestWithSeed:
@@ -48,7 +48,7 @@ def test_presets_are_immutable():
 
 
 def test_training_leaves_the_global_rng_alone():
-    from bench.fingerprint.training import FingerprintTrainConfig, train_fingerprint
+    from fpbench.fingerprint.training import FingerprintTrainConfig, train_fingerprint
 
     images = torch.randint(0, 256, (8, 3, 16, 16), dtype=torch.uint8)
     cfg = FingerprintTrainConfig(n_bits=8, resolution=16, steps=2, batch_size=4, checkpoint_every=0)
@@ -56,7 +56,7 @@ def test_training_leaves_the_global_rng_alone():
     before = torch.get_rng_state()
     import warnings
 
-    from bench.fingerprint.training import TrainingWarning
+    from fpbench.fingerprint.training import TrainingWarning
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", TrainingWarning)
         train_fingerprint(images, cfg, progress=False)
@@ -85,8 +85,8 @@ class TestAggregate:
 
 
 def test_a_two_seed_run_writes_per_seed_and_aggregate_rows(tmp_path):
-    from bench.cache import ArtifactCache
-    from bench.runner import run
+    from fpbench.cache import ArtifactCache
+    from fpbench.pipeline.runner import run
     from tests.stages.test_cache_keys import tiny_preset
 
     preset = dataclasses.replace(tiny_preset(), image_attacks=(), model_attacks=(), baselines=(),

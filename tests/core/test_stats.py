@@ -1,4 +1,4 @@
-"""bench.stats against scipy: Wilson intervals, t-intervals, and the rows that carry them."""
+"""fpbench.stats against scipy: Wilson intervals, t-intervals, and the rows that carry them."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import math
 import pytest
 from scipy import stats
 
-from bench.results import row
-from bench.stats import mean_interval, over_seeds, wilson
+from fpbench.results import row
+from fpbench.stats import mean_interval, over_seeds, wilson
 
 
 @pytest.mark.parametrize(("k", "n"), [(0, 10), (3, 10), (10, 10), (487, 500), (1, 1000)])

@@ -1,4 +1,4 @@
-"""bench.data.builtin: deterministic crops, splits disjoint by source photograph."""
+"""fpbench.data.builtin: deterministic crops, splits disjoint by source photograph."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import itertools
 import pytest
 import torch
 
-import bench.data.builtin as builtin
-from bench.data.builtin import SPLITS, BuiltinData, crops
+import fpbench.data.builtin as builtin
+from fpbench.data.builtin import SPLITS, BuiltinData, crops
 
 
 def fake_photo(name: str) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""bench.data.folder: user image folders, checked against torchvision's PIL transforms (the authors'
+"""fpbench.data.folder: user image folders, checked against torchvision's PIL transforms (the authors'
 preprocessing) on files written to tmp_path."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from PIL import Image
 from torchvision import transforms
 from torchvision.transforms import InterpolationMode
 
-from bench.data.folder import DataWarning, ImageFolderError, load_folder, split_folder
+from fpbench.data.folder import DataWarning, ImageFolderError, load_folder, split_folder
 
 
 def noise_image(w: int, h: int, seed: int, mode: str = "RGB") -> Image.Image:

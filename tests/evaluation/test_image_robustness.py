@@ -12,10 +12,11 @@ import torch
 from scipy.stats import binom
 from sklearn.metrics import roc_auc_score
 
-from attacks.registry import AttackKind, AttackSpec, get_attack
-from bench.evaluation import SmallSampleWarning, evaluate_image_attacks, image_attack_grid
-from bench.evaluation.operating_points import auc, empirical_threshold
-from bench.results import to_frame, validate
+from fpbench.attacks.registry import AttackKind, AttackSpec, get_attack
+from fpbench.evaluation import SmallSampleWarning
+from fpbench.evaluation.operating_points import auc, empirical_threshold
+from fpbench.pipeline.image_robustness import evaluate_image_attacks, image_attack_grid
+from fpbench.results import to_frame, validate
 
 from .conftest import BLOCK, N_BITS, decode
 

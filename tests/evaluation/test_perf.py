@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch import nn
 
-from bench.evaluation import evaluate_image_attacks, image_attack_grid
+from fpbench.pipeline.image_robustness import evaluate_image_attacks, image_attack_grid
 
 N_BITS = 48
 

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.evaluation.summary import normalised_area, robustness_auc_rows
-from bench.results import AGGREGATE_SEED, row, to_frame, validate
+from fpbench.evaluation.summary import normalised_area, robustness_auc_rows
+from fpbench.results import AGGREGATE_SEED, row, to_frame, validate
 
 JPEG = ((90.0, 0.9), (50.0, 0.7), (10.0, 0.55))  # (quality, bit accuracy) per severity 0, 1, 2
 CLEAN = {("fp", 0): 0.98, ("fp", 1): 0.96, ("other", 0): 0.9}

@@ -7,10 +7,10 @@ import pytest
 import torch
 from skimage.metrics import peak_signal_noise_ratio
 
-from bench.fingerprint.calibration import calibrate_strength
-from bench.fingerprint.checkpoint import FingerprintModels, load_models, save_models
-from bench.fingerprint.embedding import embed, random_fingerprint
-from bench.fingerprint.nets import FingerprintDecoder, FingerprintEncoder, initialise
+from fpbench.fingerprint.calibration import calibrate_strength
+from fpbench.fingerprint.checkpoint import FingerprintModels, load_models, save_models
+from fpbench.fingerprint.embedding import embed, random_fingerprint
+from fpbench.fingerprint.nets import FingerprintDecoder, FingerprintEncoder, initialise
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,7 @@ def test_the_strength_survives_a_checkpoint(encoder, tmp_path):
 
 @pytest.mark.parametrize("target", [5.0, 120.0, "32", True])
 def test_a_bad_target_is_refused_when_the_config_is_made(target):
-    from bench.fingerprint.training import FingerprintTrainConfig
+    from fpbench.fingerprint.training import FingerprintTrainConfig
 
     with pytest.raises(ValueError, match="target_psnr"):
         FingerprintTrainConfig(target_psnr=target)

@@ -1,4 +1,4 @@
-"""bench.fingerprint.checkpoint: safetensors round trip and clear errors for the wrong file."""
+"""fpbench.fingerprint.checkpoint: safetensors round trip and clear errors for the wrong file."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from bench.fingerprint.checkpoint import (
+from fpbench.fingerprint.checkpoint import (
     CheckpointError,
     FingerprintModels,
     load_models,
     read_metadata,
     save_models,
 )
-from bench.fingerprint.nets import FingerprintDecoder, FingerprintEncoder, initialise
+from fpbench.fingerprint.nets import FingerprintDecoder, FingerprintEncoder, initialise
 
 
 def make_models(n_bits: int = 24, resolution: int = 32, output: str = "residual") -> FingerprintModels:

@@ -1,4 +1,4 @@
-"""bench.fingerprint.embedding: stamping one or many fingerprints, decoding any size, input errors."""
+"""fpbench.fingerprint.embedding: stamping one or many fingerprints, decoding any size, input errors."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bench.fingerprint.embedding import (
+from fpbench.fingerprint.embedding import (
     bits_to_str,
     decode,
     decode_logits,
@@ -16,7 +16,7 @@ from bench.fingerprint.embedding import (
     to_float,
     to_uint8,
 )
-from bench.fingerprint.nets import FingerprintDecoder, FingerprintEncoder, initialise
+from fpbench.fingerprint.nets import FingerprintDecoder, FingerprintEncoder, initialise
 
 N_BITS = 20
 

@@ -1,4 +1,4 @@
-"""bench.fingerprint.hardening: the perturbation against scipy, and what the decoder-only phase may touch."""
+"""fpbench.fingerprint.hardening: the perturbation against scipy, and what the decoder-only phase may touch."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 import torch
 from scipy.ndimage import gaussian_filter
 
-from bench.fingerprint.hardening import BLUR_KERNEL, harden_decoder, perturb
-from bench.fingerprint.nets import FingerprintDecoder, FingerprintEncoder, initialise
-from bench.fingerprint.training import FingerprintTrainConfig, train_fingerprint
+from fpbench.fingerprint.hardening import BLUR_KERNEL, harden_decoder, perturb
+from fpbench.fingerprint.nets import FingerprintDecoder, FingerprintEncoder, initialise
+from fpbench.fingerprint.training import FingerprintTrainConfig, train_fingerprint
 
 
 def _images(n: int = 32, r: int = 16, seed: int = 0) -> torch.Tensor:
@@ -106,7 +106,7 @@ class TestHardenDecoder:
         with pytest.raises(ValueError, match=match):
             harden_decoder(enc, dec, _images(), n_bits=8, progress=False, **kwargs)
 
-    @pytest.mark.filterwarnings("ignore::bench.fingerprint.training.TrainingWarning")
+    @pytest.mark.filterwarnings("ignore::fpbench.fingerprint.training.TrainingWarning")
     def test_part_of_training_when_configured(self):
         cfg = FingerprintTrainConfig(n_bits=8, resolution=16, steps=5, batch_size=8, lr=1e-3, output="residual",
                                      l2_await=1, l2_ramp=2, checkpoint_every=0, seed=3,

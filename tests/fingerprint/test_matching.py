@@ -1,4 +1,4 @@
-"""bench.fingerprint.matching against scipy's binomial tail and exact integer arithmetic."""
+"""fpbench.fingerprint.matching against scipy's binomial tail and exact integer arithmetic."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import torch
 from scipy.stats import binom
 
-from bench.fingerprint.matching import (
+from fpbench.fingerprint.matching import (
     NO_MATCH,
     attribute,
     bit_accuracy,

@@ -1,11 +1,11 @@
-"""bench.fingerprint.nets: shapes, ranges, resolution checks, the paper's parameter count."""
+"""fpbench.fingerprint.nets: shapes, ranges, resolution checks, the paper's parameter count."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from bench.fingerprint.nets import FingerprintDecoder, FingerprintEncoder, check_resolution, initialise
+from fpbench.fingerprint.nets import FingerprintDecoder, FingerprintEncoder, check_resolution, initialise
 
 RESOLUTIONS = [16, 32, 64]
 

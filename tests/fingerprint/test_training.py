@@ -1,4 +1,4 @@
-"""bench.fingerprint.training: reproducibility, resume, the L2 schedule, activation warnings."""
+"""fpbench.fingerprint.training: reproducibility, resume, the L2 schedule, activation warnings."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import warnings
 import pytest
 import torch
 
-import bench.fingerprint.training as training
-from bench.fingerprint.training import (
+import fpbench.fingerprint.training as training
+from fpbench.fingerprint.training import (
     FingerprintTrainConfig,
     TrainingWarning,
     l2_weight_at,

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from bench.generators import GanConfig
+from fpbench.generators import GanConfig
 
 
 @pytest.fixture

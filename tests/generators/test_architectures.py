@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from bench.generators import GENERATORS, build
-from bench.registry import UnknownIdError
+from fpbench.generators import GENERATORS, build
+from fpbench.registry import UnknownIdError
 
 
 class TestArchitectures:

@@ -7,8 +7,8 @@ import torch.nn.functional as F
 from scipy import linalg
 from torch import nn
 
-import bench.fid as fid
-from bench.registry import UnknownIdError
+import fpbench.fid as fid
+from fpbench.registry import UnknownIdError
 
 
 def _smooth_images(n: int, size: int = 16, seed: int = 0) -> torch.Tensor:

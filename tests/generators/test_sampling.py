@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from bench.generators import GENERATORS, sample, sample_latents
+from fpbench.generators import GENERATORS, sample, sample_latents
 
 
 class TestSampling:

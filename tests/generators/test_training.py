@@ -4,8 +4,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from bench.generators import LOSSES, GanConfig, build, train_gan
-from bench.registry import UnknownIdError
+from fpbench.generators import LOSSES, GanConfig, build, train_gan
+from fpbench.registry import UnknownIdError
 
 
 def _state(module):

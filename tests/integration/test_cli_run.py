@@ -1,4 +1,4 @@
-"""`fpbench run --preset smoke` end to end through bench.cli.main: one cold run and one warm (cached)
+"""`fpbench run --preset smoke` end to end through fpbench.pipeline.cli.main: one cold run and one warm (cached)
 rerun, shared by every test of the module."""
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench.cli import main
-from bench.fingerprint.training import TrainingWarning
-from bench.metrics import METRICS
-from bench.results import read_results, validate
+from fpbench.fingerprint.training import TrainingWarning
+from fpbench.metrics import METRICS
+from fpbench.pipeline.cli import main
+from fpbench.results import read_results, validate
 
 
 @dataclass

@@ -5,7 +5,7 @@ images/s = batch / mean time; reported in the benchmark's extra_info."""
 import pytest
 import torch
 
-from bench.fingerprint.nets import FingerprintDecoder, FingerprintEncoder
+from fpbench.fingerprint.nets import FingerprintDecoder, FingerprintEncoder
 
 pytestmark = pytest.mark.perf
 BATCH = 64

@@ -15,13 +15,13 @@ import shutil
 import pytest
 import torch
 
-import bench.runner
-import bench.stages.generators
-from bench.cache import ArtifactCache
-from bench.cli import main
-from bench.presets import get_preset
-from bench.runner import run
-from reports.regression import check_reference, load_reference
+import fpbench.pipeline.runner
+import fpbench.pipeline.stages.generators
+from fpbench.cache import ArtifactCache
+from fpbench.pipeline.cli import main
+from fpbench.pipeline.presets import get_preset
+from fpbench.pipeline.runner import run
+from fpbench.reports.regression import check_reference, load_reference
 
 pytestmark = pytest.mark.regression
 LEARNED = "dcgan-s0"
@@ -57,12 +57,12 @@ def test_a_generator_trained_on_unstamped_data(warm, tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     for stage in ("data", "fingerprint"):  # reuse the codec; the generators must retrain
         shutil.copytree(warm / stage, cache / stage)
-    monkeypatch.setattr(bench.stages.generators, "stamp", lambda ctx, models, real, images, fp: images)
+    monkeypatch.setattr(fpbench.pipeline.stages.generators, "stamp", lambda ctx, models, real, images, fp: images)
     _failed(_smoke(tmp_path / "out", cache), LEARNED, "bit_accuracy")
 
 
 def test_b_a_perturbed_decoder(warm, tmp_path, monkeypatch):
-    trained = bench.runner.fingerprint_models
+    trained = fpbench.pipeline.runner.fingerprint_models
 
     def perturbed(ctx, real):
         models, key = trained(ctx, real)
@@ -73,7 +73,7 @@ def test_b_a_perturbed_decoder(warm, tmp_path, monkeypatch):
         ctx.lineage["fingerprint"] = key + "-perturbed"  # a new decoder: measurements recompute
         return models, key
 
-    monkeypatch.setattr(bench.runner, "fingerprint_models", perturbed)
+    monkeypatch.setattr(fpbench.pipeline.runner, "fingerprint_models", perturbed)
     _failed(_smoke(tmp_path / "out", warm), "data", "bit_accuracy")
 
 

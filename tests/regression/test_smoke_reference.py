@@ -9,10 +9,10 @@ got worse beyond its tolerance or a reference row disappeared.
 import pytest
 import torch
 
-from bench.cache import ArtifactCache
-from bench.presets import get_preset
-from bench.runner import run
-from reports.regression import REFERENCE_DIR, check_reference, load_reference
+from fpbench.cache import ArtifactCache
+from fpbench.pipeline.presets import get_preset
+from fpbench.pipeline.runner import run
+from fpbench.reports.regression import REFERENCE_DIR, check_reference, load_reference
 
 pytestmark = pytest.mark.regression
 THREADS = 1  # the reference was computed with one torch thread; other counts change float rounding

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from bench.evaluation.summary import robustness_auc_rows
-from bench.results import Row, row, to_frame
+from fpbench.evaluation.summary import robustness_auc_rows
+from fpbench.results import Row, row, to_frame
 
 FP = "artificial_fingerprint"
 IMAGE_GRIDS = {

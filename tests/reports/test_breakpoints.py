@@ -2,8 +2,8 @@
 
 import math
 
-from bench.results import row, to_frame
-from reports.breakpoints import display, model_attack_breakpoints, write_breakpoints
+from fpbench.reports.breakpoints import display, model_attack_breakpoints, write_breakpoints
+from fpbench.results import row, to_frame
 
 
 def _rows(attack, params, pass_rates, fids):

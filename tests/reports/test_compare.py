@@ -7,8 +7,8 @@ import math
 import pandas as pd
 import pytest
 
-from bench.results import row, to_frame
-from reports.compare import compare_runs, format_comparison
+from fpbench.reports.compare import compare_runs, format_comparison
+from fpbench.results import row, to_frame
 
 FP = "artificial_fingerprint"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.results import row, to_frame
+from fpbench.results import row, to_frame
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "measure_spread.py"
 

@@ -7,16 +7,18 @@ import re
 
 import pytest
 
-import reports
-from bench.results import write_results
-from reports.plots import PLOT_NAMES
-from reports.tables import TABLE_NAMES
+from fpbench import reports
+from fpbench.reports.plots import PLOT_NAMES
+from fpbench.reports.tables import TABLE_NAMES
+from fpbench.results import write_results
 
 MANIFEST = {
     "preset": "smoke", "config_hash": "c0ffee12", "seeds": [0, 1], "device": "cpu", "git_commit": "abc1234",
     "package_versions": {"torch": "2.13.0", "pandas": "3.1.1"}, "stage_seconds": {"train": 12.5},
     "fid_extractor": "inception_tiny",
     "config": {"generators": [{"id": "progan_clean", "arch": "progan", "fingerprinted": False}]},
+    "attacks": {"jpeg": {"param": "quality", "unit": "", "neutral": 100, "kind": "image", "category": "compression",
+                         "version": 1}},
 }
 
 
@@ -62,6 +64,19 @@ class TestPage:
         text = (rendered[0] / "report.md").read_text(encoding="utf-8")
         assert "Lowest bit accuracy under an image attack: 0.570 (jpeg, quality 10, progan)" in text
         assert "lowest 0.102 (yu2019, progan)" in text
+
+    def test_labels_come_from_the_manifest_not_the_attack_code(self, tmp_path, summarised_results):
+        """A run renders with the parameter names it was measured with, whatever the registry says today;
+        a manifest without them (an old run) shows the bare value."""
+        write_results(summarised_results, tmp_path / "results.csv")
+        renamed = {**MANIFEST, "attacks": {"jpeg": {"param": "q_factor", "unit": "", "neutral": None}}}
+        (tmp_path / "manifest.json").write_text(json.dumps(renamed), encoding="utf-8")
+        reports.render_run(tmp_path)
+        assert "(jpeg, q_factor 10, progan)" in (tmp_path / "report.md").read_text(encoding="utf-8")
+        (tmp_path / "manifest.json").write_text(json.dumps({k: v for k, v in MANIFEST.items() if k != "attacks"}),
+                                                encoding="utf-8")
+        reports.render_run(tmp_path)
+        assert "(jpeg, 10, progan)" in (tmp_path / "report.md").read_text(encoding="utf-8")
 
     def test_renders_without_manifest(self, tmp_path, results):
         clean = results[results["attack"] == "none"]

@@ -10,10 +10,10 @@ import pytest
 from matplotlib.collections import PolyCollection
 from matplotlib.colors import to_rgba
 
-from bench.results import AGGREGATE_SEED, row, to_frame
-from reports import plots
-from reports.palette import FIXED, colour, palette
-from reports.plots import PLOT_NAMES, plot_method_comparison, plot_robustness, write_plots
+from fpbench.reports import plots
+from fpbench.reports.palette import FIXED, colour, palette
+from fpbench.reports.plots import PLOT_NAMES, plot_method_comparison, plot_robustness, write_plots
+from fpbench.results import AGGREGATE_SEED, row, to_frame
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -8,8 +8,8 @@ import math
 import pandas as pd
 import pytest
 
-from bench.results import IDENTITY, row, to_frame, write_results
-from reports.regression import check_reference, check_regression, load_reference, update_reference
+from fpbench.reports.regression import check_reference, check_regression, load_reference, update_reference
+from fpbench.results import IDENTITY, row, to_frame, write_results
 
 FP = "artificial_fingerprint"
 TOL = {"bit_accuracy": 0.01, "p_value": 0.01, "pass_rate": 0.01, "fid": 0.5, "detection_accuracy": 0.01,

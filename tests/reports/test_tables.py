@@ -8,8 +8,8 @@ import re
 import pandas as pd
 import pytest
 
-from bench.results import AGGREGATE_SEED, row, to_frame
-from reports.tables import FORMATS, TABLE_NAMES, build_tables, table_markdown, write_tables
+from fpbench.reports.tables import FORMATS, TABLE_NAMES, build_tables, table_markdown, write_tables
+from fpbench.results import AGGREGATE_SEED, row, to_frame
 
 FP = "artificial_fingerprint"
 
@@ -172,7 +172,7 @@ class TestCleanCounterparts:
         assert "dcgan-clean" not in data.index
 
     def test_manifest_names_clean_generators(self):
-        from reports.config import ReportConfig
+        from fpbench.reports.config import ReportConfig
 
         manifest = {"config": {"generators": [
             {"id": "dcgan-s1", "arch": "dcgan", "fingerprinted": True},
@@ -186,7 +186,7 @@ class TestCleanCounterparts:
         assert data["model"].tolist() == ["dcgan-s1"] and data["fid_clean"].tolist() == [18.0]
 
     def test_without_manifest_generators_config_is_unchanged(self):
-        from reports.config import DEFAULT_CONFIG
+        from fpbench.reports.config import DEFAULT_CONFIG
 
         assert DEFAULT_CONFIG.with_manifest({"preset": "smoke"}) is DEFAULT_CONFIG
         assert DEFAULT_CONFIG.with_manifest(None) is DEFAULT_CONFIG

@@ -1,10 +1,10 @@
-"""bench.results.validate rejects the tables the report must never render."""
+"""fpbench.results.validate rejects the tables the report must never render."""
 
 from __future__ import annotations
 
 import pytest
 
-from bench.results import validate
+from fpbench.results import validate
 
 
 class TestValidate:
@@ -46,7 +46,7 @@ class TestValidate:
 class TestReadResults:
     def test_round_trip_with_empty_text_columns(self, tmp_path):
         """world and extractor are empty in most runs: CSV reads them as float NaN; they must come back ''."""
-        from bench.results import read_results, row, to_frame, write_results
+        from fpbench.results import read_results, row, to_frame, write_results
 
         df = to_frame([row(method="artificial_fingerprint", model="data", metric="bit_accuracy", value=0.5,
                            n=8)])

@@ -14,18 +14,18 @@ import torch
 from sklearn.metrics import roc_curve
 from torch import nn
 
-from bench.cache import ArtifactCache
-from bench.evaluation.operating_points import tpr_at_fpr
-from bench.fingerprint.checkpoint import FingerprintModels
-from bench.fingerprint.embedding import random_fingerprint, to_uint8
-from bench.generators import GanConfig, build, sample
-from bench.presets import get_preset
-from bench.results import to_frame, validate
-from bench.stages.baselines import immunise, open_split, run_baselines
-from bench.stages.context import RunContext
-from bench.stages.data import RealImages
-from bench.stages.generators import Zoo
-from bench.stages.image_attacks import attack_grids
+from fpbench.cache import ArtifactCache
+from fpbench.evaluation.operating_points import tpr_at_fpr
+from fpbench.fingerprint.checkpoint import FingerprintModels
+from fpbench.fingerprint.embedding import random_fingerprint, to_uint8
+from fpbench.generators import GanConfig, build, sample
+from fpbench.pipeline.presets import get_preset
+from fpbench.pipeline.stages.baselines import immunise, open_split, run_baselines
+from fpbench.pipeline.stages.context import RunContext
+from fpbench.pipeline.stages.data import RealImages
+from fpbench.pipeline.stages.generators import Zoo
+from fpbench.pipeline.stages.image_attacks import attack_grids
+from fpbench.results import to_frame, validate
 
 RES, N_BITS, N = 16, 16, 24
 ARCHS = {"dcgan-s1": "dcgan", "dcgan-s2": "dcgan", "resnet-s1": "resnet"}

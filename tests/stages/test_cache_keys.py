@@ -11,12 +11,12 @@ import dataclasses
 
 import pytest
 
-import bench.stages.context
-import bench.stages.image_attacks
-from attacks.registry import get_attack
-from bench.cache import ArtifactCache
-from bench.presets import GeneratorPlan, get_preset
-from bench.runner import run
+import fpbench.pipeline.stages.context
+import fpbench.pipeline.stages.image_attacks
+from fpbench.attacks.registry import get_attack
+from fpbench.cache import ArtifactCache
+from fpbench.pipeline.presets import GeneratorPlan, get_preset
+from fpbench.pipeline.runner import run
 
 MEASUREMENTS = {"image_attacks", "model_attack", "baselines", "adaptive"}
 
@@ -88,7 +88,7 @@ def test_another_decoder_and_generator_never_reuse_model_attack_rows(warm_cache,
 
 def test_fid_extractor_change_misses_every_measurement(warm_cache, tmp_path, monkeypatch):
     # another extractor (or other Inception weights) changes the FID inside cached measurement rows
-    monkeypatch.setattr(bench.stages.context, "extractor_key", lambda extractor: f"{extractor}:other-weights")
+    monkeypatch.setattr(fpbench.pipeline.stages.context, "extractor_key", lambda extractor: f"{extractor}:other-weights")
     got = stages_missed(tiny_preset(), warm_cache, tmp_path)
     assert MEASUREMENTS <= got and not {"fingerprint", "generator", "stamped", "adversary"} & got
 
@@ -96,7 +96,7 @@ def test_fid_extractor_change_misses_every_measurement(warm_cache, tmp_path, mon
 def test_attack_version_change_misses_that_stage(warm_cache, tmp_path, monkeypatch):
     jpeg = get_attack("jpeg")
     newer = dataclasses.replace(jpeg, version=jpeg.version + 1)
-    monkeypatch.setattr(bench.stages.image_attacks, "get_attack",
+    monkeypatch.setattr(fpbench.pipeline.stages.image_attacks, "get_attack",
                         lambda attack_id: newer if attack_id == "jpeg" else get_attack(attack_id))
     got = stages_missed(tiny_preset(), warm_cache, tmp_path)
     assert "image_attacks" in got and not {"fingerprint", "generator", "stamped", "model_attack"} & got
@@ -106,8 +106,8 @@ def test_a_data_folder_is_keyed_by_its_content(tmp_path):
     import numpy as np
     from PIL import Image
 
-    from bench.stages.context import RunContext
-    from bench.stages.data import load_real_images
+    from fpbench.pipeline.stages.context import RunContext
+    from fpbench.pipeline.stages.data import load_real_images
 
     folder = tmp_path / "images"
     folder.mkdir()

@@ -1,4 +1,4 @@
-"""bench.stages.generators: generators trained in worker processes equal the same training in-process,
+"""fpbench.pipeline.stages.generators: generators trained in worker processes equal the same training in-process,
 land in the cache as they finish, and a worker's error reaches the caller."""
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from baselines._torch_classifier import torch_threads
-from bench.cache import ArtifactCache
-from bench.generators import GanConfig
-from bench.presets import PRESETS, GeneratorPlan
-from bench.stages.context import RunContext
-from bench.stages.generators import _Job, _train_job, _train_missing
+from fpbench.baselines._torch_classifier import torch_threads
+from fpbench.cache import ArtifactCache
+from fpbench.generators import GanConfig
+from fpbench.pipeline.presets import PRESETS, GeneratorPlan
+from fpbench.pipeline.stages.context import RunContext
+from fpbench.pipeline.stages.generators import _Job, _train_job, _train_missing
 
 
 def _jobs() -> list[_Job]:

@@ -9,10 +9,10 @@ import math
 import pytest
 import torch
 
-from bench.cache import ArtifactCache
-from bench.evaluation.measure import Registered, match_rows
-from bench.evaluation.operating_points import empirical_threshold, rate_at_or_above, tpr_at_fpr
-from bench.runner import run
+from fpbench.cache import ArtifactCache
+from fpbench.evaluation.measure import Registered, match_rows
+from fpbench.evaluation.operating_points import empirical_threshold, rate_at_or_above, tpr_at_fpr
+from fpbench.pipeline.runner import run
 from tests.stages.test_cache_keys import tiny_preset
 
 

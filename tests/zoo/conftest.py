@@ -43,7 +43,7 @@ def generator_module(tmp_path, monkeypatch):
     """A module ``fp_test_models`` on sys.path with a generator factory, a sampler factory and a dud."""
     code = textwrap.dedent("""
         import torch
-        from bench.generators import GENERATORS
+        from fpbench.generators import GENERATORS
 
         def dcgan():
             torch.manual_seed(0)

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from bench.zoo import ModelCardError, load_card, load_model
+from fpbench.zoo import ModelCardError, load_card, load_model
 
 FINGERPRINT = "0110100111"
 

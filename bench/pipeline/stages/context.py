@@ -11,10 +11,10 @@ from typing import Any
 
 import torch
 
-from bench.cache import ArtifactCache, derive_key
-from bench.fid import extractor_key, resolve_extractor
-from bench.presets import Preset
-from bench.results import Row
+from fpbench.cache import ArtifactCache, derive_key
+from fpbench.fid import extractor_key, resolve_extractor
+from fpbench.pipeline.presets import Preset
+from fpbench.results import Row
 
 
 @dataclass
@@ -32,7 +32,7 @@ class RunContext:
     # keys of the artifacts this run has produced so far, by role (data, fingerprint, zoo, fid, ...): every
     # measurement's key includes all of them (:meth:`key`), so nothing upstream can be left out of it
     lineage: dict[str, str] = field(default_factory=dict)
-    fid_extractor: str = "random-conv-v1"  # resolved once per run (bench.fid.resolve_extractor)
+    fid_extractor: str = "random-conv-v1"  # resolved once per run (fpbench.fid.resolve_extractor)
 
     @classmethod
     def start(cls, preset: Preset, cache: ArtifactCache, out: Path, **kwargs: Any) -> RunContext:

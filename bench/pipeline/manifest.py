@@ -11,8 +11,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench.cache import config_hash
-from bench.presets import Preset
+from fpbench.cache import config_hash
+from fpbench.pipeline.presets import Preset
 
 PACKAGES = ("fpbench", "torch", "torchvision", "kornia", "numpy", "scipy", "pandas", "scikit-learn",
             "scikit-image", "pillow", "seaborn", "clean-fid", "safetensors")

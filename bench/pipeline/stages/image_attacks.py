@@ -6,15 +6,15 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
-from attacks.registry import get_attack
-from bench.evaluation.image_robustness import evaluate_image_attacks
-from bench.fingerprint.checkpoint import FingerprintModels
-from bench.fingerprint.embedding import decode
-from bench.results import rows_from_frame, to_frame
-from bench.stages.context import RunContext
-from bench.stages.data import RealImages
-from bench.stages.fingerprint import METHOD, data_fingerprint
-from bench.stages.generators import negative_pool
+from fpbench.attacks.registry import get_attack
+from fpbench.fingerprint.checkpoint import FingerprintModels
+from fpbench.fingerprint.embedding import decode
+from fpbench.pipeline.image_robustness import evaluate_image_attacks
+from fpbench.pipeline.stages.context import RunContext
+from fpbench.pipeline.stages.data import RealImages
+from fpbench.pipeline.stages.fingerprint import METHOD, data_fingerprint
+from fpbench.pipeline.stages.generators import negative_pool
+from fpbench.results import rows_from_frame, to_frame
 
 VERSION = 2  # 2: negatives include the clean controls' samples (as the clean measurement's)  # of this stage's measurement code
 

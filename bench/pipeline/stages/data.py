@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import torch
 
-from bench.cache import config_hash, content_key, derive_key
-from bench.data.builtin import BuiltinData, crops
-from bench.data.folder import load_folder, split_folder
-from bench.stages.context import RunContext
+from fpbench.cache import config_hash, content_key, derive_key
+from fpbench.data.builtin import BuiltinData, crops
+from fpbench.data.folder import load_folder, split_folder
+from fpbench.pipeline.stages.context import RunContext
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,12 @@
 For every attack x grid value (severity = index in the grid) and every source model, the attacked
 fingerprinted images are decoded and matched against all registered fingerprints; the unfingerprinted
 ``clean`` images, attacked the same way, are the negatives. The fingerprint rows come from the one
-measurement path, :func:`bench.evaluation.measure.match_rows` (bit accuracy, p-values, pass rate,
+measurement path, :func:`fpbench.evaluation.measure.match_rows` (bit accuracy, p-values, pass rate,
 attribution, detection, AUC, TPR at each operating point in ``fprs``); besides them:
 
 - ``psnr``, ``ssim`` of attacked vs unattacked source images (attack rows only; a neutral value gives
   PSNR = inf). SSIM uses every image by default (``ssim_samples`` limits it to the first ones of each
-  source; ``n`` says how many): ``bench.metrics.ssim`` costs ~0.35 s per 1000 32x32 images on one CPU
+  source; ``n`` says how many): ``fpbench.metrics.ssim`` costs ~0.35 s per 1000 32x32 images on one CPU
   thread.
 
 The clean measurement (``attack="none"``, ``severity=-1``) comes first, once per call
@@ -26,12 +26,12 @@ from typing import NamedTuple
 import torch
 from tqdm.auto import tqdm
 
-from attacks.image._checks import check_images
-from attacks.registry import ATTACKS, AttackKind, AttackSpec, get_attack, load_all
-from bench.evaluation.measure import FPRS, TPR_EMPIRICAL, Registered, match_rows, mean_stderr
-from bench.evaluation.operating_points import MIN_EXPECTED_FALSE_POSITIVES, SmallSampleWarning
-from bench.metrics import psnr, ssim
-from bench.results import Row, row
+from fpbench.attacks.image._checks import check_images
+from fpbench.attacks.registry import ATTACKS, AttackKind, AttackSpec, get_attack, load_all
+from fpbench.evaluation.measure import FPRS, TPR_EMPIRICAL, Registered, match_rows, mean_stderr
+from fpbench.evaluation.operating_points import MIN_EXPECTED_FALSE_POSITIVES, SmallSampleWarning
+from fpbench.metrics import psnr, ssim
+from fpbench.results import Row, row
 
 DECODE_BATCH = 512
 Decoder = Callable[[torch.Tensor], torch.Tensor]

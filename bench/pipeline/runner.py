@@ -17,21 +17,23 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from bench.atomic import write_json_atomic
-from bench.cache import ArtifactCache
-from bench.evaluation.summary import robustness_auc_rows
-from bench.manifest import build_manifest
-from bench.presets import Preset
-from bench.results import AGGREGATE_SEED, to_frame, write_results
-from bench.seeds import aggregate_over_seeds
-from bench.stages.adaptive import run_adaptive
-from bench.stages.baselines import run_baselines
-from bench.stages.context import RunContext
-from bench.stages.data import RealImages, load_real_images
-from bench.stages.fingerprint import evaluate_data, fingerprint_models
-from bench.stages.generators import evaluate_zoo, gan_config, train_zoo
-from bench.stages.image_attacks import run_image_attacks
-from bench.stages.model_attacks import run_model_attacks
+from fpbench.atomic import write_json_atomic
+from fpbench.attacks.registry import ATTACKS, load_all
+from fpbench.cache import ArtifactCache
+from fpbench.evaluation.summary import robustness_auc_rows
+from fpbench.pipeline.manifest import build_manifest
+from fpbench.pipeline.presets import Preset
+from fpbench.pipeline.stages.adaptive import run_adaptive
+from fpbench.pipeline.stages.baselines import run_baselines
+from fpbench.pipeline.stages.context import RunContext
+from fpbench.pipeline.stages.data import RealImages, load_real_images
+from fpbench.pipeline.stages.fingerprint import evaluate_data, fingerprint_models
+from fpbench.pipeline.stages.generators import evaluate_zoo, gan_config, train_zoo
+from fpbench.pipeline.stages.image_attacks import run_image_attacks
+from fpbench.pipeline.stages.model_attacks import run_model_attacks
+from fpbench.reports import render_run
+from fpbench.results import AGGREGATE_SEED, to_frame, write_results
+from fpbench.seeds import aggregate_over_seeds
 
 
 @dataclass(frozen=True)
@@ -49,12 +51,21 @@ def _check_device(device: str) -> str:
     return device
 
 
+def attack_descriptions(attack_ids) -> dict[str, dict]:
+    """What a report needs to label the attacks of a run without the attack code: the parameter's name
+    and unit, the neutral value, kind, category and version of each registered attack id."""
+    load_all()
+    return {a: {"param": spec.param, "unit": spec.unit, "neutral": spec.neutral, "kind": spec.kind.value,
+                "category": spec.category, "version": spec.version}
+            for a in sorted(set(attack_ids)) if a in ATTACKS and (spec := ATTACKS.get(a))}
+
+
 def _flush(ctx: RunContext, preset: Preset, data_source: str, started: float) -> tuple[pd.DataFrame, dict]:
     df = to_frame(ctx.rows)
     write_results(df, ctx.out / "results.csv")
     extra = {"wall_seconds": round(time.perf_counter() - started, 3), "cache_hits": ctx.cache.hits,
              "cache_misses": ctx.cache.misses, "cache_dir": str(ctx.cache.root), "fid_extractor": ctx.fid_extractor,
-             "lineage": ctx.lineage, **ctx.notes}
+             "lineage": ctx.lineage, "attacks": attack_descriptions(df["attack"]) if len(df) else {}, **ctx.notes}
     manifest = build_manifest(preset, device=ctx.device, data_source=data_source,
                               stage_seconds=ctx.stage_seconds, extra=extra)
     write_json_atomic(ctx.out / "manifest.json", manifest)
@@ -144,10 +155,6 @@ def _run_seed(ctx: RunContext, real: RealImages, preset: Preset, started: float)
 
 
 def _render(ctx: RunContext) -> None:
-    try:
-        from reports import render_run
-    except ImportError:
-        return
     render_run(ctx.out)
 
 

@@ -58,18 +58,18 @@ import torch
 from sklearn.metrics import roc_auc_score
 from tqdm.auto import tqdm
 
-from baselines import BASELINES
-from bench.evaluation.measure import Registered, match_rows
-from bench.evaluation.operating_points import tpr_at_fpr
-from bench.fingerprint.checkpoint import FingerprintModels
-from bench.fingerprint.embedding import decode, to_uint8
-from bench.generators import sample
-from bench.results import COLUMNS, Row, row, rows_from_frame, to_frame
-from bench.stages.context import RunContext
-from bench.stages.data import RealImages
-from bench.stages.fingerprint import METHOD as FINGERPRINT_METHOD
-from bench.stages.generators import Zoo, negative_pool
-from bench.stages.image_attacks import attack_grids
+from fpbench.baselines import BASELINES
+from fpbench.evaluation.measure import Registered, match_rows
+from fpbench.evaluation.operating_points import tpr_at_fpr
+from fpbench.fingerprint.checkpoint import FingerprintModels
+from fpbench.fingerprint.embedding import decode, to_uint8
+from fpbench.generators import sample
+from fpbench.pipeline.stages.context import RunContext
+from fpbench.pipeline.stages.data import RealImages
+from fpbench.pipeline.stages.fingerprint import METHOD as FINGERPRINT_METHOD
+from fpbench.pipeline.stages.generators import Zoo, negative_pool
+from fpbench.pipeline.stages.image_attacks import attack_grids
+from fpbench.results import COLUMNS, Row, row, rows_from_frame, to_frame
 
 PROTOCOL_VERSION = 1  # in every cache key: bump when the protocol above changes
 REAL = "real"

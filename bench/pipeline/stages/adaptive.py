@@ -22,7 +22,8 @@ training and test data): a surrogate fingerprint encoder/decoder and a regenerat
   the last ``adaptive_detect_test`` samples of each; a detector here may also pick up differences
   between two training runs, not only the fingerprint.
 
-Also written: ``plots/fingerprint_spectrum.png`` (mean amplitude spectrum, fingerprinted minus clean),
+Also written: ``fingerprint_spectrum.npz`` (mean amplitude spectrum, fingerprinted minus clean; the report
+draws ``plots/fingerprint_spectrum.png`` from it),
 and, by ``reports.render_run`` from the rows, ``plots/adaptive_success_vs_psnr.png`` and
 ``tables/adaptive_best_success.{csv,md}`` (each attack's best success at PSNR >= 30 and >= 25 dB).
 """
@@ -36,7 +37,7 @@ import pandas as pd
 import torch
 from sklearn.metrics import roc_auc_score
 
-from attacks.adaptive.adversary import (
+from fpbench.attacks.adaptive.adversary import (
     Adversary,
     AdversaryConfig,
     adversary_from_state,
@@ -44,20 +45,21 @@ from attacks.adaptive.adversary import (
     small_surrogate_config,
     train_adversary,
 )
-from attacks.adaptive.detectability import amplitude_spectrum
-from attacks.adaptive.regeneration import AutoencoderConfig
-from attacks.registry import AttackSpec
-from bench.cache import derive_key
-from bench.evaluation.measure import fingerprint_rows
-from bench.fingerprint.checkpoint import FingerprintModels
-from bench.fingerprint.embedding import decode
-from bench.fingerprint.matching import attribute
-from bench.metrics import psnr, ssim
-from bench.results import Row, row, rows_from_frame, to_frame
-from bench.stages.context import RunContext
-from bench.stages.data import RealImages
-from bench.stages.fingerprint import METHOD, data_fingerprint, stamp
-from bench.stages.image_attacks import attack_grids
+from fpbench.attacks.adaptive.detectability import amplitude_spectrum
+from fpbench.attacks.adaptive.regeneration import AutoencoderConfig
+from fpbench.attacks.registry import AttackSpec
+from fpbench.cache import derive_key
+from fpbench.evaluation.measure import fingerprint_rows
+from fpbench.fingerprint.checkpoint import FingerprintModels
+from fpbench.fingerprint.embedding import decode
+from fpbench.fingerprint.matching import attribute
+from fpbench.metrics import psnr, ssim
+from fpbench.pipeline.stages.context import RunContext
+from fpbench.pipeline.stages.data import RealImages
+from fpbench.pipeline.stages.fingerprint import METHOD, data_fingerprint, stamp, stamped_key
+from fpbench.pipeline.stages.image_attacks import attack_grids
+from fpbench.results import Row, row, rows_from_frame, to_frame
+from fpbench.spectra import SPECTRA_FILE, write_spectra
 
 KIND = "adaptive"
 VERSION = 1  # of this stage's code (adversary training, measurements)
@@ -108,11 +110,10 @@ def _sources(ctx: RunContext, models: FingerprintModels, real: RealImages, zoo, 
     p = ctx.preset
     n, n_det = p.adaptive_samples, p.adaptive_detect_test
     fp = zoo.fingerprints["data"] if zoo is not None else data_fingerprint(p)
-    stamped_key = derive_key("stamped", VERSION, {"fingerprint": fp, "split": "holdout"}, encoder=model_key,
-                             data=real.key)
-    stamped_holdout = ctx.cache.tensors("stamped", stamped_key, lambda: {
-        "images": stamp(ctx, models, real, real.holdout, fp)})["images"]
-    stamped_test = stamp(ctx, models, real, real.test[:max(n, n_det)], fp)
+    key = stamped_key(fp, "holdout", encoder=model_key, data=real.key)
+    stamped_holdout = ctx.cache.tensors("stamped", key, lambda: {
+        "images": stamp(ctx, models, real.holdout, fp)})["images"]
+    stamped_test = stamp(ctx, models, real.test[:max(n, n_det)], fp)
     sources = [Source("data", fp, stamped_test[:n].float() / 255, stamped_holdout,
                       (stamped_holdout, real.holdout), (stamped_test[:n_det], real.test[:n_det]))]
     if zoo is None or not zoo.fingerprinted_ids:
@@ -258,13 +259,14 @@ def _detectability_rows(spec: AttackSpec, value: float, severity: int, source: S
 
 
 def _write_outputs(ctx: RunContext, df: pd.DataFrame, sources: list[Source]) -> None:
-    from reports.adaptive import plot_spectrum
-
+    """The mean amplitude spectrum of fingerprinted minus clean images per source, saved beside
+    results.csv as ``SPECTRA_FILE`` (plain arrays), from which the report draws its spectrum plot."""
     spectra = {}
     for source in sources:
         if source.detect_test is not None:
             marked, clean = source.detect_test
             spectra[source.model] = (amplitude_spectrum(marked) - amplitude_spectrum(clean)).numpy()
-    plot_spectrum(spectra, ctx.out / "plots" / "fingerprint_spectrum.png")
+    if spectra:
+        write_spectra(spectra, ctx.out / SPECTRA_FILE)
 
 

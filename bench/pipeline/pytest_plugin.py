@@ -1,11 +1,13 @@
 """pytest plugin: run the benchmark grid as parametrised pytest items.
 
-Installed with fpbench (entry point ``pytest11``). Every (model x attack x severity) cell of a preset
-becomes one test item, selectable with ``-k`` (ids look like ``data-jpeg-quality=50`` or
-``dcgan-s1-weight_noise-std=0.12``) and ``-m fpbench``; pytest-benchmark times each cell, and the rows
-land in ``OUT/results.csv`` (merged with rows already there), the same table ``fpbench run`` writes::
+Installed with fpbench (entry point ``pytest11``) and inert unless asked: importing it costs only pytest
+(everything else is imported when a grid is collected), and it adds options, nothing else, to other
+projects' pytest sessions. Naming the grid module collects every (model x attack x severity) cell of a
+preset as one item, selectable with ``-k`` (ids look like ``data-jpeg-quality=50`` or
+``dcgan-s1-weight_noise-std=0.12``) and ``-m fpbench``; pytest-benchmark times each cell, and the rows land
+in ``OUT/results.csv`` (merged with rows already there), the same table ``fpbench run`` writes::
 
-    pytest --pyargs bench.benchmarks --fpbench-preset smoke --fpbench-out runs/grid -k jpeg
+    pytest --pyargs fpbench.pipeline.benchmark_grid --fpbench-preset smoke --fpbench-out runs/grid -k jpeg
 
 The session fixture trains (or loads from the cache) the fingerprint models and the generator zoo once.
 """
@@ -15,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 
@@ -35,7 +36,8 @@ class GridCase:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("fpbench", "fpbench benchmark grid")
-    group.addoption("--fpbench-preset", default="smoke", help="preset whose grid becomes test items")
+    group.addoption("--fpbench-preset", default=None,
+                    help="preset whose grid becomes test items of fpbench.pipeline.benchmark_grid")
     group.addoption("--fpbench-out", default=None, help="run folder for results.csv (default runs/pytest-PRESET)")
     group.addoption("--fpbench-cache-dir", default=None, help="artifact cache (default: fpbench's)")
     group.addoption("--fpbench-device", default="cpu", help="cpu or cuda")
@@ -47,8 +49,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def grid_cases(preset_name: str) -> list[GridCase]:
     """Every cell of the preset's image- and model-attack grids (no training needed to list them)."""
-    from attacks.registry import get_attack
-    from bench.presets import get_preset
+    from fpbench.attacks.registry import get_attack
+    from fpbench.pipeline.presets import get_preset
 
     preset = get_preset(preset_name)
     fingerprinted = [g.id for g in preset.generators if g.fingerprinted]
@@ -66,7 +68,10 @@ def grid_cases(preset_name: str) -> list[GridCase]:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "fpbench_case" in metafunc.fixturenames:
-        cases = grid_cases(metafunc.config.getoption("fpbench_preset"))
+        preset = metafunc.config.getoption("fpbench_preset")
+        if preset is None:
+            raise pytest.UsageError("the fpbench grid needs a preset: add --fpbench-preset smoke (or quick, paper)")
+        cases = grid_cases(preset)
         metafunc.parametrize("fpbench_case", [pytest.param(c, id=c.id, marks=pytest.mark.fpbench) for c in cases])
 
 
@@ -74,12 +79,12 @@ class GridSession:
     """The trained artifacts of one preset, shared by every grid item of a pytest session."""
 
     def __init__(self, preset_name: str, out: Path, cache_dir: str | None, device: str) -> None:
-        from bench.cache import ArtifactCache
-        from bench.presets import get_preset
-        from bench.stages.context import RunContext
-        from bench.stages.data import load_real_images
-        from bench.stages.fingerprint import evaluate_data, fingerprint_models
-        from bench.stages.generators import train_zoo
+        from fpbench.cache import ArtifactCache
+        from fpbench.pipeline.presets import get_preset
+        from fpbench.pipeline.stages.context import RunContext
+        from fpbench.pipeline.stages.data import load_real_images
+        from fpbench.pipeline.stages.fingerprint import evaluate_data, fingerprint_models
+        from fpbench.pipeline.stages.generators import train_zoo
 
         preset = get_preset(preset_name)
         self.ctx = RunContext.start(preset.with_seed(preset.seeds[0]), ArtifactCache(cache_dir), out, device=device,
@@ -88,14 +93,15 @@ class GridSession:
         self.models, key = fingerprint_models(self.ctx, self.real)
         self.stamped_test = evaluate_data(self.ctx, self.models, self.real)["stamped_test"]
         self.ctx.rows.clear()
+        # every item measures against the zoo's negatives, as fpbench run does, so the zoo comes first
         self.zoo = train_zoo(self.ctx, self.models, self.real, key) if self.ctx.preset.generators else None
         self.rows: list = []
 
     def evaluate(self, case: GridCase) -> list:
         from dataclasses import replace
 
-        from bench.stages.image_attacks import run_image_attacks
-        from bench.stages.model_attacks import run_model_attacks
+        from fpbench.pipeline.stages.image_attacks import run_image_attacks
+        from fpbench.pipeline.stages.model_attacks import run_model_attacks
 
         preset = self.ctx.preset
         overrides = {**preset.grid_overrides, case.attack: (case.value,)}
@@ -116,7 +122,9 @@ class GridSession:
         return rows
 
     def write(self) -> Path | None:
-        from bench.results import KEY, read_results, to_frame, write_results
+        import pandas as pd
+
+        from fpbench.results import KEY, read_results, to_frame, write_results
 
         if not self.rows:
             return None

@@ -4,17 +4,17 @@ reader sees whether the fingerprint dies before or after the model itself is rui
 
 from __future__ import annotations
 
-from bench.evaluation.measure import Registered, match_rows
-from bench.fid import compute_fid
-from bench.fingerprint.checkpoint import FingerprintModels
-from bench.fingerprint.embedding import decode, to_uint8
-from bench.generators import sample
-from bench.results import row, rows_from_frame, to_frame
-from bench.stages.context import RunContext
-from bench.stages.data import RealImages
-from bench.stages.fingerprint import METHOD
-from bench.stages.generators import Zoo
-from bench.stages.image_attacks import attack_grids
+from fpbench.evaluation.measure import Registered, match_rows
+from fpbench.fid import compute_fid
+from fpbench.fingerprint.checkpoint import FingerprintModels
+from fpbench.fingerprint.embedding import decode, to_uint8
+from fpbench.generators import sample
+from fpbench.pipeline.stages.context import RunContext
+from fpbench.pipeline.stages.data import RealImages
+from fpbench.pipeline.stages.fingerprint import METHOD
+from fpbench.pipeline.stages.generators import Zoo
+from fpbench.pipeline.stages.image_attacks import attack_grids
+from fpbench.results import row, rows_from_frame, to_frame
 
 VERSION = 1  # of this stage's measurement code
 

@@ -17,19 +17,19 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from bench.cache import derive_key
-from bench.evaluation.measure import DECISION_METRICS, Registered, match_rows
-from bench.evaluation.operating_points import binomial_stderr
-from bench.fid import compute_fid
-from bench.fingerprint.checkpoint import FingerprintModels
-from bench.fingerprint.embedding import decode, random_fingerprint, to_uint8
-from bench.fingerprint.matching import NO_MATCH, bit_accuracy
-from bench.generators import GanConfig, build, sample, train_gan
-from bench.presets import GeneratorPlan
-from bench.results import row
-from bench.stages.context import RunContext
-from bench.stages.data import RealImages
-from bench.stages.fingerprint import METHOD, data_fingerprint, stamp
+from fpbench.cache import derive_key
+from fpbench.evaluation.measure import DECISION_METRICS, Registered, match_rows
+from fpbench.evaluation.operating_points import binomial_stderr
+from fpbench.fid import compute_fid
+from fpbench.fingerprint.checkpoint import FingerprintModels
+from fpbench.fingerprint.embedding import decode, random_fingerprint, to_uint8
+from fpbench.fingerprint.matching import NO_MATCH, bit_accuracy
+from fpbench.generators import GanConfig, build, sample, train_gan
+from fpbench.pipeline.presets import GeneratorPlan
+from fpbench.pipeline.stages.context import RunContext
+from fpbench.pipeline.stages.data import RealImages
+from fpbench.pipeline.stages.fingerprint import METHOD, data_fingerprint, stamp, stamped_key
+from fpbench.results import row
 
 VERSION = 1  # of generator training and sampling: bump when a change moves weights or samples
 
@@ -142,12 +142,11 @@ def train_zoo(ctx: RunContext, models: FingerprintModels, real: RealImages, mode
         if plan.fingerprinted:
             fp = random_fingerprint(p.n_bits, fingerprint_seed(plan.id, p.seed))
             fingerprints[plan.id] = fp
-            data_key = derive_key("stamped", VERSION, {"fingerprint": fp, "split": "train"}, encoder=model_key,
-                                  data=real.key)
+            data_key = stamped_key(fp, "train", encoder=model_key, data=real.key)
 
             def data(fp: torch.Tensor = fp, data_key: str = data_key) -> torch.Tensor:
                 return ctx.cache.tensors("stamped", data_key, lambda: {
-                    "images": stamp(ctx, models, real, real.train, fp)})["images"]
+                    "images": stamp(ctx, models, real.train, fp)})["images"]
         else:
             clean_ids.append(plan.id)
             data_key, data = derive_key("clean", VERSION, {"split": "train"}, data=real.key), lambda: real.train

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-from bench.fingerprint.training import FingerprintTrainConfig
-from bench.generators.config import check_ids
-from bench.registry import Registry
+from fpbench.fingerprint.training import FingerprintTrainConfig
+from fpbench.generators.config import check_ids
+from fpbench.registry import Registry
 
 
 class FrozenMap(dict):
@@ -37,7 +37,7 @@ SEED_STRIDE = 1000
 class GeneratorPlan:
     """One generator of the zoo: its id, architecture, seed, training length and whether it is
     trained on fingerprinted data (False = the clean control). ``discriminator``: a GENERATORS id whose
-    D replaces ``arch``'s own ("" = ``arch``'s); ``loss``: a GAN loss id (bench.generators.LOSSES);
+    D replaces ``arch``'s own ("" = ``arch``'s); ``loss``: a GAN loss id (fpbench.generators.LOSSES);
     ``batch_size``: images per step (for real and for fake); ``lr``: Adam's learning rate for G and D."""
 
     id: str
@@ -68,13 +68,13 @@ class Preset:
     needs_data: bool = False
     alpha: float = 1e-6
     generators: tuple[GeneratorPlan, ...] = ()
-    gan_workers: int = 1  # CPU processes training generators side by side (bench.stages.generators)
+    gan_workers: int = 1  # CPU processes training generators side by side (fpbench.pipeline.stages.generators)
     n_samples: int = 1000
     image_attacks: tuple[str, ...] = ()
     image_attack_samples: int = 500
     model_attacks: tuple[str, ...] = ()
     model_attack_targets: tuple[str, ...] = ()  # generator ids; default: the first fingerprinted one
-    baselines: tuple[str, ...] = ()  # passive baseline ids (``baselines.BASELINES``), stage bench.stages.baselines
+    baselines: tuple[str, ...] = ()  # passive baseline ids (``baselines.BASELINES``), stage fpbench.pipeline.stages.baselines
     baseline_train_per_class: int = 1000  # training images per class (real, each generator)
     baseline_epochs: int = 2  # epochs of the CNN baselines (yu2019, wang2020)
     baseline_unseen: tuple[str, ...] = ()  # open world: generator ids held out of baseline training

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.registry import UnknownIdError
+from fpbench.registry import UnknownIdError
 
 
 def _parse_grid(text: str) -> tuple[str, tuple[float, ...]]:
@@ -45,9 +45,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from bench.cache import ArtifactCache
-    from bench.presets import get_preset
-    from bench.runner import run, summary_table
+    from fpbench.cache import ArtifactCache
+    from fpbench.pipeline.presets import get_preset
+    from fpbench.pipeline.runner import run, summary_table
 
     preset = get_preset(args.preset)
     if args.seed is not None and args.seeds is not None:
@@ -77,7 +77,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_attacks(args: argparse.Namespace) -> int:
-    from attacks.registry import load_all
+    from fpbench.attacks.registry import load_all
 
     registry = load_all()
     rows = [s for _, s in registry.items() if args.kind is None or s.kind.value == args.kind]
@@ -89,7 +89,7 @@ def _cmd_attacks(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from reports import render_run
+    from fpbench.reports import render_run
 
     path = render_run(Path(args.run_dir))
     print(f"wrote {path}")
@@ -97,7 +97,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _results(run_dir: str) -> object:
-    from bench.results import read_results
+    from fpbench.results import read_results
 
     path = Path(run_dir)
     path = path / "results.csv" if path.is_dir() else path
@@ -107,14 +107,14 @@ def _results(run_dir: str) -> object:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from reports.compare import compare_runs, format_comparison
+    from fpbench.reports.compare import compare_runs, format_comparison
 
     print(format_comparison(compare_runs(_results(args.run_a), _results(args.run_b))))
     return 0
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from reports.regression import check_reference
+    from fpbench.reports.regression import check_reference
 
     report = check_reference(_results(args.run_dir), args.reference)
     print(report.summary())
@@ -122,7 +122,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_update_reference(args: argparse.Namespace) -> int:
-    from reports.regression import update_reference
+    from fpbench.reports.regression import update_reference
 
     paths = update_reference(Path(args.run_dir) / "results.csv", args.name, spread=args.spread,
                              row_spread=args.row_spread, k=args.k, margin=args.margin, note=args.note)

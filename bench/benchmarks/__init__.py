@@ -1,1 +1,0 @@
-"""Benchmark grid as pytest items: ``pytest --pyargs bench.benchmarks --fpbench-preset smoke``."""
