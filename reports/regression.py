@@ -240,8 +240,10 @@ def update_reference(results_csv: str | Path, preset: str, spread: Mapping[str, 
                      *, row_spread: pd.DataFrame | str | Path | None = None, margin: float = 1.5,
                      k: float = 3.0,
                      floor: float | Mapping[str, float] | None = None, metrics: Iterable[str] | None = None,
-                     note: str = "", reference_dir: str | Path = REFERENCE_DIR) -> tuple[Path, Path]:
-    """Write ``<preset>.csv`` and ``<preset>.tolerance.json`` (each atomically) from a run's results.
+                     note: str = "", reference_dir: str | Path) -> tuple[Path, Path]:
+    """Write ``<preset>.csv`` and ``<preset>.tolerance.json`` (each atomically) from a run's results into
+    ``reference_dir`` (a folder the caller names: never the installed package; the repository's is
+    ``reports/reference``).
 
     ``spread``: measured run-to-run spread per metric, as a dict or a CSV path (:func:`read_spread`);
     say how it was measured in ``note``; every kept metric needs one. Tolerance per metric = ``max(k * spread, floor)``; ``floor`` defaults by unit

@@ -11,7 +11,7 @@ machine of the same kind moves the numbers the same way. Writes
   from the reference run (the first seed with the first thread count);
 - OUT/spread.csv (metric,spread): per metric, the 90th percentile over rows of the standard deviation.
 
-Then ``fpbench update-reference OUT/seed-S-threads-T --name PRESET --spread OUT/spread.csv --row-spread
+Then ``fpbench update-reference OUT/seed-S-threads-T --name PRESET --out reports/reference --spread OUT/spread.csv --row-spread
 OUT/spread_rows.csv`` turns them into the committed reference and tolerances.
 """
 

@@ -5,7 +5,7 @@
     fpbench report RUN_DIR
     fpbench compare RUN_A RUN_B
     fpbench check RUN_DIR [--reference NAME]      (CI regression gate)
-    fpbench update-reference RUN_DIR --name NAME  (regenerate reference numbers on purpose)
+    fpbench update-reference RUN_DIR --name NAME --out DIR  (regenerate reference numbers on purpose)
 """
 
 from __future__ import annotations
@@ -125,7 +125,8 @@ def _cmd_update_reference(args: argparse.Namespace) -> int:
     from fpbench.reports.regression import update_reference
 
     paths = update_reference(Path(args.run_dir) / "results.csv", args.name, spread=args.spread,
-                             row_spread=args.row_spread, k=args.k, margin=args.margin, note=args.note)
+                             row_spread=args.row_spread, k=args.k, margin=args.margin, note=args.note,
+                             reference_dir=args.out)
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 
@@ -169,12 +170,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="fail (exit 1) when a metric got worse than the committed reference")
     p.add_argument("run_dir")
-    p.add_argument("--reference", default="smoke", help="reference name under reports/reference/")
+    p.add_argument("--reference", default="smoke", help="a reference shipped with fpbench (smoke) or the path of a reference CSV "
+                   "with its .tolerance.json beside it")
     p.set_defaults(func=_cmd_check)
 
     p = sub.add_parser("update-reference", help="write RUN_DIR's numbers as the new reference, on purpose")
     p.add_argument("run_dir")
     p.add_argument("--name", required=True)
+    p.add_argument("--out", type=Path, required=True,
+                   help="folder to write NAME.csv and NAME.tolerance.json into (in a checkout: reports/reference)")
     p.add_argument("--spread", type=Path, help="CSV of measured run-to-run spread per metric")
     p.add_argument("--row-spread", type=Path, help="CSV of measured spread per row (scripts/measure_spread.py)")
     p.add_argument("--k", type=float, default=3.0, help="tolerance = max(k * std, margin * max distance, floor)")

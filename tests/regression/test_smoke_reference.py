@@ -2,7 +2,7 @@
 
 The reference (reports/reference/smoke.csv) and its tolerances (smoke.tolerance.json, derived from the
 run-to-run spread over seeds measured by scripts/measure_spread.py) are regenerated only on purpose:
-`fpbench update-reference RUN_DIR --name smoke --spread spread.csv`. The check fails only when a metric
+`fpbench update-reference RUN_DIR --name smoke --out reports/reference --spread spread.csv`. The check fails only when a metric
 got worse beyond its tolerance or a reference row disappeared.
 """
 
