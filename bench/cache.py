@@ -40,6 +40,8 @@ def _plain(obj: Any) -> Any:
         return hashlib.sha256(obj.detach().cpu().contiguous().numpy().tobytes()).hexdigest()
     if isinstance(obj, Path):
         return str(obj)
+    if isinstance(obj, float) and obj.is_integer():
+        return int(obj)  # numerically equal configs hash equal: l2_weight 30 (Python) and 30.0 (YAML)
     return obj
 
 

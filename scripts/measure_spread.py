@@ -3,7 +3,7 @@
     python scripts/measure_spread.py --preset smoke --seeds 0 1 2 3 4 --threads 1 2 --out runs/spread
 
 Runs the preset cold once per (seed, thread count), each into OUT/seed-S-threads-T: seeds move every
-seed-dependent config (``Preset.with_seed``), thread counts move float summation order, which on another
+seed-dependent config (``RunConfig.with_seed``), thread counts move float summation order, which on another
 machine of the same kind moves the numbers the same way. Writes
 
 - OUT/spread_rows.csv: per row identity (``fpbench.results.IDENTITY``, so each operating point ``fpr`` is

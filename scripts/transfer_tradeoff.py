@@ -45,8 +45,8 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=1000)
     args = parser.parse_args()
     preset = get_preset("quick")
-    train = crops(BuiltinData("train", preset.n_train, preset.resolution))
-    test = crops(BuiltinData("test", preset.n_test, preset.resolution))
+    train = crops(BuiltinData("train", preset.data.n_train, preset.resolution))
+    test = crops(BuiltinData("test", preset.data.n_test, preset.resolution))
     cfg = preset.fingerprint
     if args.l2_weight is not None:
         cfg = replace(cfg, l2_weight=args.l2_weight)

@@ -1,6 +1,7 @@
 """The ``fpbench`` command.
 
-    fpbench run --preset NAME [--data DIR] [--out DIR] [--device cpu|cuda] [--seed N | --seeds A,B,...]
+    fpbench run [--preset NAME | --config FILE] [--data DIR] [--out DIR] [--device cpu|cuda] [--seeds A,B,...]
+    fpbench config show NAME|FILE                  (a preset or config file as a complete YAML file)
     fpbench attacks [--kind image|model|adaptive]
     fpbench report RUN_DIR
     fpbench compare RUN_A RUN_B
@@ -40,33 +41,53 @@ def _parse_seeds(text: str) -> tuple[int, ...]:
     return seeds
 
 
+def _load(name_or_file: str | Path):
+    """A preset by name, or the run config of a YAML file (``extends`` may name a preset)."""
+    from fpbench.pipeline.config import load_config
+    from fpbench.pipeline.presets import PRESETS
+
+    text = str(name_or_file)
+    if text.endswith((".yaml", ".yml")) or Path(text).is_file():
+        return load_config(text, {name: PRESETS.get(name) for name in PRESETS})
+    return PRESETS.get(text)
+
+
+def _cmd_config_show(args: argparse.Namespace) -> int:
+    from fpbench.pipeline.config import dump_yaml
+
+    print(dump_yaml(_load(args.name)), end="")
+    return 0
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
-    from dataclasses import replace
 
     import torch
 
     from fpbench.cache import ArtifactCache
-    from fpbench.pipeline.presets import get_preset
     from fpbench.pipeline.runner import run, summary_table
+    from fpbench.pipeline.validate import check_config
 
-    preset = get_preset(args.preset)
+    if args.preset and args.config:
+        raise ValueError("give --preset NAME or --config FILE, not both (a config file can say `extends: NAME`)")
+    preset = _load(args.config or args.preset or "quick")
     if args.seed is not None and args.seeds is not None:
         raise ValueError("give --seed N or --seeds A,B,..., not both")
     if args.seed is not None or args.seeds is not None:
         preset = preset.with_seeds((args.seed,) if args.seed is not None else args.seeds)
-    overrides = dict(preset.grid_overrides)
+    overrides = dict(preset.evaluation.grids)
     if args.grid_file:
         loaded = json.loads(Path(args.grid_file).read_text())
         overrides |= {k: tuple(float(x) for x in v) for k, v in loaded.items()}
     overrides |= dict(args.grid or [])
-    if overrides != preset.grid_overrides:
-        preset = replace(preset, grid_overrides=overrides)
+    if overrides != preset.evaluation.grids:
+        preset = preset.updated({"evaluation": {"grids": overrides}})
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.gan_workers is not None:
         if args.gan_workers < 1:
             raise SystemExit(f"--gan-workers must be >= 1, got {args.gan_workers}")
-        preset = replace(preset, gan_workers=args.gan_workers)
+        preset = preset.updated({"zoo": {"workers": args.gan_workers}})
+    check_config(preset)  # before any stage: a --grid outside the run, an unknown id, a missing generator
     out = Path(args.out or f"runs/{preset.name}")
     outcome = run(preset, out, data_dir=args.data, device=args.device,
                   cache=ArtifactCache(args.cache_dir, enabled=not args.no_cache), progress=not args.quiet)
@@ -136,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="run a benchmark preset end to end")
-    p.add_argument("--preset", default="quick", help="smoke, quick or paper")
+    p.add_argument("--preset", help="smoke, quick (the default) or paper")
+    p.add_argument("--config", type=Path, help="a run config YAML file (see `fpbench config show quick`)")
     p.add_argument("--data", type=Path, help="folder of your own images (PNG/JPEG/WebP); default: built-in photos")
     p.add_argument("--out", type=Path, help="output folder (default runs/PRESET)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -154,6 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "sharing the threads (default: the preset's, 1 in every shipped preset)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("config", help="run configs as YAML files")
+    config_sub = p.add_subparsers(dest="config_command", required=True)
+    show = config_sub.add_parser("show", help="print a preset (or a config file, resolved) as a loadable YAML file")
+    show.add_argument("name", help="smoke, quick, paper, or a .yaml file")
+    show.set_defaults(func=_cmd_config_show)
 
     p = sub.add_parser("attacks", help="list the attack registry")
     p.add_argument("--kind", choices=("image", "model", "adaptive"))

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from fpbench.cache import config_hash
-from fpbench.pipeline.presets import Preset
+from fpbench.pipeline.config import RunConfig
 
 PACKAGES = ("fpbench", "torch", "torchvision", "kornia", "numpy", "scipy", "pandas", "scikit-learn",
             "scikit-image", "pillow", "seaborn", "clean-fid", "safetensors")
@@ -41,7 +41,7 @@ def git_commit(cwd: Path | None = None) -> str:
     return res.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
-def build_manifest(preset: Preset, *, device: str, data_source: str, stage_seconds: dict[str, float],
+def build_manifest(preset: RunConfig, *, device: str, data_source: str, stage_seconds: dict[str, float],
                    extra: dict[str, Any]) -> dict[str, Any]:
     import torch
 
@@ -49,7 +49,7 @@ def build_manifest(preset: Preset, *, device: str, data_source: str, stage_secon
         "preset": preset.name,
         "config_hash": config_hash(preset),
         "config": asdict(preset),
-        "seeds": {"run": list(preset.seeds), "data": preset.data_seed,
+        "seeds": {"run": list(preset.seeds), "data": preset.data.seed,
                   "fingerprint_training": preset.fingerprint.seed},
         "target_psnr": preset.fingerprint.target_psnr,
         "device": device,

@@ -53,14 +53,14 @@ def grid_cases(preset_name: str) -> list[GridCase]:
     from fpbench.pipeline.presets import get_preset
 
     preset = get_preset(preset_name)
-    fingerprinted = [g.id for g in preset.generators if g.fingerprinted]
-    targets = [t for t in preset.model_attack_targets if t in fingerprinted] or fingerprinted[:1]
+    fingerprinted = [g.id for g in preset.zoo.generators if g.fingerprinted]
+    targets = [t for t in preset.model_attacks.targets if t in fingerprinted] or fingerprinted[:1]
     cases = []
-    for kind, ids, models in (("image", preset.image_attacks, ["data", *fingerprinted]),
-                              ("model", preset.model_attacks, targets)):
+    for kind, ids, models in (("image", preset.image_attacks.attacks, ["data", *fingerprinted]),
+                              ("model", preset.model_attacks.attacks, targets)):
         for attack_id in ids:
             spec = get_attack(attack_id)
-            grid = spec.check_grid(preset.grid_overrides.get(attack_id, spec.grid))
+            grid = spec.check_grid(preset.evaluation.grids.get(attack_id, spec.grid))
             cases += [GridCase(m, attack_id, kind, spec.param, float(v), i)
                       for m in models for i, v in enumerate(grid)]
     return cases
@@ -94,7 +94,7 @@ class GridSession:
         self.stamped_test = evaluate_data(self.ctx, self.models, self.real)["stamped_test"]
         self.ctx.rows.clear()
         # every item measures against the zoo's negatives, as fpbench run does, so the zoo comes first
-        self.zoo = train_zoo(self.ctx, self.models, self.real, key) if self.ctx.preset.generators else None
+        self.zoo = train_zoo(self.ctx, self.models, self.real, key) if self.ctx.preset.zoo.generators else None
         self.rows: list = []
 
     def evaluate(self, case: GridCase) -> list:
@@ -104,16 +104,15 @@ class GridSession:
         from fpbench.pipeline.stages.model_attacks import run_model_attacks
 
         preset = self.ctx.preset
-        overrides = {**preset.grid_overrides, case.attack: (case.value,)}
-        self.ctx.preset = replace(preset, grid_overrides=overrides, image_attacks=(), model_attacks=(),
-                                  model_attack_targets=(case.model,))
+        overrides = {**preset.evaluation.grids, case.attack: (case.value,)}
+        image, model = (case.attack,) if case.kind == "image" else (), (case.attack,) if case.kind == "model" else ()
+        self.ctx.preset = preset.updated({"evaluation": {"grids": overrides}, "image_attacks": {"attacks": image},
+                                          "model_attacks": {"attacks": model, "targets": [case.model]}})
         self.ctx.rows = []
         try:
             if case.kind == "image":
-                self.ctx.preset = replace(self.ctx.preset, image_attacks=(case.attack,))
                 run_image_attacks(self.ctx, self.models, self.real, self.zoo, self.stamped_test)
             else:
-                self.ctx.preset = replace(self.ctx.preset, model_attacks=(case.attack,))
                 run_model_attacks(self.ctx, self.models, self.real, self.zoo)
             rows = [replace(r, severity=case.severity) for r in self.ctx.rows if r.model == case.model]
         finally:

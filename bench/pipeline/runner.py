@@ -21,8 +21,8 @@ from fpbench.atomic import write_json_atomic
 from fpbench.attacks.registry import ATTACKS, load_all
 from fpbench.cache import ArtifactCache
 from fpbench.evaluation.summary import robustness_auc_rows
+from fpbench.pipeline.config import RunConfig
 from fpbench.pipeline.manifest import build_manifest
-from fpbench.pipeline.presets import Preset
 from fpbench.pipeline.stages.adaptive import run_adaptive
 from fpbench.pipeline.stages.baselines import run_baselines
 from fpbench.pipeline.stages.context import RunContext
@@ -31,6 +31,7 @@ from fpbench.pipeline.stages.fingerprint import evaluate_data, fingerprint_model
 from fpbench.pipeline.stages.generators import evaluate_zoo, gan_config, train_zoo
 from fpbench.pipeline.stages.image_attacks import run_image_attacks
 from fpbench.pipeline.stages.model_attacks import run_model_attacks
+from fpbench.pipeline.validate import check_config
 from fpbench.reports import render_run
 from fpbench.results import AGGREGATE_SEED, to_frame, write_results
 from fpbench.seeds import aggregate_over_seeds
@@ -60,7 +61,7 @@ def attack_descriptions(attack_ids) -> dict[str, dict]:
             for a in sorted(set(attack_ids)) if a in ATTACKS and (spec := ATTACKS.get(a))}
 
 
-def _flush(ctx: RunContext, preset: Preset, data_source: str, started: float) -> tuple[pd.DataFrame, dict]:
+def _flush(ctx: RunContext, preset: RunConfig, data_source: str, started: float) -> tuple[pd.DataFrame, dict]:
     df = to_frame(ctx.rows)
     write_results(df, ctx.out / "results.csv")
     extra = {"wall_seconds": round(time.perf_counter() - started, 3), "cache_hits": ctx.cache.hits,
@@ -72,10 +73,10 @@ def _flush(ctx: RunContext, preset: Preset, data_source: str, started: float) ->
     return df, manifest
 
 
-def run(preset: Preset, out: str | Path, *, data_dir: str | Path | None = None, device: str = "cpu",
+def run(preset: RunConfig, out: str | Path, *, data_dir: str | Path | None = None, device: str = "cpu",
         cache: ArtifactCache | None = None, progress: bool = True) -> RunOutcome:
     """Run every stage of ``preset`` into ``out``, once per seed of ``preset.seeds`` (the data is shared;
-    everything that depends on the seed is repeated, see ``Preset.with_seed``), then add the summary rows
+    everything that depends on the seed is repeated, see ``RunConfig.with_seed``), then add the summary rows
     (``robustness_auc``) and, with several seeds, aggregate rows (``seed`` = -1). Warnings raised by the
     stages (small samples, a fidelity loss that never switched on, skipped files) are printed and kept in
     the manifest. The caller's torch RNG state is left as it was."""
@@ -91,17 +92,18 @@ def run(preset: Preset, out: str | Path, *, data_dir: str | Path | None = None, 
     return outcome
 
 
-def _run(preset: Preset, out: str | Path, *, data_dir: str | Path | None, device: str,
+def _run(preset: RunConfig, out: str | Path, *, data_dir: str | Path | None, device: str,
          cache: ArtifactCache | None, progress: bool) -> RunOutcome:
     started = time.perf_counter()
+    check_config(preset)
     repeats = [preset.with_seed(seed) for seed in preset.seeds]
     for repeat in repeats:  # a bad plan fails now, not after the fingerprint stage
-        for plan in repeat.generators:
+        for plan in repeat.zoo.generators:
             gan_config(plan, repeat.resolution)
     ctx = RunContext.start(repeats[0], cache or ArtifactCache(), Path(out), device=_check_device(device),
                            data_dir=Path(data_dir) if data_dir else None, progress=progress)
     ctx.out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(preset.data_seed)
+    torch.manual_seed(preset.data.seed)
     with ctx.stage("data"):
         real = load_real_images(ctx)
     shared = dict(ctx.lineage)
@@ -121,7 +123,7 @@ def _run(preset: Preset, out: str | Path, *, data_dir: str | Path | None, device
     return RunOutcome(ctx.out, df, manifest)
 
 
-def _run_seed(ctx: RunContext, real: RealImages, preset: Preset, started: float) -> None:
+def _run_seed(ctx: RunContext, real: RealImages, preset: RunConfig, started: float) -> None:
     """Every stage after the data for one seed (``ctx.preset`` is that seed's preset)."""
     p = ctx.preset
     with ctx.stage("fingerprint"):
@@ -130,25 +132,25 @@ def _run_seed(ctx: RunContext, real: RealImages, preset: Preset, started: float)
         evaluated = evaluate_data(ctx, models, real)
     _flush(ctx, preset, real.source, started)
     zoo = None
-    if p.generators:
+    if p.zoo.generators:
         with ctx.stage("generators"):
             zoo = train_zoo(ctx, models, real, model_key)
         with ctx.stage("evaluate_generators"):
             evaluate_zoo(ctx, models, real, zoo, evaluated["stamped_test"])
         _flush(ctx, preset, real.source, started)
-    if p.image_attacks:
+    if p.image_attacks.attacks:
         with ctx.stage("image_attacks"):
             run_image_attacks(ctx, models, real, zoo, evaluated["stamped_test"])
         _flush(ctx, preset, real.source, started)
-    if p.model_attacks and zoo is not None:
+    if p.model_attacks.attacks and zoo is not None:
         with ctx.stage("model_attacks"):
             run_model_attacks(ctx, models, real, zoo)
         _flush(ctx, preset, real.source, started)
-    if p.baselines and zoo is not None:
+    if p.baselines.methods and zoo is not None:
         with ctx.stage("baselines"):
             run_baselines(ctx, models, real, zoo)
         _flush(ctx, preset, real.source, started)
-    if p.adaptive_attacks:
+    if p.adaptive.attacks:
         with ctx.stage("adaptive"):
             run_adaptive(ctx, models, real, zoo)
         _flush(ctx, preset, real.source, started)

@@ -15,6 +15,7 @@ from fpbench.fingerprint.checkpoint import FingerprintModels
 from fpbench.fingerprint.embedding import random_fingerprint, to_uint8
 from fpbench.fingerprint.training import FingerprintTrainConfig
 from fpbench.metrics import psnr
+from fpbench.pipeline.config import AdaptiveConfig, EvaluationConfig
 from fpbench.pipeline.presets import get_preset
 from fpbench.pipeline.stages.adaptive import adversary_models, run_adaptive
 from fpbench.pipeline.stages.context import RunContext
@@ -31,16 +32,18 @@ ATTACKS = ("overwrite", "surrogate_pgd", "whitebox_pgd", "regeneration", "averag
 @pytest.fixture
 def run(tmp_path, helpers):
     enc, dec = helpers.codec(0)
+    smoke = get_preset("smoke")
     preset = replace(
-        get_preset("smoke"), resolution=16, n_bits=helpers.bits, alpha=1e-2,
+        smoke, data=replace(smoke.data, resolution=16),
         fingerprint=FingerprintTrainConfig(n_bits=helpers.bits, resolution=16, steps=1),
-        adaptive_attacks=ATTACKS, adaptive_samples=8, adaptive_detect_test=8, adaptive_pgd_steps=3,
-        adaptive_cnn_steps=5, adversary_autoencoder_steps=3,
-        adversary_fingerprint=FingerprintTrainConfig(n_bits=6, resolution=16, steps=3, batch_size=8,
-                                                     fallback_activation_step=1, checkpoint_every=0, seed=9),
-        grid_overrides={"overwrite": (0.0, 1.0), "surrogate_pgd": (4,), "whitebox_pgd": (2, 8), "regeneration": (0.1,),
-                        "averaging": (4, 16), "forgery_surrogate": (4,), "forgery_copy": (16,),
-                        "detectability_srm": (8,), "detectability_cnn": (4,)},
+        adaptive=AdaptiveConfig(
+            attacks=ATTACKS, samples=8, detect_test=8, pgd_steps=3, cnn_steps=5, autoencoder_steps=3,
+            adversary=FingerprintTrainConfig(n_bits=6, resolution=16, steps=3, batch_size=8,
+                                             fallback_activation_step=1, checkpoint_every=0, seed=9)),
+        evaluation=EvaluationConfig(alpha=1e-2, grids={
+            "overwrite": (0.0, 1.0), "surrogate_pgd": (4,), "whitebox_pgd": (2, 8), "regeneration": (0.1,),
+            "averaging": (4, 16), "forgery_surrogate": (4,), "forgery_copy": (16,), "detectability_srm": (8,),
+            "detectability_cnn": (4,)}),
     )
     u8 = lambda x: to_uint8(x)  # noqa: E731
     real = RealImages(train=u8(helpers.smooth(16, 1)), test=u8(helpers.smooth(24, 2)), holdout=u8(helpers.smooth(32, 3)),
@@ -116,6 +119,6 @@ class TestAdaptiveStage:
     def test_nothing_to_do(self, run):
         make_ctx, models, real, zoo, tmp = run
         ctx = make_ctx(tmp / "out")
-        ctx.preset = replace(ctx.preset, adaptive_attacks=())
+        ctx.preset = replace(ctx.preset, adaptive=replace(ctx.preset.adaptive, attacks=()))
         run_adaptive(ctx, models, real, zoo)
         assert ctx.rows == []

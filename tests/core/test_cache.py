@@ -74,6 +74,11 @@ class TestConfigHash:
         t2[5] += 1
         assert config_hash(BASE, t2) != config_hash(BASE, t)
 
+    def test_numerically_equal_values_hash_equal(self):
+        """A YAML file reads ``l2_weight: 30`` back as the float field's 30.0: same config, same key."""
+        assert config_hash(dataclasses.replace(BASE, l2_weight=30)) == config_hash(dataclasses.replace(BASE, l2_weight=30.0))
+        assert config_hash(dataclasses.replace(BASE, l2_weight=30.5)) != config_hash(dataclasses.replace(BASE, l2_weight=30))
+
     def test_part_order_matters(self):
         assert config_hash("a", "b") != config_hash("b", "a")
 

@@ -24,11 +24,11 @@ class TestWithSeed:
     def test_another_seed_moves_every_training_seed_but_not_the_data(self):
         quick = get_preset("quick")
         other = quick.with_seed(2)
-        assert other.seed == 2 and other.data_seed == quick.data_seed
+        assert other.seed == 2 and other.data.seed == quick.data.seed
         assert other.fingerprint.seed != quick.fingerprint.seed
-        assert other.adversary_fingerprint.seed != quick.adversary_fingerprint.seed
-        old = {p.id: p.seed for p in quick.generators}
-        new = {p.id: p.seed for p in other.generators}
+        assert other.adaptive.adversary.seed != quick.adaptive.adversary.seed
+        old = {p.id: p.seed for p in quick.zoo.generators}
+        new = {p.id: p.seed for p in other.zoo.generators}
         assert all(new[g] != old[g] for g in old)
         assert len(set(new.values()) | set(old.values())) == len(set(old.values())) * 2  # no seed reused
 
@@ -41,10 +41,10 @@ class TestWithSeed:
 def test_presets_are_immutable():
     smoke = PRESETS.get("smoke")
     with pytest.raises(TypeError, match="read-only"):
-        smoke.grid_overrides["jpeg"] = (5,)
+        smoke.evaluation.grids["jpeg"] = (5,)
     with pytest.raises(dataclasses.FrozenInstanceError):
         smoke.seed = 3
-    assert PRESETS.get("smoke").grid_overrides["jpeg"] == (90.0, 50.0)
+    assert PRESETS.get("smoke").evaluation.grids["jpeg"] == (90.0, 50.0)
 
 
 def test_training_leaves_the_global_rng_alone():
@@ -89,8 +89,9 @@ def test_a_two_seed_run_writes_per_seed_and_aggregate_rows(tmp_path):
     from fpbench.pipeline.runner import run
     from tests.stages.test_cache_keys import tiny_preset
 
-    preset = dataclasses.replace(tiny_preset(), image_attacks=(), model_attacks=(), baselines=(),
-                                 adaptive_attacks=(), seeds=(0, 1))
+    preset = tiny_preset().updated({"image_attacks": {"attacks": []}, "model_attacks": {"attacks": []},
+                                    "baselines": {"methods": []}, "adaptive": {"attacks": []}, "seeds": [0, 1],
+                                    "evaluation": {"grids": {"jpeg": None, "weight_noise": None, "overwrite": None}}})
     df = run(preset, tmp_path / "out", cache=ArtifactCache(tmp_path / "cache"), progress=False).results
     assert set(df["seed"]) == {0, 1, AGGREGATE_SEED}
     per_seed = df[df["seed"] != AGGREGATE_SEED]

@@ -57,7 +57,7 @@ def test_a_generator_trained_on_unstamped_data(warm, tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     for stage in ("data", "fingerprint"):  # reuse the codec; the generators must retrain
         shutil.copytree(warm / stage, cache / stage)
-    monkeypatch.setattr(fpbench.pipeline.stages.generators, "stamp", lambda ctx, models, real, images, fp: images)
+    monkeypatch.setattr(fpbench.pipeline.stages.generators, "stamp", lambda ctx, models, images, fp: images)
     _failed(_smoke(tmp_path / "out", cache), LEARNED, "bit_accuracy")
 
 

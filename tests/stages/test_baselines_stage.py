@@ -5,7 +5,6 @@ row, so the fingerprint's open-world rows have known values."""
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -62,13 +61,18 @@ def make_real() -> RealImages:
     return RealImages(train, test, test[:0], "noise", test)
 
 
-PRESET = replace(
-    get_preset("smoke"), name="tiny", resolution=RES, n_bits=N_BITS, alpha=1e-3, generators=(),
-    image_attacks=("gaussian_noise", "jpeg"), grid_overrides={"gaussian_noise": (0.0, 0.1), "jpeg": (50,)},
-    baselines=("frank2020", "wang2020", "yu2019"), baseline_train_per_class=N, baseline_epochs=1,
-    baseline_unseen=("dcgan-s2", "resnet-s1"), baseline_attacks=("gaussian_noise", "jpeg"),
-    baseline_attack_methods=("frank2020",), baseline_attack_samples=8, baseline_immunised=True,
-)
+PRESET = get_preset("smoke").updated({
+    "name": "tiny", "data": {"resolution": RES}, "fingerprint": {"resolution": RES, "n_bits": N_BITS},
+    "zoo": {"generators": []}, "image_attacks": {"attacks": ["gaussian_noise", "jpeg"]},
+    "evaluation": {"alpha": 1e-3, "grids": {"gaussian_noise": [0.0, 0.1], "jpeg": [50]}},
+    "baselines": {"methods": ["frank2020", "wang2020", "yu2019"], "train_per_class": N, "epochs": 1,
+                  "unseen": ["dcgan-s2", "resnet-s1"], "attacks": ["gaussian_noise", "jpeg"],
+                  "attack_methods": ["frank2020"], "attack_samples": 8, "immunised": True},
+})
+
+
+def _baselines(**changes) -> object:
+    return PRESET.updated({"baselines": changes})
 
 
 def run(tmp_path, preset=PRESET, zoo=None, cache_dir="cache") -> tuple[RunContext, object]:
@@ -155,7 +159,7 @@ class TestCache:
 
     def test_changed_settings_miss(self, cold):
         tmp, _, _ = cold
-        other, _ = run(tmp, replace(PRESET, baseline_attack_samples=6))
+        other, _ = run(tmp, _baselines(attack_samples=6))
         assert len(other.cache.misses) == 2  # the grid's baselines (frank2020, +immunised); the rest hit
         assert len(other.cache.hits) == 3
 
@@ -163,26 +167,26 @@ class TestCache:
 class TestChecks:
     def test_unknown_unseen_generator(self, tmp_path):
         with pytest.raises(ValueError, match="not in the zoo"):
-            run(tmp_path, replace(PRESET, baseline_unseen=("dcgan-s9",)))
+            run(tmp_path, _baselines(unseen=["dcgan-s9"]))
 
     def test_all_unseen(self):
         with pytest.raises(ValueError, match="at least one seen"):
             open_split(make_zoo(), tuple(ARCHS))
 
     def test_attack_method_must_be_a_baseline(self, tmp_path):
-        with pytest.raises(ValueError, match="baseline_attack_methods"):
-            run(tmp_path, replace(PRESET, baseline_attack_methods=("marra2019",)))
+        with pytest.raises(ValueError, match="baselines.attack_methods"):
+            run(tmp_path, _baselines(attack_methods=["marra2019"]))
 
     def test_attack_must_be_on_the_fingerprint_grid(self, tmp_path):
         with pytest.raises(ValueError, match="image_attacks"):
-            run(tmp_path, replace(PRESET, baseline_attacks=("gaussian_blur",)))
+            run(tmp_path, _baselines(attacks=["gaussian_blur"]))
 
     def test_typo_in_baseline_id(self, tmp_path):
         with pytest.raises(Exception, match="frank2020"):
-            run(tmp_path, replace(PRESET, baselines=("frank2021",)))
+            run(tmp_path, _baselines(methods=["frank2021"]))
 
     def test_no_baselines_no_rows(self, tmp_path):
-        ctx, df = run(tmp_path, replace(PRESET, baselines=()))
+        ctx, df = run(tmp_path, _baselines(methods=[], attacks=[], attack_methods=[]))
         assert df.empty and not ctx.cache.misses
 
 

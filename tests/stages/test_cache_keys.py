@@ -15,6 +15,14 @@ import fpbench.pipeline.stages.context
 import fpbench.pipeline.stages.image_attacks
 from fpbench.attacks.registry import get_attack
 from fpbench.cache import ArtifactCache
+from fpbench.pipeline.config import (
+    AdaptiveConfig,
+    BaselineConfig,
+    EvaluationConfig,
+    ImageAttackConfig,
+    ModelAttackConfig,
+    ZooConfig,
+)
 from fpbench.pipeline.presets import GeneratorPlan, get_preset
 from fpbench.pipeline.runner import run
 
@@ -24,17 +32,20 @@ MEASUREMENTS = {"image_attacks", "model_attack", "baselines", "adaptive"}
 def tiny_preset():
     smoke = get_preset("smoke")
     fp = dataclasses.replace(smoke.fingerprint, steps=4, l2_await=1, l2_ramp=2, checkpoint_every=0, target_psnr=None)
-    adversary = dataclasses.replace(smoke.adversary_fingerprint, steps=2)
+    adversary = dataclasses.replace(smoke.adaptive.adversary, steps=2)
     plans = (GeneratorPlan("g-a", "dcgan", 0, steps=2, width=8, latent_dim=16, batch_size=8),
              GeneratorPlan("g-b", "dcgan", 1, steps=2, width=8, latent_dim=16, batch_size=8),
              GeneratorPlan("g-clean", "dcgan", 0, fingerprinted=False, steps=2, width=8, latent_dim=16, batch_size=8))
     return dataclasses.replace(
-        smoke, n_train=48, n_test=24, n_holdout=24, fingerprint=fp, generators=plans, n_samples=16,
-        image_attacks=("jpeg",), image_attack_samples=8, model_attacks=("weight_noise",),
-        model_attack_targets=("g-a",), baselines=("frank2020",), baseline_train_per_class=16, baseline_unseen=(),
-        baseline_attacks=(), baseline_attack_methods=(), baseline_immunised=False, adaptive_attacks=("overwrite",),
-        adaptive_samples=8, adaptive_detect_test=8, adversary_autoencoder_steps=2, adversary_fingerprint=adversary,
-        grid_overrides={"jpeg": (50,), "weight_noise": (0.1,), "overwrite": (1.0,)})
+        smoke, fingerprint=fp,
+        data=dataclasses.replace(smoke.data, n_train=48, n_test=24, n_holdout=24),
+        zoo=ZooConfig(generators=plans, n_samples=16),
+        image_attacks=ImageAttackConfig(attacks=("jpeg",), samples=8),
+        model_attacks=ModelAttackConfig(attacks=("weight_noise",), targets=("g-a",)),
+        baselines=BaselineConfig(methods=("frank2020",), train_per_class=16),
+        adaptive=AdaptiveConfig(attacks=("overwrite",), samples=8, detect_test=8, autoencoder_steps=2,
+                                adversary=adversary),
+        evaluation=EvaluationConfig(alpha=smoke.alpha, grids={"jpeg": (50,), "weight_noise": (0.1,), "overwrite": (1.0,)}))
 
 
 def stages_missed(preset, cache_dir, out) -> set[str]:
@@ -57,14 +68,15 @@ def test_nothing_changed_hits_everywhere(warm_cache, tmp_path):
 
 @pytest.mark.parametrize("change, missed, kept", [
     # the data: everything trained or measured on it
-    (lambda p: dataclasses.replace(p, n_train=40),
+    (lambda p: p.updated({"data": {"n_train": 40}}),
      {"data", "fingerprint", "stamped", "generator", "adversary"} | MEASUREMENTS, set()),
     # the fingerprint config (decoder hardening): the codec, its stamped sets, the fingerprinted generators
     # and every measurement; the adversary trains on the holdout photos only and is kept
     (lambda p: dataclasses.replace(p, fingerprint=dataclasses.replace(p.fingerprint, hardening_steps=2)),
      {"fingerprint", "stamped", "generator"} | MEASUREMENTS, {"adversary"}),
     # one generator's plan: that generator and every measurement over the zoo; the codec is kept
-    (lambda p: dataclasses.replace(p, generators=(dataclasses.replace(p.generators[0], steps=3), *p.generators[1:])),
+    (lambda p: dataclasses.replace(p, zoo=dataclasses.replace(p.zoo, generators=(
+        dataclasses.replace(p.zoo.generators[0], steps=3), *p.zoo.generators[1:]))),
      {"generator"} | MEASUREMENTS, {"fingerprint", "stamped", "adversary"}),
     # the preset's version: everything but the built-in crops, a pure function of their own config
     (lambda p: dataclasses.replace(p, version=p.version + 1),

@@ -29,7 +29,7 @@ def _jobs() -> list[_Job]:
 
 
 def _ctx(tmp_path: Path, workers: int) -> RunContext:
-    preset = dataclasses.replace(PRESETS.get("smoke"), gan_workers=workers)
+    preset = PRESETS.get("smoke").updated({"zoo": {"workers": workers}})
     return RunContext(preset=preset, cache=ArtifactCache(tmp_path / "cache"), out=tmp_path / "out", progress=False)
 
 

@@ -3,7 +3,6 @@ same images and negatives are the same numbers, to the last bit."""
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import pytest
@@ -17,10 +16,10 @@ from tests.stages.test_cache_keys import tiny_preset
 
 
 def test_clean_rows_equal_a_neutral_attack(tmp_path):
-    preset = dataclasses.replace(tiny_preset(), image_attacks=("gaussian_noise",), image_attack_samples=24,
-                                 model_attacks=(), baselines=(), adaptive_attacks=(),
-                                 grid_overrides={"gaussian_noise": (0.0,)})
-    assert preset.image_attack_samples >= max(preset.n_test, preset.n_samples)
+    preset = tiny_preset().updated({
+        "image_attacks": {"attacks": ["gaussian_noise"], "samples": 24}, "model_attacks": {"attacks": []},
+        "baselines": {"methods": []}, "adaptive": {"attacks": []}, "evaluation": {"grids": {"gaussian_noise": [0.0], "jpeg": None, "weight_noise": None, "overwrite": None}}})
+    assert preset.image_attacks.samples >= max(preset.data.n_test, preset.zoo.n_samples)
     df = run(preset, tmp_path / "out", cache=ArtifactCache(tmp_path / "cache"), progress=False).results
     key = ["model", "metric", "fpr"]
     clean = df[df["attack"] == "none"].fillna({"fpr": -1.0}).set_index(key)["value"]

@@ -19,7 +19,7 @@ training and test data): a surrogate fingerprint encoder/decoder and a regenerat
   Hanley & McNeil 1982); 95% CI = value +- 1.96 stderr. Photos: trained on fingerprinted vs clean
   holdout photos (paired), tested on test photos (split by source photo). Generators: the
   fingerprinted generator's samples vs the clean control's (same architecture and seed), tested on
-  the last ``adaptive_detect_test`` samples of each; a detector here may also pick up differences
+  the last ``adaptive.detect_test`` samples of each; a detector here may also pick up differences
   between two training runs, not only the fingerprint.
 
 Also written: ``fingerprint_spectrum.npz`` (mean amplitude spectrum, fingerprinted minus clean; the report
@@ -84,8 +84,8 @@ class Source:
 
 def adversary_config(ctx: RunContext) -> AdversaryConfig:
     p = ctx.preset
-    surrogate = p.adversary_fingerprint or small_surrogate_config(p.n_bits, p.resolution, seed=p.seed + 7919)
-    return AdversaryConfig(surrogate, AutoencoderConfig(steps=p.adversary_autoencoder_steps, seed=p.seed + 104729))
+    surrogate = p.adaptive.adversary or small_surrogate_config(p.n_bits, p.resolution, seed=p.seed + 7919)
+    return AdversaryConfig(surrogate, AutoencoderConfig(steps=p.adaptive.autoencoder_steps, seed=p.seed + 104729))
 
 
 def adversary_models(ctx: RunContext, real: RealImages) -> tuple[Adversary, str]:
@@ -108,7 +108,7 @@ def adversary_models(ctx: RunContext, real: RealImages) -> tuple[Adversary, str]
 
 def _sources(ctx: RunContext, models: FingerprintModels, real: RealImages, zoo, model_key: str) -> list[Source]:
     p = ctx.preset
-    n, n_det = p.adaptive_samples, p.adaptive_detect_test
+    n, n_det = p.adaptive.samples, p.adaptive.detect_test
     fp = zoo.fingerprints["data"] if zoo is not None else data_fingerprint(p)
     key = stamped_key(fp, "holdout", encoder=model_key, data=real.key)
     stamped_holdout = ctx.cache.tensors("stamped", key, lambda: {
@@ -118,9 +118,9 @@ def _sources(ctx: RunContext, models: FingerprintModels, real: RealImages, zoo, 
                       (stamped_holdout, real.holdout), (stamped_test[:n_det], real.test[:n_det]))]
     if zoo is None or not zoo.fingerprinted_ids:
         return sources
-    target = p.adaptive_target or zoo.fingerprinted_ids[0]
+    target = p.adaptive.target or zoo.fingerprinted_ids[0]
     if target not in zoo.fingerprinted_ids:
-        raise ValueError(f"adaptive_target {target!r} is not a fingerprinted generator of the zoo "
+        raise ValueError(f"adaptive.target {target!r} is not a fingerprinted generator of the zoo "
                          f"({', '.join(zoo.fingerprinted_ids)})")
     samples = zoo.samples[target]
     if len(samples) <= n:
@@ -131,7 +131,7 @@ def _sources(ctx: RunContext, models: FingerprintModels, real: RealImages, zoo, 
         control = zoo.samples[zoo.clean_ids[0]]
         m = min(len(samples), len(control))
         if m <= n_det:
-            raise ValueError(f"adaptive_detect_test={n_det} leaves no generator samples to train a detector on")
+            raise ValueError(f"adaptive.detect_test={n_det} leaves no generator samples to train a detector on")
         train, test = (samples[:m - n_det], control[:m - n_det]), (samples[m - n_det:m], control[m - n_det:m])
     sources.append(Source(target, zoo.fingerprints[target], samples[:n].float() / 255, samples[n:], train, test))
     return sources
@@ -204,7 +204,7 @@ def detection_scores_rows(scores: torch.Tensor, labels: torch.Tensor, **common: 
 def run_adaptive(ctx: RunContext, models: FingerprintModels, real: RealImages, zoo) -> None:
     """Append every adaptive row to ``ctx.rows`` and write the spectrum/success plots and best-success table."""
     p = ctx.preset
-    if not p.adaptive_attacks:
+    if not p.adaptive.attacks:
         return
     model_key = ctx.lineage["fingerprint"]
     adv, adv_key = adversary_models(ctx, real)
@@ -212,15 +212,15 @@ def run_adaptive(ctx: RunContext, models: FingerprintModels, real: RealImages, z
     registered_ids = list(zoo.fingerprints) if zoo is not None else ["data"]
     registered = torch.stack([zoo.fingerprints[m] for m in registered_ids]) if zoo is not None \
         else sources[0].fingerprint[None]
-    innocent = real.test[:p.adaptive_samples].float() / 255
+    innocent = real.test[:p.adaptive.samples].float() / 255
     new_rows: list[Row] = []
-    for spec, grid in attack_grids(ctx, p.adaptive_attacks):
+    for spec, grid in attack_grids(ctx, p.adaptive.attacks):
         for source in sources:
             if spec.category == "detectability" and source.detect_train is None:
                 continue
             config = {"attack": (spec.id, spec.version, grid), "source": source.model, "alpha": p.alpha,
-                      "seed": p.seed, "n": (p.adaptive_samples, p.adaptive_detect_test),
-                      "steps": (p.adaptive_pgd_steps, p.adaptive_cnn_steps), "target": p.adaptive_target}
+                      "seed": p.seed, "n": (p.adaptive.samples, p.adaptive.detect_test),
+                      "steps": (p.adaptive.pgd_steps, p.adaptive.cnn_steps), "target": p.adaptive.target}
             key = ctx.key(KIND, VERSION, config, adversary=adv_key)
 
             def measure(spec=spec, grid=grid, source=source) -> pd.DataFrame:
@@ -228,9 +228,9 @@ def run_adaptive(ctx: RunContext, models: FingerprintModels, real: RealImages, z
                 for severity, value in enumerate(grid):
                     ctx.log(f"adaptive {spec.id} {spec.param}={value:g} on {source.model}")
                     if spec.category == "detectability":
-                        rows += _detectability_rows(spec, value, severity, source, p.seed, p.adaptive_cnn_steps)
+                        rows += _detectability_rows(spec, value, severity, source, p.seed, p.adaptive.cnn_steps)
                         continue
-                    context = _context(spec, adv, models, source.pool, p.adaptive_pgd_steps)
+                    context = _context(spec, adv, models, source.pool, p.adaptive.pgd_steps)
                     if spec.category == "forgery":
                         forged = spec(innocent, value, seed=p.seed, **context)
                         rows += _forgery_rows(spec, value, severity, source, forged, innocent, models.decoder,

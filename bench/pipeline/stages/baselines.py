@@ -3,7 +3,7 @@ closed / open-world table), on the same clean test images and image-attack grid.
 
 Protocol (issue #7):
 
-- **Training data.** ``p.baseline_train_per_class`` real training crops, and as many samples of each
+- **Training data.** ``p.baselines.train_per_class`` real training crops, and as many samples of each
   training generator drawn with seed ``p.seed + 100`` (the evaluation samples ``zoo.samples`` use
   ``p.seed + 1``: training and test samples are disjoint draws). Clean control generators are ordinary
   generators to a passive baseline: they are fakes and their own attribution class.
@@ -16,7 +16,7 @@ Protocol (issue #7):
   A binary-only baseline (``wang2020``) is trained on real vs generated (fakes split evenly over the
   training generators) and does detection only.
 - **Closed world** (``world="closed"``): trained on every generator of the zoo, tested on each of them.
-- **Open world** (``world="open"``): the generators in ``p.baseline_unseen`` are held out of training.
+- **Open world** (``world="open"``): the generators in ``p.baselines.unseen`` are held out of training.
   Detection: are the unseen generator's samples flagged as generated. Attribution (label rule): an
   unseen generator's sample counts as correctly attributed when the baseline names a *seen generator of
   the same architecture* (``zoo.configs[g].arch``): unseen ``dcgan-s2`` is right as ``dcgan-s1`` (or
@@ -30,12 +30,12 @@ Protocol (issue #7):
   ``tpr_at_fpr`` (FPR 0.01 in the ``fpr`` column, or in ``param`` in a schema without it; threshold from
   the real test scores, conservative: at most floor(0.01 * n_real) real images score above it) and
   ``attribution_accuracy`` (generated samples only).
-- **Robustness** (closed world): the baselines in ``p.baseline_attack_methods`` on the grids of
-  ``p.baseline_attacks`` (the fingerprint's grids, via ``attack_grids``), first
-  ``p.baseline_attack_samples`` test images of each source, each attacked like the fingerprint's
+- **Robustness** (closed world): the baselines in ``p.baselines.attack_methods`` on the grids of
+  ``p.baselines.attacks`` (the fingerprint's grids, via ``attack_grids``), first
+  ``p.baselines.attack_samples`` test images of each source, each attacked like the fingerprint's
   sources (same seed, per source); ``detection_accuracy`` and ``attribution_accuracy`` per generator,
   ``attack_kind="image"``, ``param`` = attack value, ``severity`` = index in the grid.
-- **Immunised** (``p.baseline_immunised``): each of those baselines is also retrained on an augmented
+- **Immunised** (``p.baselines.immunised``): each of those baselines is also retrained on an augmented
   copy of its training set, method id ``"<id>+immunised"``: every training image is, with probability
   1/2, replaced by its attacked version at a uniformly drawn (attack, grid value) of the evaluation grid.
   It is measured closed-world, clean and on the grid.
@@ -107,10 +107,10 @@ def open_split(zoo: Zoo, unseen: Sequence[str]) -> Split | None:
         return None
     missing = [g for g in unseen if g not in zoo.generators]
     if missing:
-        raise ValueError(f"baseline_unseen names generators {missing} that are not in the zoo {list(zoo.generators)}")
+        raise ValueError(f"baselines.unseen names generators {missing} that are not in the zoo {list(zoo.generators)}")
     seen = tuple(g for g in zoo.generators if g not in unseen)
     if not seen:
-        raise ValueError("baseline_unseen holds out every generator: the open world needs at least one seen one")
+        raise ValueError("baselines.unseen holds out every generator: the open world needs at least one seen one")
     correct = {u: tuple(g for g in seen if zoo.configs[g].arch == zoo.configs[u].arch) for u in unseen}
     return Split("open", seen, tuple(unseen), correct)
 
@@ -118,7 +118,7 @@ def open_split(zoo: Zoo, unseen: Sequence[str]) -> Split | None:
 def make_estimator(baseline_id: str, ctx: RunContext):
     """The registered estimator with the preset's training length, the run's seed and device."""
     clf = BASELINES.get(baseline_id)()
-    wanted = {"epochs": ctx.preset.baseline_epochs, "random_state": ctx.seed, "device": ctx.device,
+    wanted = {"epochs": ctx.preset.baselines.epochs, "random_state": ctx.seed, "device": ctx.device,
               "verbose": ctx.progress}
     return clf.set_params(**{k: v for k, v in wanted.items() if k in clf.get_params()})
 
@@ -288,42 +288,42 @@ def fingerprint_open_rows(ctx: RunContext, models: FingerprintModels, real: Real
 
 def _check_preset(ctx: RunContext) -> None:
     p = ctx.preset
-    for baseline_id in (*p.baselines, *p.baseline_attack_methods):
+    for baseline_id in (*p.baselines.methods, *p.baselines.attack_methods):
         BASELINES.get(baseline_id)  # a typo fails with "did you mean"
-    stray = sorted(set(p.baseline_attack_methods) - set(p.baselines))
+    stray = sorted(set(p.baselines.attack_methods) - set(p.baselines.methods))
     if stray:
-        raise ValueError(f"baseline_attack_methods {stray} are not in the preset's baselines {p.baselines}")
-    extra = sorted(set(p.baseline_attacks) - set(p.image_attacks))
+        raise ValueError(f"baselines.attack_methods {stray} are not in the preset's baselines {p.baselines.methods}")
+    extra = sorted(set(p.baselines.attacks) - set(p.image_attacks.attacks))
     if extra:
-        raise ValueError(f"baseline_attacks {extra} are not in image_attacks: the baselines are measured on the "
+        raise ValueError(f"baselines.attacks {extra} are not in image_attacks: the baselines are measured on the "
                          "fingerprint's grid, so each attack must be one of the preset's image attacks")
-    if p.baseline_train_per_class < 1 or p.baseline_attack_samples < 1:
-        raise ValueError("baseline_train_per_class and baseline_attack_samples must be >= 1")
+    if p.baselines.train_per_class < 1 or p.baselines.attack_samples < 1:
+        raise ValueError("baselines.train_per_class and baselines.attack_samples must be >= 1")
 
 
 def run_baselines(ctx: RunContext, models: FingerprintModels, real: RealImages, zoo: Zoo) -> None:
-    """Train and measure every baseline of ``ctx.preset.baselines``; append its rows to ``ctx.rows``."""
+    """Train and measure every baseline of ``ctx.preset.baselines.methods``; append its rows to ``ctx.rows``."""
     p = ctx.preset
-    if not p.baselines:
+    if not p.baselines.methods:
         return
     _check_preset(ctx)
     if REAL in zoo.generators:
         raise ValueError(f"a generator may not be called {REAL!r}: that is the baselines' real class")
-    closed, opened = closed_split(zoo), open_split(zoo, p.baseline_unseen)
-    grids = attack_grids(ctx, p.baseline_attacks) if p.baseline_attacks else []
+    closed, opened = closed_split(zoo), open_split(zoo, p.baselines.unseen)
+    grids = attack_grids(ctx, p.baselines.attacks) if p.baselines.attacks else []
     grid_key = [(spec.id, spec.version, grid) for spec, grid in grids]
-    n = p.baseline_train_per_class
+    n = p.baselines.train_per_class
     data = TrainingSamples(real, zoo, n, p.seed)
     splits = [s for s in (closed, opened) if s is not None]
-    for baseline_id in p.baselines:
-        on_grid = baseline_id in p.baseline_attack_methods and bool(grids)
-        variants = [(baseline_id, None)] + ([(baseline_id + IMMUNISED, grids)] if on_grid and p.baseline_immunised else [])
+    for baseline_id in p.baselines.methods:
+        on_grid = baseline_id in p.baselines.attack_methods and bool(grids)
+        variants = [(baseline_id, None)] + ([(baseline_id + IMMUNISED, grids)] if on_grid and p.baselines.immunised else [])
         for method, augment in variants:
             params = {k: v for k, v in make_estimator(baseline_id, ctx).get_params().items() if k not in _NOT_IN_KEY}
             worlds = splits if augment is None else [closed]
             key = ctx.key("baselines", PROTOCOL_VERSION, {
                 "columns": COLUMNS, "method": method, "baseline": baseline_id, "params": params, "n": n,
-                "worlds": worlds, "grid": (grid_key, p.baseline_attack_samples) if on_grid else (), "seed": p.seed})
+                "worlds": worlds, "grid": (grid_key, p.baselines.attack_samples) if on_grid else (), "seed": p.seed})
 
             def compute(method=method, augment=augment, worlds=worlds, on_grid=on_grid,
                         baseline_id=baseline_id) -> pd.DataFrame:
@@ -333,7 +333,7 @@ def run_baselines(ctx: RunContext, models: FingerprintModels, real: RealImages, 
                     clf = _fit(ctx, make_estimator(baseline_id, ctx), method, split, data, augment)
                     rows += clean_rows(method, clf, split, real, zoo, p.seed)
                     if split.world == "closed" and on_grid:
-                        rows += attack_rows(method, clf, grids, real, zoo, p.baseline_attack_samples, p.seed,
+                        rows += attack_rows(method, clf, grids, real, zoo, p.baselines.attack_samples, p.seed,
                                             ctx.progress)
                 ctx.notes.setdefault("baseline_seconds", {})[method] = round(time.perf_counter() - start, 2)
                 return to_frame(rows)

@@ -13,13 +13,13 @@ import torch
 
 from fpbench.cache import ArtifactCache, derive_key
 from fpbench.fid import extractor_key, resolve_extractor
-from fpbench.pipeline.presets import Preset
+from fpbench.pipeline.config import RunConfig
 from fpbench.results import Row
 
 
 @dataclass
 class RunContext:
-    preset: Preset
+    preset: RunConfig
     cache: ArtifactCache
     out: Path
     device: str = "cpu"
@@ -35,7 +35,7 @@ class RunContext:
     fid_extractor: str = "random-conv-v1"  # resolved once per run (fpbench.fid.resolve_extractor)
 
     @classmethod
-    def start(cls, preset: Preset, cache: ArtifactCache, out: Path, **kwargs: Any) -> RunContext:
+    def start(cls, preset: RunConfig, cache: ArtifactCache, out: Path, **kwargs: Any) -> RunContext:
         """A context for one run: the FID extractor is resolved once (``"auto"``: Inception if its weights
         are on disk) and its key starts the run's lineage."""
         extractor = resolve_extractor("auto")

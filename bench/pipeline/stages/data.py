@@ -41,19 +41,19 @@ def _load(ctx: RunContext) -> RealImages:
     if ctx.data_dir is not None:
         ctx.log(f"loading images from {ctx.data_dir}")
         images = load_folder(ctx.data_dir, p.resolution, on_error="skip")
-        train, rest = split_folder(images, 0.2, p.data_seed)
-        test, holdout = split_folder(rest, 0.5, p.data_seed + 1) if len(rest) >= 2 else (rest, rest[:0])
-        key = derive_key("data", VERSION, {"preset_version": p.version, "data_seed": p.data_seed},
+        train, rest = split_folder(images, 0.2, p.data.seed)
+        test, holdout = split_folder(rest, 0.5, p.data.seed + 1) if len(rest) >= 2 else (rest, rest[:0])
+        key = derive_key("data", VERSION, {"preset_version": p.version, "data_seed": p.data.seed},
                          images=content_key(images))
         return RealImages(train, test, holdout, f"folder:{ctx.data_dir}", test, key)
-    if p.needs_data:
+    if p.data.needs_data:
         raise ValueError(f"preset {p.name!r} trains on your own images: pass --data DIR (a folder of "
                          "PNG/JPEG/WebP files, e.g. CelebA); the built-in photographs are for smoke/quick")
     sets = {}
     # The FID reference is a fresh draw of crops of the training photos (other seed): the split is by
     # photo, so test crops show other scenes and would measure content shift, not generation quality.
-    plan = (("train", p.n_train, p.data_seed), ("test", p.n_test, p.data_seed),
-            ("holdout", p.n_holdout, p.data_seed), ("reference", p.n_test, p.data_seed + 1))
+    plan = (("train", p.data.n_train, p.data.seed), ("test", p.data.n_test, p.data.seed),
+            ("holdout", p.data.n_holdout, p.data.seed), ("reference", p.data.n_test, p.data.seed + 1))
     configs = {name: BuiltinData("train" if name == "reference" else name, n, p.resolution, seed=seed)
                for name, n, seed in plan}
     for name, cfg in configs.items():

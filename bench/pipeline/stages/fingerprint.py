@@ -13,7 +13,7 @@ from fpbench.fingerprint.embedding import bits_to_str, decode, embed, random_fin
 from fpbench.fingerprint.matching import bit_accuracy, is_fingerprinted
 from fpbench.fingerprint.training import train_fingerprint
 from fpbench.metrics import psnr, ssim
-from fpbench.pipeline.presets import SEED_STRIDE, Preset
+from fpbench.pipeline.config import SEED_STRIDE, RunConfig
 from fpbench.pipeline.stages.context import RunContext
 from fpbench.pipeline.stages.data import RealImages
 from fpbench.results import row
@@ -24,7 +24,7 @@ VERSION = 1  # of the fingerprint training code: bump when a change moves traine
 STAMP_VERSION = 2  # of stamping (2: each stamped set calibrated on itself): bump when stamped pixels move
 
 
-def data_fingerprint(preset: Preset) -> torch.Tensor:
+def data_fingerprint(preset: RunConfig) -> torch.Tensor:
     """The fingerprint stamped into the held-out photos (model ``data``): the authors' seed 42 for run
     seed 0, another fingerprint for every other seed."""
     return random_fingerprint(preset.n_bits, DATA_FINGERPRINT_SEED + SEED_STRIDE * preset.seed)

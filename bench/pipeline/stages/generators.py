@@ -89,13 +89,13 @@ def _train_job(data: torch.Tensor, config: GanConfig, checkpoint: Path | None, t
 
 
 def _train_missing(ctx: RunContext, jobs: list[_Job]) -> dict[str, dict[str, torch.Tensor]]:
-    """Train the generators not yet in the cache; with ``preset.gan_workers`` > 1 on CPU, in that many
+    """Train the generators not yet in the cache; with ``preset.zoo.workers`` > 1 on CPU, in that many
     spawned processes sharing the threads. Whether that pays depends on the networks: on 2 cores, two
     1-thread workers trained batch-32 DCGANs at 25.5 steps/s each against 43 in one 2-thread process
     (+19%), but a width-32 ResNet G at 3.95 steps/s against 9.55. Each finished generator goes into
     the cache at once, so a failure later loses nothing already trained."""
     missing = [j for j in jobs if not (ctx.cache.enabled and ctx.cache.path("generator", j.key, "safetensors").exists())]
-    workers = min(ctx.preset.gan_workers, len(missing)) if ctx.device == "cpu" else 1
+    workers = min(ctx.preset.zoo.workers, len(missing)) if ctx.device == "cpu" else 1
     trained: dict[str, dict[str, torch.Tensor]] = {}
 
     def done(job: _Job, state: dict[str, torch.Tensor], steps_per_second: float) -> None:
@@ -137,7 +137,7 @@ def train_zoo(ctx: RunContext, models: FingerprintModels, real: RealImages, mode
     p = ctx.preset
     fingerprints = {"data": data_fingerprint(p)}
     jobs, clean_ids = [], []
-    for plan in p.generators:
+    for plan in p.zoo.generators:
         cfg = gan_config(plan, p.resolution)
         if plan.fingerprinted:
             fp = random_fingerprint(p.n_bits, fingerprint_seed(plan.id, p.seed))
@@ -160,9 +160,9 @@ def train_zoo(ctx: RunContext, models: FingerprintModels, real: RealImages, mode
                                                            ctx.device)[0]))
         generators[job.plan.id] = G.eval()
         configs[job.plan.id] = job.config
-        samples[job.plan.id] = to_uint8(sample(generators[job.plan.id], p.n_samples, seed=p.seed + 1))
+        samples[job.plan.id] = to_uint8(sample(generators[job.plan.id], p.zoo.n_samples, seed=p.seed + 1))
     keys = {job.plan.id: job.key for job in jobs}
-    ctx.lineage["zoo"] = derive_key("zoo", VERSION, {"n_samples": p.n_samples, "sample_seed": p.seed + 1,
+    ctx.lineage["zoo"] = derive_key("zoo", VERSION, {"n_samples": p.zoo.n_samples, "sample_seed": p.seed + 1,
                                                      "fingerprints": fingerprints, "clean": clean_ids}, **keys)
     return Zoo(fingerprints, generators, configs, samples, clean_ids, keys)
 

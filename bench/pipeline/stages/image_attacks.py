@@ -24,8 +24,8 @@ def attack_grids(ctx: RunContext, ids: tuple[str, ...]) -> list:
     grids = []
     for attack_id in ids:
         spec = get_attack(attack_id)
-        grids.append((spec, spec.check_grid(ctx.preset.grid_overrides.get(attack_id, spec.grid))))
-    unknown = set(ctx.preset.grid_overrides) - set(ids)
+        grids.append((spec, spec.check_grid(ctx.preset.evaluation.grids.get(attack_id, spec.grid))))
+    unknown = set(ctx.preset.evaluation.grids) - set(ids)
     for attack_id in sorted(unknown):
         get_attack(attack_id)  # a typo in --grid fails with "did you mean"
     return grids
@@ -34,7 +34,7 @@ def attack_grids(ctx: RunContext, ids: tuple[str, ...]) -> list:
 def run_image_attacks(ctx: RunContext, models: FingerprintModels, real: RealImages, zoo,
                       stamped_test: torch.Tensor) -> None:
     p = ctx.preset
-    n = p.image_attack_samples
+    n = p.image_attacks.samples
     fingerprints = dict(zoo.fingerprints) if zoo is not None else {"data": data_fingerprint(p)}
     sources = {"data": stamped_test[:n].float() / 255}
     if zoo is not None:
@@ -45,7 +45,7 @@ def run_image_attacks(ctx: RunContext, models: FingerprintModels, real: RealImag
     def decode_bits(images: torch.Tensor) -> torch.Tensor:
         return decode(models.decoder, images, device=ctx.device)
 
-    grids = attack_grids(ctx, p.image_attacks)
+    grids = attack_grids(ctx, p.image_attacks.attacks)
     key = ctx.key("image_attacks", VERSION, {"grids": [(spec.id, spec.version, grid) for spec, grid in grids],
                                              "n": n, "alpha": p.alpha, "seed": p.seed})
 

@@ -36,20 +36,20 @@ def _context(attack_id: str, target: str, zoo: Zoo, real: RealImages, device: st
 def run_model_attacks(ctx: RunContext, models: FingerprintModels, real: RealImages, zoo: Zoo) -> None:
     p = ctx.preset
     registered = Registered(zoo.fingerprints)
-    targets = [t for t in p.model_attack_targets if t in zoo.generators] or zoo.fingerprinted_ids[:1]
+    targets = [t for t in p.model_attacks.targets if t in zoo.generators] or zoo.fingerprinted_ids[:1]
     reference = real.reference.float() / 255
-    grids = attack_grids(ctx, p.model_attacks)
+    grids = attack_grids(ctx, p.model_attacks.attacks)
     for target in targets:
         for spec, grid in grids:
             context = _context(spec.id, target, zoo, real, ctx.device)
             for severity, value in enumerate(grid):
                 key = ctx.key("model_attack", VERSION, {"attack": (spec.id, spec.version, value), "target": target,
-                                                        "n_samples": p.n_samples, "alpha": p.alpha, "seed": p.seed})
+                                                        "n_samples": p.zoo.n_samples, "alpha": p.alpha, "seed": p.seed})
 
                 def measure(spec=spec, value=value, severity=severity, context=context, target=target) -> object:
                     ctx.log(f"model attack {spec.id} {spec.param}={value:g} on {target}")
                     attacked = spec(zoo.generators[target], value, seed=p.seed, **context)
-                    images = to_uint8(sample(attacked, p.n_samples, seed=p.seed + 1))
+                    images = to_uint8(sample(attacked, p.zoo.n_samples, seed=p.seed + 1))
                     bits = decode(models.decoder, images, device=ctx.device)
                     where = dict(attack=spec.id, attack_kind="model", param=float(value), severity=severity,
                                  attack_version=spec.version)
