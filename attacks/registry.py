@@ -8,18 +8,25 @@ definition of an attack changes so old and new numbers never mix.
 Calling conventions by kind:
 
 - ``image``: ``fn(images, <param>=value, *, seed) -> images`` on Bx3xHxW float32 in [0,1], same shape.
-- ``model``: ``fn(model, <param>=value, *, seed, context) -> new model`` (input never mutated).
-- ``adaptive``: ``fn(images, <param>=value, *, seed, context) -> images``.
+- ``model``: ``fn(model, <param>=value, *, seed, <context fields>) -> new model`` (input never mutated).
+- ``adaptive``: ``fn(images, <param>=value, *, seed, <context fields>) -> images``.
+
+What an attack takes besides its target is declared at registration (``needs``, ``optional``: fields of
+:class:`fpbench.attacks.context.AttackContext`); the function takes them as keyword-only parameters and no
+``**kwargs``, so ``spec(x, v, seed=0, context=ctx)`` hands it exactly what it declared and a misspelled
+keyword is a ``TypeError``.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from fpbench.attacks.context import CONTEXT_FIELDS, FIELD_HELP, AttackContext
 from fpbench.registry import Registry
 
 
@@ -44,6 +51,8 @@ class AttackSpec:
     differentiable: bool
     integer: bool
     description: str
+    needs: tuple[str, ...] = ()  # context fields the attack cannot run without
+    optional: tuple[str, ...] = ()  # context fields it uses when given
 
     def check_value(self, value: float) -> float:
         """Return ``value`` as the parameter's type, or raise naming the valid domain."""
@@ -63,9 +72,23 @@ class AttackSpec:
             raise ValueError(f"{self.id}: empty grid for {self.param}")
         return tuple(self.check_value(v) for v in grid)
 
-    def __call__(self, target: Any, value: float, *, seed: int = 0, **context: Any) -> Any:
+    def check_context(self, context: AttackContext) -> None:
+        """Raise naming what the attack needs that ``context`` lacks."""
+        missing = context.missing(self.needs)
+        if missing:
+            raise ValueError(f"{self.id} needs " + "; ".join(f"`{m}` ({FIELD_HELP[m]})" for m in missing)
+                             + " in its context, and none was given")
+
+    def __call__(self, target: Any, value: float, *, seed: int = 0, context: AttackContext | None = None,
+                 **kwargs: Any) -> Any:
+        """The attack at ``value``: ``context`` supplies the fields the attack declared (only those);
+        ``kwargs`` go to the function as they are (an unknown one is a ``TypeError``)."""
         value = self.check_value(value)
-        return self.fn(target, **{self.param: value}, seed=seed, **context)
+        given = {}
+        if context is not None:
+            self.check_context(context)
+            given = context.select(self.needs + self.optional)
+        return self.fn(target, **{self.param: value}, seed=seed, **given, **kwargs)
 
 
 ATTACKS: Registry[AttackSpec] = Registry("attack")
@@ -85,21 +108,40 @@ def register_attack(
     differentiable: bool = False,
     integer: bool = False,
     description: str = "",
+    needs: Sequence[str] = (),
+    optional: Sequence[str] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator that registers a pure attack function and returns it unchanged."""
+    """Decorator that registers a pure attack function and returns it unchanged. ``needs`` / ``optional``
+    name the :class:`AttackContext` fields it takes, each a keyword-only parameter of ``fn``."""
 
     def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
+        _check_signature(attack_id, fn, param, (*needs, *optional))
         spec = AttackSpec(
             id=attack_id, kind=AttackKind(kind), fn=fn, param=param, unit=unit, grid=tuple(grid),
             neutral=neutral, domain=domain, category=category, version=version,
             differentiable=differentiable, integer=integer,
             description=description or (fn.__doc__ or "").strip().splitlines()[0],
+            needs=tuple(needs), optional=tuple(optional),
         )
         spec.check_grid(spec.grid)
         ATTACKS.add(attack_id, spec)
         return fn
 
     return decorator
+
+
+def _check_signature(attack_id: str, fn: Callable[..., Any], param: str, context: tuple[str, ...]) -> None:
+    """An attack takes its parameter, ``seed`` and the context fields it declares by name, and nothing
+    it did not name: no ``**kwargs`` that would swallow a misspelled keyword."""
+    params = inspect.signature(fn).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        raise TypeError(f"attack {attack_id!r}: no **kwargs; declare context fields with needs=/optional=")
+    for name in (param, "seed", *context):
+        if name not in params:
+            raise TypeError(f"attack {attack_id!r}: its function has no parameter {name!r}")
+    unknown = [c for c in context if c not in CONTEXT_FIELDS]
+    if unknown:
+        raise TypeError(f"attack {attack_id!r}: {unknown} are not AttackContext fields ({sorted(CONTEXT_FIELDS)})")
 
 
 def get_attack(attack_id: str) -> AttackSpec:

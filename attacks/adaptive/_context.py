@@ -1,4 +1,4 @@
-"""Shared checks for the adaptive attacks: images at the door, the adversary's tools from ``context``."""
+"""Shared checks for the adaptive attacks: images at the door, the adversary's tools (context fields) present."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ def check_adaptive_images(images: object, attack: str) -> torch.Tensor:
 def require(value: object, name: str, attack: str, kind: type | tuple[type, ...]) -> object:
     """Return a context item, or raise naming what the attack needs and why it is missing."""
     if value is None:
-        raise ValueError(f"{attack}: needs `{name}` in its context (the adversary's tools are passed as "
-                         f"keyword arguments, e.g. spec(images, value, seed=0, {name}=...))")
+        raise ValueError(f"{attack}: needs `{name}` in its context: spec(images, value, seed=0, "
+                         f"context=AttackContext({name}=...)), or the keyword {name}=...")
     if not isinstance(value, kind):
         names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
         raise ValueError(f"{attack}: `{name}` must be a {names}, got {type(value).__name__}")

@@ -9,8 +9,6 @@ out, the shared pattern stays. The removal attack subtracts that pattern; the co
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
 
@@ -42,9 +40,10 @@ def estimate_pattern(pool: torch.Tensor, n_samples: int, *, seed: int, attack: s
     "averaging", kind="adaptive", param="n_samples", unit="fingerprinted images averaged by the adversary",
     grid=(8, 32, 128, 512), neutral=None, domain=(1, 10_000_000), category="removal", version=1, integer=True,
     description="Subtract the mean noise residual of n fingerprinted images (estimated pattern).",
+    needs=("pool",),
 )
-def averaging(images: torch.Tensor, n_samples: int = 128, *, seed: int = 0, pool: torch.Tensor | None = None,
-              **_context: Any) -> torch.Tensor:
+def averaging(images: torch.Tensor, n_samples: int = 128, *, seed: int = 0,
+              pool: torch.Tensor | None = None) -> torch.Tensor:
     """``images``: Bx3xHxW float in [0,1] -> same shape; ``pool``: the adversary's other fingerprinted
     images (Nx3xHxW, same H, W)."""
     check_adaptive_images(images, "averaging")

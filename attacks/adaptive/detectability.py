@@ -23,8 +23,6 @@ set size, so a grid over it gives accuracy/AUC as a function of how much data th
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -125,9 +123,10 @@ _GRID = (16, 64, 256, 1024)
     "detectability_srm", kind="adaptive", param="n_train", unit="adversary's training images per class",
     grid=_GRID, neutral=None, domain=(2, 10_000_000), category="detectability", version=1, integer=True,
     description="SRM-style residual statistics + logistic regression: fingerprinted vs clean.",
+    needs=("marked", "clean"),
 )
 def detectability_srm(images: torch.Tensor, n_train: int = 256, *, seed: int = 0, marked: torch.Tensor | None = None,
-                      clean: torch.Tensor | None = None, C: float = 0.1, **_context: Any) -> torch.Tensor:
+                      clean: torch.Tensor | None = None, C: float = 0.1) -> torch.Tensor:
     """Scores P(fingerprinted) for Bx3xHxW float [0,1] test ``images`` (float64, B)."""
     check_adaptive_images(images, "detectability_srm")
     marked = require(marked, "marked", "detectability_srm", torch.Tensor)
@@ -164,9 +163,10 @@ class SteganalysisCNN(nn.Module):
     "detectability_cnn", kind="adaptive", param="n_train", unit="adversary's training images per class",
     grid=_GRID, neutral=None, domain=(2, 10_000_000), category="detectability", version=1, integer=True,
     description="A small steganalysis CNN (fixed SRM high-pass front end) trained fingerprinted vs clean.",
+    needs=("marked", "clean"), optional=("cnn_steps",),
 )
 def detectability_cnn(images: torch.Tensor, n_train: int = 256, *, seed: int = 0, marked: torch.Tensor | None = None,
-                      clean: torch.Tensor | None = None, cnn_steps: int = 200, **_context: Any) -> torch.Tensor:
+                      clean: torch.Tensor | None = None, cnn_steps: int = 200) -> torch.Tensor:
     """Scores P(fingerprinted) for Bx3xHxW float [0,1] test ``images`` (float64, B); ``cnn_steps`` Adam
     steps (lr 1e-3) at batch 32 whatever ``n_train`` is, so the curve measures data, not compute."""
     check_adaptive_images(images, "detectability_cnn")

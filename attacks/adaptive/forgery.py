@@ -13,8 +13,6 @@ Success = the victim's true decoder attributes a forged image to the victim (fal
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
@@ -29,10 +27,11 @@ _GRID = (8, 32, 128, 512)
     "forgery_surrogate", kind="adaptive", param="n_samples", unit="victim outputs observed by the adversary",
     grid=_GRID, neutral=None, domain=(1, 10_000_000), category="forgery", version=1, integer=True,
     description="Estimate the victim's bits with the surrogate decoder, stamp them with the surrogate encoder.",
+    needs=("pool", "surrogate_encoder", "surrogate_decoder"),
 )
 def forgery_surrogate(images: torch.Tensor, n_samples: int = 128, *, seed: int = 0, pool: torch.Tensor | None = None,
-                      surrogate_encoder: nn.Module | None = None, surrogate_decoder: nn.Module | None = None,
-                      **_context: Any) -> torch.Tensor:
+                      surrogate_encoder: nn.Module | None = None,
+                      surrogate_decoder: nn.Module | None = None) -> torch.Tensor:
     """``images``: innocent Bx3xRxR float in [0,1] -> forged images, same shape."""
     check_adaptive_images(images, "forgery_surrogate")
     pool = require(pool, "pool", "forgery_surrogate", torch.Tensor)
@@ -57,9 +56,10 @@ def forgery_surrogate(images: torch.Tensor, n_samples: int = 128, *, seed: int =
     "forgery_copy", kind="adaptive", param="n_samples", unit="victim outputs observed by the adversary",
     grid=_GRID, neutral=None, domain=(1, 10_000_000), category="forgery", version=1, integer=True,
     description="Add the victim's mean noise residual (averaging estimate) to innocent images.",
+    needs=("pool",),
 )
-def forgery_copy(images: torch.Tensor, n_samples: int = 128, *, seed: int = 0, pool: torch.Tensor | None = None,
-                 **_context: Any) -> torch.Tensor:
+def forgery_copy(images: torch.Tensor, n_samples: int = 128, *, seed: int = 0,
+                 pool: torch.Tensor | None = None) -> torch.Tensor:
     """``images``: innocent Bx3xHxW float in [0,1] -> forged images, same shape."""
     check_adaptive_images(images, "forgery_copy")
     pool = require(pool, "pool", "forgery_copy", torch.Tensor)

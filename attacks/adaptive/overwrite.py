@@ -7,8 +7,6 @@ authors' early code, there with the victim's own encoder and another seed).
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
@@ -21,9 +19,10 @@ from fpbench.fingerprint.embedding import random_fingerprint
     "overwrite", kind="adaptive", param="strength", unit="blend factor a of the adversary's re-stamped image",
     grid=(0.0, 0.25, 0.5, 0.75, 1.0), neutral=0.0, domain=(0.0, 1.0), category="removal", version=1,
     description="Blend with the adversary's own fingerprint: x' = (1-a) x + a E'(x, w').",
+    needs=("surrogate_encoder",),
 )
 def overwrite(images: torch.Tensor, strength: float = 1.0, *, seed: int = 0,
-              surrogate_encoder: nn.Module | None = None, **_context: Any) -> torch.Tensor:
+              surrogate_encoder: nn.Module | None = None) -> torch.Tensor:
     """``images``: Bx3xRxR float in [0,1] -> same shape. ``surrogate_encoder``: a
     :class:`fpbench.fingerprint.nets.FingerprintEncoder` (``n_bits``, ``resolution``). ``strength=0``
     returns a copy of the input."""

@@ -14,8 +14,6 @@ of output and input is at most ``eps / 255`` (up to float32 rounding, < 1e-7).
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -67,21 +65,23 @@ def pgd_scramble(images: torch.Tensor, eps: float, *, seed: int, decoder: nn.Mod
     "surrogate_pgd", kind="adaptive", param="eps", unit="L-inf radius in 1/255 steps",
     grid=(2, 4, 8, 16), neutral=0, domain=(0, 255), category="removal", version=1, differentiable=True,
     description="PGD (L-inf) against the adversary's surrogate decoder towards random bits.",
+    needs=("surrogate_decoder",), optional=("pgd_steps",),
 )
 def surrogate_pgd(images: torch.Tensor, eps: float = 8, *, seed: int = 0,
-                  surrogate_decoder: nn.Module | None = None, steps: int = 40, **_context: Any) -> torch.Tensor:
+                  surrogate_decoder: nn.Module | None = None, pgd_steps: int = 40) -> torch.Tensor:
     """``images``: Bx3xRxR float in [0,1] -> same shape, within ``eps/255`` in L-inf."""
     dec = require(surrogate_decoder, "surrogate_decoder", "surrogate_pgd", nn.Module)
-    return pgd_scramble(images, eps, seed=seed, decoder=dec, steps=steps, attack="surrogate_pgd")
+    return pgd_scramble(images, eps, seed=seed, decoder=dec, steps=pgd_steps, attack="surrogate_pgd")
 
 
 @register_attack(
     "whitebox_pgd", kind="adaptive", param="eps", unit="L-inf radius in 1/255 steps",
     grid=(2, 4, 8, 16), neutral=0, domain=(0, 255), category="removal", version=1, differentiable=True,
     description="PGD (L-inf) against the victim's true decoder towards random bits (upper bound).",
+    needs=("victim_decoder",), optional=("pgd_steps",),
 )
 def whitebox_pgd(images: torch.Tensor, eps: float = 8, *, seed: int = 0,
-                 decoder: nn.Module | None = None, steps: int = 40, **_context: Any) -> torch.Tensor:
+                 victim_decoder: nn.Module | None = None, pgd_steps: int = 40) -> torch.Tensor:
     """``images``: Bx3xRxR float in [0,1] -> same shape, within ``eps/255`` in L-inf."""
-    dec = require(decoder, "decoder", "whitebox_pgd", nn.Module)
-    return pgd_scramble(images, eps, seed=seed, decoder=dec, steps=steps, attack="whitebox_pgd")
+    dec = require(victim_decoder, "victim_decoder", "whitebox_pgd", nn.Module)
+    return pgd_scramble(images, eps, seed=seed, decoder=dec, steps=pgd_steps, attack="whitebox_pgd")

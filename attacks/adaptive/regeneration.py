@@ -9,7 +9,6 @@ high-frequency pattern it cannot represent is lost.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -77,9 +76,10 @@ def train_autoencoder(images: torch.Tensor, cfg: AutoencoderConfig, *, device: s
     "regeneration", kind="adaptive", param="std", unit="std of the noise added before autoencoding ([0,1] pixels)",
     grid=(0.0, 0.05, 0.1, 0.2), neutral=None, domain=(0.0, 1.0), category="removal", version=1,
     description="Add N(0, std^2) noise, then reconstruct with the adversary's denoising autoencoder.",
+    needs=("autoencoder",),
 )
 def regeneration(images: torch.Tensor, std: float = 0.0, *, seed: int = 0,
-                 autoencoder: nn.Module | None = None, **_context: Any) -> torch.Tensor:
+                 autoencoder: nn.Module | None = None) -> torch.Tensor:
     """``images``: Bx3xHxW float in [0,1] -> same shape. Noise for image ``i`` comes from its own
     generator seeded by ``(seed, i)``; ``std=0`` still reconstructs (it is not a no-op)."""
     check_adaptive_images(images, "regeneration")

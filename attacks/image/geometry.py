@@ -18,26 +18,26 @@ def resize_bilinear(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor
     return F.interpolate(images, size=size, mode="bilinear", align_corners=False, antialias=True)
 
 
-def kept_side(side: int, fraction: float) -> int:
+def kept_pixels(side: int, fraction: float) -> int:
     """Pixels kept of a side of ``side`` pixels at ``fraction`` (rounded, at least 1)."""
     return max(1, min(side, round(side * fraction)))
 
 
 @register_attack(
-    "center_crop", kind="image", param="ratio", unit="kept fraction of the side",
+    "center_crop", kind="image", param="kept_side", unit="kept fraction of the side",
     grid=(1.0, 0.9, 0.8, 0.7, 0.6, 0.5), neutral=1.0, domain=(0.01, 1.0), category="geometric",
     version=1, differentiable=True,
 )
-def center_crop(images: torch.Tensor, ratio: float = 0.8, *, seed: int = 0) -> torch.Tensor:
-    """Keep the central ``ratio`` of each side and resize back to the input size.
+def center_crop(images: torch.Tensor, kept_side: float = 0.8, *, seed: int = 0) -> torch.Tensor:
+    """Keep the central ``kept_side`` of each side and resize back to the input size.
 
-    ``images``: Bx3xHxW float in [0,1]. The crop is ``round(ratio*H) x round(ratio*W)`` pixels starting
+    ``images``: Bx3xHxW float in [0,1]. The crop is ``round(kept_side*H) x round(kept_side*W)`` pixels starting
     at ``((H-h)//2, (W-w)//2)``; the resize back is bilinear with antialiasing (the paper's 128 -> 64 px
-    crop is ``ratio=0.5``). ``ratio=1`` is the identity. Deterministic: ``seed`` is unused.
+    crop is ``kept_side=0.5``). ``kept_side=1`` is the identity. Deterministic: ``seed`` is unused.
     """
     check_images(images, "center_crop")
     h_in, w_in = images.shape[-2:]
-    h, w = kept_side(h_in, ratio), kept_side(w_in, ratio)
+    h, w = kept_pixels(h_in, kept_side), kept_pixels(w_in, kept_side)
     top, left = (h_in - h) // 2, (w_in - w) // 2
     crop = images[..., top:top + h, left:left + w]
     return resize_bilinear(crop, (h_in, w_in)).clamp_(0.0, 1.0)
@@ -55,7 +55,7 @@ def resize(images: torch.Tensor, scale: float = 0.5, *, seed: int = 0) -> torch.
     """
     check_images(images, "resize")
     h_in, w_in = images.shape[-2:]
-    small = resize_bilinear(images, (kept_side(h_in, scale), kept_side(w_in, scale)))
+    small = resize_bilinear(images, (kept_pixels(h_in, scale), kept_pixels(w_in, scale)))
     return resize_bilinear(small, (h_in, w_in)).clamp_(0.0, 1.0)
 
 

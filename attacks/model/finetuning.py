@@ -34,6 +34,7 @@ def steps_grid(trained_steps: int) -> tuple[int, ...]:
     grid=STEPS_GRID, neutral=0, domain=(0, 10_000_000), category="training", integer=True,
     description="Continue adversarial training of the generator on clean real images (context: data, "
     "gan_config, optional discriminator) with fpbench's GAN trainer; returns the EMA generator.",
+    needs=("data", "gan_config"), optional=("discriminator", "device"),
 )
 def finetuning(
     model: nn.Module,
@@ -44,7 +45,6 @@ def finetuning(
     gan_config: Any = None,
     discriminator: nn.Module | None = None,
     device: str | torch.device | None = None,
-    **_context: Any,
 ) -> nn.Module:
     """Return ``model`` after ``steps`` more GAN training steps on ``data`` (uint8 ``N x 3 x R x R``, clean
     real images at ``gan_config.resolution``).

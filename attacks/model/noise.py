@@ -8,7 +8,6 @@ noise on any device.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 from torch import nn
@@ -27,7 +26,7 @@ def _gaussian(p: torch.Tensor, std: float, gen: torch.Generator) -> torch.Tensor
     grid=(0.0, 0.06, 0.12, 0.18, 0.24, 0.30), neutral=0.0, domain=(0.0, math.inf), category="noise",
     description="Add N(0, std^2) to every Conv/ConvTranspose/Linear weight and bias (paper, Fig. 3).",
 )
-def weight_noise(model: nn.Module, std: float, *, seed: int = 0, **_context: Any) -> nn.Module:
+def weight_noise(model: nn.Module, std: float, *, seed: int = 0) -> nn.Module:
     """Return a copy of ``model`` with i.i.d. Gaussian noise of standard deviation ``std`` added to the
     weights and biases of every conv, transposed conv and linear layer; norm layers are untouched.
 
@@ -48,24 +47,24 @@ def weight_noise(model: nn.Module, std: float, *, seed: int = 0, **_context: Any
 
 
 @register_attack(
-    "weight_noise_relative", kind="model", param="ratio", unit="fraction of each tensor's std",
+    "weight_noise_relative", kind="model", param="std_fraction", unit="fraction of each tensor's std",
     grid=(0.0, 0.05, 0.1, 0.2, 0.5, 1.0), neutral=0.0, domain=(0.0, math.inf), category="noise",
-    description="Add N(0, (ratio * std(tensor))^2) to every Conv/ConvTranspose/Linear weight and bias.",
+    description="Add N(0, (std_fraction * std(tensor))^2) to every Conv/ConvTranspose/Linear weight and bias.",
 )
-def weight_noise_relative(model: nn.Module, ratio: float, *, seed: int = 0, **_context: Any) -> nn.Module:
+def weight_noise_relative(model: nn.Module, std_fraction: float, *, seed: int = 0) -> nn.Module:
     """Like ``weight_noise`` but scaled per tensor: each weight/bias tensor gets noise with standard
-    deviation ``ratio`` times its own (population) standard deviation, so layers of different scale are hit
+    deviation ``std_fraction`` times its own (population) standard deviation, so layers of different scale are hit
     equally. Constant tensors (e.g. an all-zero bias, or a single element) have spread 0 and stay unchanged.
     """
     out = fresh_copy(model, "weight_noise_relative")
-    if ratio < 0 or math.isnan(ratio):
-        raise ValueError(f"weight_noise_relative: ratio must be >= 0, got {ratio}")
-    if ratio == 0:
+    if std_fraction < 0 or math.isnan(std_fraction):
+        raise ValueError(f"weight_noise_relative: std_fraction must be >= 0, got {std_fraction}")
+    if std_fraction == 0:
         return out
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for _, p in target_tensors(out, "weight_noise_relative"):
             spread = float(p.detach().float().std(correction=0)) if p.numel() > 1 else 0.0
-            noise = _gaussian(p, ratio * spread, gen)  # drawn even when spread is 0: keeps the stream aligned
+            noise = _gaussian(p, std_fraction * spread, gen)  # drawn even when spread is 0: keeps the stream aligned
             p.add_(noise)
     return out

@@ -9,7 +9,6 @@ Deterministic: ``seed`` is unused (ties in magnitude are broken by ``torch.topk`
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 import torch.nn.utils.prune as prune
@@ -33,7 +32,7 @@ def _check_fraction(value: float, name: str, attack: str) -> float:
     grid=(0.0, 0.1, 0.3, 0.5, 0.7, 0.9), neutral=0.0, domain=(0.0, 1.0), category="pruning",
     description="Global unstructured L1 magnitude pruning over all Conv/ConvTranspose/Linear weights.",
 )
-def pruning(model: nn.Module, sparsity: float, *, seed: int = 0, **_context: Any) -> nn.Module:
+def pruning(model: nn.Module, sparsity: float, *, seed: int = 0) -> nn.Module:
     """Return a copy of ``model`` in which the ``sparsity`` fraction of smallest-magnitude weights, ranked
     across all conv, transposed conv and linear layers together, is set to zero (``round(sparsity * N)``
     weights for N weights in total). Biases and norm layers are kept."""
@@ -54,7 +53,7 @@ def pruning(model: nn.Module, sparsity: float, *, seed: int = 0, **_context: Any
     description="Per-layer structured L2-norm pruning of output channels (weights and bias) of every "
     "Conv/ConvTranspose/Linear layer except the last (the RGB output layer).",
 )
-def channel_pruning(model: nn.Module, amount: float, *, seed: int = 0, **_context: Any) -> nn.Module:
+def channel_pruning(model: nn.Module, amount: float, *, seed: int = 0) -> nn.Module:
     """Return a copy of ``model`` in which, in every conv/transposed conv/linear layer, the ``amount``
     fraction of output channels with the smallest L2 norm (``round(amount * C)`` of C channels) is zeroed:
     weights via ``prune.ln_structured`` (dim 0, or dim 1 for transposed convs) and the matching bias entries.

@@ -16,8 +16,6 @@ range -128..127, this module the restricted -127..127); activation quantisation 
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
@@ -56,7 +54,7 @@ def fake_quantize(w: torch.Tensor, bits: int, *, channel_dim: int | None = None)
     description="Symmetric uniform fake quantisation, one scale per tensor, of every Conv/ConvTranspose/"
     "Linear weight and bias.",
 )
-def weight_quantization(model: nn.Module, bits: int, *, seed: int = 0, **_context: Any) -> nn.Module:
+def weight_quantization(model: nn.Module, bits: int, *, seed: int = 0) -> nn.Module:
     """Return a copy of ``model`` with each conv/transposed conv/linear weight and bias tensor fake-quantised
     to ``bits`` bits with a single symmetric scale (at most ``2^bits - 1`` distinct values per tensor)."""
     out = fresh_copy(model, "weight_quantization")
@@ -74,7 +72,7 @@ def weight_quantization(model: nn.Module, bits: int, *, seed: int = 0, **_contex
     "ConvTranspose/Linear weight (biases: one scale per tensor).",
 )
 def weight_quantization_per_channel(
-    model: nn.Module, bits: int, *, seed: int = 0, **_context: Any
+    model: nn.Module, bits: int, *, seed: int = 0
 ) -> nn.Module:
     """Like ``weight_quantization`` but each output channel of a weight gets its own scale (dim 0 for
     conv/linear weights, dim 1 for transposed convs), so at most ``2^bits - 1`` distinct values per

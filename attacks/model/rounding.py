@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
@@ -16,7 +14,7 @@ from fpbench.attacks.registry import register_attack
     grid=(5, 4, 3, 2, 1, 0), neutral=None, domain=(0, 10), category="precision", integer=True,
     description="Round every Conv/ConvTranspose/Linear weight and bias to `decimals` decimals (paper, Sec. 4).",
 )
-def weight_rounding(model: nn.Module, decimals: int, *, seed: int = 0, **_context: Any) -> nn.Module:
+def weight_rounding(model: nn.Module, decimals: int, *, seed: int = 0) -> nn.Module:
     """Return a copy of ``model`` whose conv, transposed conv and linear weights and biases are rounded to
     ``decimals`` decimal places (half to even); norm layers are untouched. Deterministic: ``seed`` is unused.
     ``decimals=0`` rounds to integers, which zeroes almost every weight of a trained generator.

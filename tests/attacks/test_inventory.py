@@ -3,7 +3,8 @@
 ``attack_inventory.json``, fails here.
 
 A new attack, or a changed definition (which must also bump its ``version``), is added to the JSON by
-hand; the failure message prints the entry to paste.
+hand; the failure message prints the entry to paste. A renamed parameter (``ratio`` -> ``kept_side``) or
+context field is an edit of the JSON without a version bump: the numbers do not move.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def entry(spec: AttackSpec) -> dict:
         "kind": spec.kind.value, "param": spec.param, "unit": spec.unit, "grid": list(spec.grid),
         "neutral": spec.neutral, "domain": [None if math.isinf(d) else d for d in spec.domain],
         "category": spec.category, "version": spec.version, "differentiable": spec.differentiable,
-        "integer": spec.integer,
+        "integer": spec.integer, "needs": list(spec.needs), "optional": list(spec.optional),
     }
 
 

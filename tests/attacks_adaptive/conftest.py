@@ -70,7 +70,7 @@ def adversary_tools() -> dict:
     enc, dec = codec(3)
     torch.manual_seed(4)
     return {"surrogate_encoder": enc, "surrogate_decoder": dec, "autoencoder": RegenerationAutoencoder(8, 4).eval(),
-            "pool": (smooth_images(40, 9) * 255).round().to(torch.uint8), "steps": 5}
+            "pool": (smooth_images(40, 9) * 255).round().to(torch.uint8), "pgd_steps": 5}
 
 
 class Helpers:

@@ -13,6 +13,7 @@ from fpbench.attacks.adaptive.detectability import (
     srm_features,
     srm_residuals,
 )
+from fpbench.attacks.context import AttackContext
 from fpbench.attacks.registry import get_attack
 from fpbench.pipeline.stages.adaptive import auc_stderr, detection_scores_rows
 
@@ -35,7 +36,7 @@ class TestDetectors:
         marked_pool = _planted(helpers, 64, 12)
         test = torch.cat([_planted(helpers, 40, 13), helpers.smooth(40, 14)])
         labels = torch.cat([torch.ones(40), torch.zeros(40)])
-        scores = spec(test, 64, seed=0, marked=marked_pool, clean=clean_pool, cnn_steps=60)
+        scores = spec(test, 64, seed=0, context=AttackContext(marked=marked_pool, clean=clean_pool, cnn_steps=60))
         assert scores.shape == (80,) and float(scores.min()) >= 0 and float(scores.max()) <= 1
         assert _accuracy(scores, labels) >= 0.95
 
@@ -44,15 +45,15 @@ class TestDetectors:
         pool = helpers.smooth(128, 21)
         test = helpers.smooth(200, 22)
         labels = (torch.arange(200) % 2).float()  # arbitrary labels on one distribution
-        scores = spec(test, 64, seed=0, marked=pool[:64], clean=pool[64:], cnn_steps=60)
+        scores = spec(test, 64, seed=0, context=AttackContext(marked=pool[:64], clean=pool[64:], cnn_steps=60))
         assert abs(_accuracy(scores, labels) - 0.5) < 0.15
 
     def test_reproducible_and_inputs_untouched(self, attack_id, helpers):
         spec = get_attack(attack_id)
         marked, clean, test = _planted(helpers, 16, 1), helpers.smooth(16, 2), helpers.smooth(10, 3)
         copies = [t.clone() for t in (marked, clean, test)]
-        a = spec(test, 8, seed=4, marked=marked, clean=clean, cnn_steps=10)
-        b = spec(test, 8, seed=4, marked=marked, clean=clean, cnn_steps=10)
+        a = spec(test, 8, seed=4, context=AttackContext(marked=marked, clean=clean, cnn_steps=10))
+        b = spec(test, 8, seed=4, context=AttackContext(marked=marked, clean=clean, cnn_steps=10))
         assert torch.equal(a, b)
         assert all(torch.equal(x, y) for x, y in zip((marked, clean, test), copies, strict=True))
 

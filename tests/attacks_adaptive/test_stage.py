@@ -102,7 +102,7 @@ class TestAdaptiveStage:
         reported = next(r for r in ctx.rows if r.attack == "averaging" and r.model == "g1" and r.param == 16
                         and r.metric == "psnr")
         assert reported.value == pytest.approx(float(psnr(attacked, images).mean()), rel=1e-6)
-        attacked = get_attack("surrogate_pgd")(images, 4, seed=ctx.preset.seed, surrogate_decoder=adv.decoder, steps=3)
+        attacked = get_attack("surrogate_pgd")(images, 4, seed=ctx.preset.seed, surrogate_decoder=adv.decoder, pgd_steps=3)
         reported = next(r for r in ctx.rows if r.attack == "surrogate_pgd" and r.model == "g1" and r.metric == "psnr")
         assert reported.value == pytest.approx(float(psnr(attacked, images).mean()), rel=1e-6)
         assert 20 * math.log10(255 / 4) <= reported.value  # within the L-inf budget

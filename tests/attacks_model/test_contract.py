@@ -9,25 +9,22 @@ import pytest
 import torch
 from torch import nn
 
+from fpbench.attacks.context import AttackContext
 from fpbench.attacks.registry import AttackKind, get_attack, load_all
 
 MODEL_IDS = sorted(i for i, s in load_all().items() if s.kind is AttackKind.MODEL)
 LATENT, OUT_SHAPE = 8, (2, 3, 8, 8)
 
 
-def context_for(attack_id: str, toy) -> dict:
-    """What the runner would pass as context, plus an unrelated key every attack must ignore."""
-    ctx: dict = {"unrelated_key": object()}
-    if attack_id == "weight_averaging":
-        ctx["other"] = toy.make(1)
-    if attack_id == "finetuning":
-        from fpbench.generators import GanConfig, build
+def context_for(attack_id: str, toy) -> AttackContext:
+    """One context for every attack, as the model-attack stage builds it (each attack takes only the fields
+    it declared); ``subject`` picks the model an attack is tried on."""
+    from fpbench.generators import GanConfig, build
 
-        torch.manual_seed(1)
-        ctx["data"] = torch.randint(0, 256, (8, 3, 16, 16), dtype=torch.uint8)
-        ctx["gan_config"] = GanConfig(resolution=16, width=4, latent_dim=LATENT, batch_size=4)
-        ctx["discriminator"] = build("dcgan", 16, LATENT, 4)[1]
-    return ctx
+    torch.manual_seed(1)
+    return AttackContext(data=torch.randint(0, 256, (8, 3, 16, 16), dtype=torch.uint8),
+                         gan_config=GanConfig(resolution=16, width=4, latent_dim=LATENT, batch_size=4),
+                         discriminator=build("dcgan", 16, LATENT, 4)[1], other_model=toy.make(1))
 
 
 def subject(attack_id: str, toy) -> tuple[nn.Module, tuple[int, ...]]:
@@ -58,7 +55,7 @@ class TestModelAttackContract:
         before = toy.state(g)
         ctx = context_for(attack_id, toy)
         for value in levels(attack_id, spec):
-            out = spec(g, value, seed=3, **ctx)
+            out = spec(g, value, seed=3, context=ctx)
             assert isinstance(out, nn.Module) and out is not g
             assert out.state_dict().keys() == before.keys()
             assert all(not m._forward_pre_hooks for m in out.modules()), "pruning hooks left behind"
@@ -73,28 +70,28 @@ class TestModelAttackContract:
             pytest.skip(f"{attack_id} has no neutral value")
         assert spec.grid[0] == spec.neutral, "grids start at the weakest level"
         g, _ = subject(attack_id, toy)
-        out = spec(g, spec.neutral, seed=5, **context_for(attack_id, toy))
+        out = spec(g, spec.neutral, seed=5, context=context_for(attack_id, toy))
         assert toy.same(toy.state(out), toy.state(g))
 
     def test_same_seed_same_result(self, attack_id, toy):
         spec = get_attack(attack_id)
         g, _ = subject(attack_id, toy)
         ctx = context_for(attack_id, toy)
-        a = spec(g, levels(attack_id, spec)[-1], seed=11, **ctx)
-        b = spec(g, levels(attack_id, spec)[-1], seed=11, **ctx)
+        a = spec(g, levels(attack_id, spec)[-1], seed=11, context=ctx)
+        b = spec(g, levels(attack_id, spec)[-1], seed=11, context=ctx)
         assert toy.same(toy.state(a), toy.state(b))
 
     def test_strongest_level_changes_the_model(self, attack_id, toy):
         spec = get_attack(attack_id)
         g, _ = subject(attack_id, toy)
-        out = spec(g, levels(attack_id, spec)[-1], seed=0, **context_for(attack_id, toy))
+        out = spec(g, levels(attack_id, spec)[-1], seed=0, context=context_for(attack_id, toy))
         assert not toy.same(toy.state(out), toy.state(g))
 
     @pytest.mark.parametrize("not_a_model", [None, "images", torch.rand(2, 3, 8, 8)])
     def test_non_model_input_is_a_clear_error(self, attack_id, toy, not_a_model):
         spec = get_attack(attack_id)
         with pytest.raises(ValueError, match=r"model attacks need a callable generator \(an nn.Module\), not"):
-            spec(not_a_model, spec.grid[-1], seed=0, **context_for(attack_id, toy))
+            spec(not_a_model, spec.grid[-1], seed=0, context=context_for(attack_id, toy))
 
     def test_out_of_domain_values_are_rejected(self, attack_id, toy):
         spec = get_attack(attack_id)
@@ -103,7 +100,7 @@ class TestModelAttackContract:
             if bad is None:
                 continue
             with pytest.raises(ValueError, match=spec.param):
-                spec(subject(attack_id, toy)[0], bad, seed=0, **context_for(attack_id, toy))
+                spec(subject(attack_id, toy)[0], bad, seed=0, context=context_for(attack_id, toy))
 
     def test_registry_entry_is_consistent(self, attack_id):
         spec = get_attack(attack_id)
@@ -119,7 +116,7 @@ class TestModelAttackContract:
         spec = get_attack(attack_id)
         ctx = context_for(attack_id, toy)
         with pytest.raises(ValueError, match="no Conv/ConvTranspose/Linear layers"):
-            spec(nn.Sequential(nn.ReLU()), spec.grid[-1], seed=0, **ctx)
+            spec(nn.Sequential(nn.ReLU()), spec.grid[-1], seed=0, context=ctx)
 
 
 class TestOnFpbenchGenerators:
@@ -133,9 +130,9 @@ class TestOnFpbenchGenerators:
 
         torch.manual_seed(0)
         g = build(arch, 16, LATENT, 4)[0].eval()
-        ctx = {"other": build(arch, 16, LATENT, 4)[0]} if attack_id == "weight_averaging" else {}
+        ctx = AttackContext(other_model=build(arch, 16, LATENT, 4)[0])
         spec = get_attack(attack_id)
-        out = spec(g, spec.grid[-1], seed=0, **ctx)
+        out = spec(g, spec.grid[-1], seed=0, context=ctx)
         with torch.no_grad():
             x = out.eval()(torch.randn(2, LATENT))
         assert x.shape == (2, 3, 16, 16) and torch.isfinite(x).all() and 0 <= x.min() and x.max() <= 1

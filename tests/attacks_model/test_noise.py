@@ -74,5 +74,5 @@ class TestWeightNoiseRelative:
         assert not torch.equal(a["0.weight"], c["0.weight"])
 
     def test_negative_ratio_is_rejected(self, generator):
-        with pytest.raises(ValueError, match="ratio must be >= 0"):
+        with pytest.raises(ValueError, match="std_fraction must be >= 0"):
             weight_noise_relative(generator, -1.0)

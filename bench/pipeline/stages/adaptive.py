@@ -47,6 +47,7 @@ from fpbench.attacks.adaptive.adversary import (
 )
 from fpbench.attacks.adaptive.detectability import amplitude_spectrum
 from fpbench.attacks.adaptive.regeneration import AutoencoderConfig
+from fpbench.attacks.context import AttackContext
 from fpbench.attacks.registry import AttackSpec
 from fpbench.cache import derive_key
 from fpbench.evaluation.measure import fingerprint_rows
@@ -64,9 +65,6 @@ from fpbench.spectra import SPECTRA_FILE, write_spectra
 KIND = "adaptive"
 VERSION = 1  # of this stage's code (adversary training, measurements)
 SSIM_SAMPLES = 100
-#: attacks that are handed the victim's true decoder (upper bounds); every other attack sees only the
-#: adversary's own models and observed images.
-WHITEBOX = frozenset({"whitebox_pgd"})
 
 
 @dataclass(frozen=True)
@@ -137,12 +135,15 @@ def _sources(ctx: RunContext, models: FingerprintModels, real: RealImages, zoo, 
     return sources
 
 
-def _context(spec: AttackSpec, adv: Adversary, models: FingerprintModels, pool: torch.Tensor, steps: int) -> dict:
-    context = {"surrogate_encoder": adv.encoder, "surrogate_decoder": adv.decoder, "autoencoder": adv.autoencoder,
-               "pool": pool, "steps": steps}
-    if spec.id in WHITEBOX:
-        context["decoder"] = models.decoder
-    return context
+def _context(adv: Adversary, models: FingerprintModels, source: Source, pgd_steps: int,
+             cnn_steps: int) -> AttackContext:
+    """What the adversary has against ``source``: its own codec and autoencoder, the other images it
+    observed, the detectability training pools, and the victim's decoder, which only attacks that declare
+    ``victim_decoder`` (the white-box upper bounds) are handed."""
+    marked, clean = source.detect_train if source.detect_train is not None else (None, None)
+    return AttackContext(surrogate_encoder=adv.encoder, surrogate_decoder=adv.decoder, autoencoder=adv.autoencoder,
+                         victim_decoder=models.decoder, pool=source.pool, marked=marked, clean=clean,
+                         pgd_steps=pgd_steps, cnn_steps=cnn_steps)
 
 
 def _stderr(values: torch.Tensor) -> float:
@@ -216,28 +217,29 @@ def run_adaptive(ctx: RunContext, models: FingerprintModels, real: RealImages, z
     new_rows: list[Row] = []
     for spec, grid in attack_grids(ctx, p.adaptive.attacks):
         for source in sources:
-            if spec.category == "detectability" and source.detect_train is None:
+            context = _context(adv, models, source, p.adaptive.pgd_steps, p.adaptive.cnn_steps)
+            if context.missing(spec.needs):  # e.g. detectability on a source without clean negatives
                 continue
             config = {"attack": (spec.id, spec.version, grid), "source": source.model, "alpha": p.alpha,
                       "seed": p.seed, "n": (p.adaptive.samples, p.adaptive.detect_test),
                       "steps": (p.adaptive.pgd_steps, p.adaptive.cnn_steps), "target": p.adaptive.target}
             key = ctx.key(KIND, VERSION, config, adversary=adv_key)
 
-            def measure(spec=spec, grid=grid, source=source) -> pd.DataFrame:
+            def measure(spec=spec, grid=grid, source=source, context=context) -> pd.DataFrame:
                 rows: list[Row] = []
                 for severity, value in enumerate(grid):
                     ctx.log(f"adaptive {spec.id} {spec.param}={value:g} on {source.model}")
+                    # the category says what is measured: a detector's scores, a forgery or a removal
                     if spec.category == "detectability":
-                        rows += _detectability_rows(spec, value, severity, source, p.seed, p.adaptive.cnn_steps)
+                        rows += _detectability_rows(spec, value, severity, source, p.seed, context)
                         continue
-                    context = _context(spec, adv, models, source.pool, p.adaptive.pgd_steps)
                     if spec.category == "forgery":
-                        forged = spec(innocent, value, seed=p.seed, **context)
+                        forged = spec(innocent, value, seed=p.seed, context=context)
                         rows += _forgery_rows(spec, value, severity, source, forged, innocent, models.decoder,
                                               registered, registered_ids.index(source.model), p.alpha, p.seed,
                                               ctx.device)
                     else:
-                        attacked = spec(source.images, value, seed=p.seed, **context)
+                        attacked = spec(source.images, value, seed=p.seed, context=context)
                         rows += _removal_rows(spec, value, severity, source, attacked, models.decoder, p.alpha,
                                               p.seed, ctx.device)
                 return to_frame(rows)
@@ -248,12 +250,11 @@ def run_adaptive(ctx: RunContext, models: FingerprintModels, real: RealImages, z
 
 
 def _detectability_rows(spec: AttackSpec, value: float, severity: int, source: Source, seed: int,
-                        cnn_steps: int) -> list[Row]:
-    marked, clean = source.detect_train
+                        context: AttackContext) -> list[Row]:
     test_marked, test_clean = source.detect_test
     test = torch.cat([test_marked, test_clean]).float() / 255
     labels = torch.cat([torch.ones(len(test_marked)), torch.zeros(len(test_clean))])
-    scores = spec(test, value, seed=seed, marked=marked, clean=clean, cnn_steps=cnn_steps)
+    scores = spec(test, value, seed=seed, context=context)
     return detection_scores_rows(scores, labels, method=METHOD, model=source.model, attack=spec.id, attack_kind=KIND,
                                  param=float(value), severity=severity, attack_version=spec.version, seed=seed)
 

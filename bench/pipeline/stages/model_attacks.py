@@ -4,6 +4,7 @@ reader sees whether the fingerprint dies before or after the model itself is rui
 
 from __future__ import annotations
 
+from fpbench.attacks.context import AttackContext
 from fpbench.evaluation.measure import Registered, match_rows
 from fpbench.fid import compute_fid
 from fpbench.fingerprint.checkpoint import FingerprintModels
@@ -19,18 +20,14 @@ from fpbench.results import row, rows_from_frame, to_frame
 VERSION = 1  # of this stage's measurement code
 
 
-def _context(attack_id: str, target: str, zoo: Zoo, real: RealImages, device: str) -> dict:
-    """What each model attack needs besides the model: a second model to average with, clean data
-    and the training config to fine-tune with."""
-    if attack_id == "weight_averaging":
-        arch = zoo.configs[target].arch
-        others = [g for g in zoo.fingerprinted_ids if g != target and zoo.configs[g].arch == arch]
-        if not others:
-            raise ValueError(f"weight_averaging needs a second fingerprinted {arch} generator in the zoo")
-        return {"other": zoo.generators[others[0]]}
-    if attack_id == "finetuning":
-        return {"data": real.train, "gan_config": zoo.configs[target], "device": device}
-    return {}
+def _context(target: str, zoo: Zoo, real: RealImages, device: str) -> AttackContext:
+    """Everything this stage can offer an attack on ``target``: clean real training images and the
+    generator's training config (to fine-tune with), the device, and a second fingerprinted generator of the
+    same architecture (to merge with) when the zoo has one. Each attack takes what it declared."""
+    arch = zoo.configs[target].arch
+    others = [g for g in zoo.fingerprinted_ids if g != target and zoo.configs[g].arch == arch]
+    return AttackContext(data=real.train, gan_config=zoo.configs[target], device=device,
+                         other_model=zoo.generators[others[0]] if others else None)
 
 
 def run_model_attacks(ctx: RunContext, models: FingerprintModels, real: RealImages, zoo: Zoo) -> None:
@@ -40,15 +37,19 @@ def run_model_attacks(ctx: RunContext, models: FingerprintModels, real: RealImag
     reference = real.reference.float() / 255
     grids = attack_grids(ctx, p.model_attacks.attacks)
     for target in targets:
+        context = _context(target, zoo, real, ctx.device)
         for spec, grid in grids:
-            context = _context(spec.id, target, zoo, real, ctx.device)
+            try:  # before any work: e.g. no second generator of the architecture to merge with
+                spec.check_context(context)
+            except ValueError as exc:
+                raise ValueError(f"model attack on {target}: {exc} (the zoo has no such thing for {target})") from None
             for severity, value in enumerate(grid):
                 key = ctx.key("model_attack", VERSION, {"attack": (spec.id, spec.version, value), "target": target,
                                                         "n_samples": p.zoo.n_samples, "alpha": p.alpha, "seed": p.seed})
 
                 def measure(spec=spec, value=value, severity=severity, context=context, target=target) -> object:
                     ctx.log(f"model attack {spec.id} {spec.param}={value:g} on {target}")
-                    attacked = spec(zoo.generators[target], value, seed=p.seed, **context)
+                    attacked = spec(zoo.generators[target], value, seed=p.seed, context=context)
                     images = to_uint8(sample(attacked, p.zoo.n_samples, seed=p.seed + 1))
                     bits = decode(models.decoder, images, device=ctx.device)
                     where = dict(attack=spec.id, attack_kind="model", param=float(value), severity=severity,
