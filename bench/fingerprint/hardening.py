@@ -55,7 +55,7 @@ def harden_decoder(encoder: torch.nn.Module, decoder: torch.nn.Module, images: t
     ``ema_decay`` > 0 returns the exponential moving average of the decoder's weights over the phase
     (``avg = decay * avg + (1 - decay) * w`` after every step, starting from the weights before it)
     instead of the last step's: the last step of a noisy phase is one draw, and on two quick zoos the
-    average of 0.98 left 5-47% fewer generated samples short of the attribution threshold (README)."""
+    average of 0.98 left 5-47% fewer generated samples short of the attribution threshold (docs/transfer.md)."""
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise ValueError(f"hardening steps must be an int >= 0, got {steps!r}")
     if blur_sigma < MIN_SIGMA or noise_std < 0:

@@ -5,7 +5,7 @@ fingerprint with probability 1/2 independently, so the number k of agreeing bits
 Binomial(n, 1/2) and the one-sided p-value is P(X >= k) = sum_{i>=k} C(n, i) / 2^n, computed exactly
 in log space so values like 1e-30 do not underflow.
 
-Decision rule (documented in the README): an image is "fingerprinted by model m" when its best
+Decision rule (documented in docs/method.md): an image is "fingerprinted by model m" when its best
 matching registered fingerprint has p-value < ``alpha / M`` (Bonferroni over the M registered
 fingerprints); otherwise it is "no match" (-1).
 """

@@ -6,7 +6,7 @@ with 2x upsample + 2x2 conv + skip concat; the last concat also takes the 6-chan
 -> 1x1 conv to 3 channels -> sigmoid (the paper's ``output="sigmoid"``: the whole image is
 re-synthesised).
 
-Deviations offered (documented in the README): the same network predicts a residual instead of the
+Deviations offered (documented in docs/method.md): the same network predicts a residual instead of the
 whole image. The paper's sigmoid head must learn to copy the image through the U-Net before it can hide
 anything, which on 2 CPU cores leaves PSNR near 25 dB.
 - ``output="residual"``: ``clamp(x + r, 0, 1)``;

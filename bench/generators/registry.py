@@ -42,7 +42,7 @@ def build(arch: str, resolution: int, latent_dim: int, width: int, discriminator
     """Build ``(G, D)`` for a registered architecture id, after checking the arguments.
 
     ``discriminator``: take D from this architecture instead of ``arch`` ("" = ``arch``'s own). Whether a
-    fingerprint transfers depends on D: G only learns what D can tell apart (README, "What moves transfer").
+    fingerprint transfers depends on D: G only learns what D can tell apart (docs/transfer.md, "What moves transfer").
     """
     factory = GENERATORS.get(arch)
     d_factory = GENERATORS.get(discriminator) if discriminator else None

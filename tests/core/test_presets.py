@@ -35,7 +35,7 @@ def test_plan_typos_fail_at_definition(field, value):
 
 
 def test_quick_zoo_pairs_the_resnet_with_a_strided_discriminator():
-    # the average-pooling ResNet D never teaches its G the fingerprint at CPU scale (README)
+    # the average-pooling ResNet D never teaches its G the fingerprint at CPU scale (docs/transfer.md)
     plans = {plan.id: plan for plan in PRESETS.get("quick").zoo.generators}
     assert plans["resnet-s1"].arch == "resnet" and plans["resnet-s1"].discriminator == "dcgan"
     schedules = {(plan.steps, plan.batch_size, plan.lr) for plan in plans.values() if plan.arch == "dcgan"}
