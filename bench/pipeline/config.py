@@ -10,8 +10,8 @@ A run config is what ``fpbench run`` executes and what keys every cached artifac
     evaluation:
       grids: {jpeg: [90, 70, 50]}
 
-Mappings merge key by key into what they extend (an entry of ``grids`` set to ``null`` is removed); lists and
-scalars replace. Unknown keys are errors that
+Mappings merge key by key into what they extend (an entry of ``grids`` set to ``null`` is removed; the grids
+of attacks a file takes out of the run go with them); lists and scalars replace. Unknown keys are errors that
 name the key, suggest the closest valid one and list them all; values are checked against the field's
 type (``fpbench config show quick`` prints a complete file to start from).
 """
@@ -347,6 +347,16 @@ def dump_yaml(config: RunConfig) -> str:
     return header + yaml.dump(typed, Dumper=_Dumper, sort_keys=False, width=110, allow_unicode=True)
 
 
+def _drop_inherited_grids(config: RunConfig, data: Mapping[str, Any]) -> RunConfig:
+    """Grids a file inherited for attacks it took out of the run go with them; grids it names itself
+    stay (and are refused by validation when their attack is not in the run)."""
+    evaluation = data.get("evaluation")
+    own = evaluation.get("grids") if isinstance(evaluation, Mapping) else None
+    own = set(own) if isinstance(own, Mapping) else set()
+    stale = [a for a in config.grids if a not in config.attack_ids() and a not in own]
+    return config.updated({"evaluation": {"grids": dict.fromkeys(stale)}}) if stale else config
+
+
 def load_config(path: str | Path, presets: Mapping[str, RunConfig] | None = None,
                 _seen: tuple[Path, ...] = ()) -> RunConfig:
     """The run config of a YAML file. ``extends`` names a preset (``presets``) or another file (relative
@@ -381,6 +391,6 @@ def load_config(path: str | Path, presets: Mapping[str, RunConfig] | None = None
         else:
             raise ConfigError(f"extends: unknown preset {parent!r}.{did_you_mean(parent, presets)} "
                               f"Presets: {', '.join(presets)}; or give a .yaml file")
-        return base.updated(data)
+        return _drop_inherited_grids(base.updated(data), data)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None

@@ -133,3 +133,13 @@ def test_run_config_from_show_is_the_presets(tmp_path, capsys, monkeypatch):
         with pytest.raises(SystemExit):
             main(["run", *args, "--out", str(tmp_path / "out")])
     assert len(ran) == 2 and config_hash(ran[0]) == config_hash(ran[1]) == config_hash(ALL["quick"])
+
+
+def test_grids_of_attacks_taken_out_go_with_them(tmp_path):
+    (tmp_path / "run.yaml").write_text("extends: smoke\nadaptive: {attacks: []}\nmodel_attacks: {attacks: [weight_noise]}\n",
+                                       encoding="utf-8")
+    got = load_config(tmp_path / "run.yaml", ALL)
+    assert set(got.grids) == {"gaussian_noise", "jpeg", "weight_noise"}
+    (tmp_path / "run.yaml").write_text("extends: smoke\nadaptive: {attacks: []}\n"
+                                       "evaluation: {grids: {overwrite: [1.0]}}\n", encoding="utf-8")
+    assert "overwrite" in load_config(tmp_path / "run.yaml", ALL).grids  # named by the file: validation refuses it
