@@ -102,7 +102,7 @@ def test_check_exits_1_and_names_the_rows_when_transfer_drops_beyond_its_toleran
     _, tolerance = load_reference("smoke")
     clean = [r["tolerance"] for r in tolerance["rows"]
              if r["model"] == LEARNED and r["metric"] == "bit_accuracy" and r["attack"] == "none"]
-    assert len(clean) == 1 and clean[0] < 0.15
+    assert len(clean) == 1 and clean[0] < 0.08  # 0.071 measured (README, "The CI gate")
     code, out = _lowered(tmp_path, clean[0] + 0.01)
     assert code == 1 and "FAILED" in out
     worse = [line for line in out.splitlines() if line.startswith("worse")]
