@@ -127,13 +127,15 @@ def coerce(df: pd.DataFrame) -> pd.DataFrame:
     for col in TEXT:
         if col in df:  # an all-empty text column reads from CSV as float NaN: fill it as objects
             df[col] = df[col].astype(object).where(df[col].notna(), "").astype(str)
+    empty = len(df) == 0  # no rows yet (a run that failed in its data stage): the schema's dtypes all the same
     for col in NUMERIC:
         if col in df:
-            df[col] = pd.to_numeric(df[col], errors="coerce").astype(float) if df[col].dtype != object else df[col]
+            df[col] = pd.to_numeric(df[col], errors="coerce").astype(float) if df[col].dtype != object or empty \
+                else df[col]
     for col in INTEGER:
-        if col in df and df[col].dtype != object:
+        if col in df and (df[col].dtype != object or empty):
             df[col] = df[col].astype("int64")
-    if "higher_is_better" in df and df["higher_is_better"].dtype != object:
+    if "higher_is_better" in df and (df["higher_is_better"].dtype != object or empty):
         df["higher_is_better"] = df["higher_is_better"].astype(bool)
     return df
 

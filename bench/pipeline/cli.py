@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,14 +33,82 @@ def _parse_grid(text: str) -> tuple[str, tuple[float, ...]]:
     return name.strip(), grid
 
 
+MAX_SEED = 2**32 - 1  # seeds are offset (RunConfig.with_seed) and fed to numpy, which takes 0..2^32-1
+
+
 def _parse_seeds(text: str) -> tuple[int, ...]:
     try:
         seeds = tuple(int(s) for s in text.split(",") if s.strip())
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"--seeds expects integers like 0,1,2, got {text!r}") from exc
-    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
-        raise argparse.ArgumentTypeError(f"--seeds expects distinct non-negative integers like 0,1,2, got {text!r}")
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0 or max(seeds) > MAX_SEED // 2:
+        raise argparse.ArgumentTypeError(f"--seeds expects distinct integers in 0..{MAX_SEED // 2} like 0,1,2, "
+                                         f"got {text!r}")
     return seeds
+
+
+def _parse_seed(text: str) -> int:
+    try:
+        seed = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seed expects one integer (several: --seeds 0,1,2), got {text!r}") from None
+    if not 0 <= seed <= MAX_SEED // 2:
+        raise argparse.ArgumentTypeError(f"--seed expects an integer in 0..{MAX_SEED // 2}, got {seed}")
+    return seed
+
+
+def _positive(flag: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag} expects a whole number >= 1, got {text!r}") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{flag} expects a whole number >= 1, got {value}")
+        return value
+
+    return parse
+
+
+def read_grid_file(path: Path) -> dict[str, tuple[float, ...]]:
+    """``{attack id: [numbers]}`` from a JSON grid file; anything else (a string, a bare number, null) is an
+    error naming the attack, not a grid read character by character."""
+    try:
+        loaded = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValueError(f"cannot read the grid file {path}: {exc.strerror or exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"the grid file {path} is not JSON ({exc.msg}, line {exc.lineno}): write "
+                         '{"jpeg": [90, 70, 50]}') from None
+    if not isinstance(loaded, dict):
+        raise ValueError(f"the grid file {path} must hold an object of attack id -> list of numbers, like "
+                         f'{{"jpeg": [90, 70, 50]}}; got a {type(loaded).__name__}')
+    grids = {}
+    for attack, values in loaded.items():
+        ok = isinstance(values, list) and values and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        if not ok:
+            raise ValueError(f"the grid file {path}: {attack!r} must be a non-empty list of numbers, like "
+                             f"[90, 70, 50]; got {values!r}")
+        grids[str(attack)] = tuple(float(v) for v in values)
+    return grids
+
+
+def check_output_folder(path: Path, what: str) -> Path:
+    """``path`` as a folder this process can write into (created if missing), or a ValueError saying why
+    not, before any work is done."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{what} {path} is a file, not a folder: give a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".fpbench-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ValueError(f"{what} {path} is not writable ({exc.strerror or exc}): give a folder you can write to") \
+            from None
+    return path
 
 
 def _load(name_or_file: str | Path):
@@ -76,19 +146,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
         preset = preset.with_seeds((args.seed,) if args.seed is not None else args.seeds)
     overrides = dict(preset.evaluation.grids)
     if args.grid_file:
-        loaded = json.loads(Path(args.grid_file).read_text())
-        overrides |= {k: tuple(float(x) for x in v) for k, v in loaded.items()}
+        overrides |= read_grid_file(args.grid_file)
     overrides |= dict(args.grid or [])
     if overrides != preset.evaluation.grids:
         preset = preset.updated({"evaluation": {"grids": overrides}})
-    if args.threads:
-        torch.set_num_threads(args.threads)
     if args.gan_workers is not None:
-        if args.gan_workers < 1:
-            raise SystemExit(f"--gan-workers must be >= 1, got {args.gan_workers}")
         preset = preset.updated({"zoo": {"workers": args.gan_workers}})
     check_config(preset)  # before any stage: a --grid outside the run, an unknown id, a missing generator
-    out = Path(args.out or f"runs/{preset.name}")
+    if args.device not in ("cpu", "cuda") and not args.device.startswith("cuda:"):
+        raise ValueError(f"--device must be cpu, cuda or cuda:N, got {args.device!r}")
+    if args.data is not None and not Path(args.data).is_dir():
+        raise ValueError(f"--data {args.data} is not a folder: give the folder of your images")
+    out = check_output_folder(Path(args.out or f"runs/{preset.name}"), "--out")
+    if args.cache_dir is not None and not args.no_cache:
+        check_output_folder(args.cache_dir, "--cache-dir")
+    if args.threads:
+        torch.set_num_threads(args.threads)
     outcome = run(preset, out, data_dir=args.data, device=args.device,
                   cache=ArtifactCache(args.cache_dir, enabled=not args.no_cache), progress=not args.quiet)
     print(summary_table(outcome.results))
@@ -154,6 +227,7 @@ def _cmd_update_reference(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fpbench", description="Benchmark artificial fingerprints in generative models.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="run a benchmark preset end to end")
@@ -162,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, help="folder of your own images (PNG/JPEG/WebP); default: built-in photos")
     p.add_argument("--out", type=Path, help="output folder (default runs/PRESET)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
-    p.add_argument("--seed", type=int, help="run one repeat with this seed (default: the preset's seeds)")
+    p.add_argument("--seed", type=_parse_seed, help="run one repeat with this seed (default: the preset's seeds)")
     p.add_argument("--seeds", type=_parse_seeds, metavar="A,B,...",
                    help="repeat everything that depends on the seed (fingerprint, generators, sampling, attacks) "
                         "for each seed; results.csv gets per-seed rows and aggregates (seed -1) with 95%% t-intervals")
@@ -171,8 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grid", type=_parse_grid, action="append", metavar="ATTACK=V1,V2",
                    help="override an attack's severity grid (repeatable)")
     p.add_argument("--grid-file", type=Path, help="JSON file {attack_id: [values]} of grid overrides")
-    p.add_argument("--threads", type=int, help="torch CPU threads")
-    p.add_argument("--gan-workers", type=int, help="processes training generators side by side on CPU, "
+    p.add_argument("--threads", type=_positive("--threads"), help="torch CPU threads (>= 1)")
+    p.add_argument("--gan-workers", type=_positive("--gan-workers"), help="processes training generators side by side on CPU, "
                    "sharing the threads (default: the preset's, 1 in every shipped preset)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_run)
@@ -217,12 +291,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The error boundary: an expected failure (a bad input, an OS error, a bad card, a corrupt file)
+    is one line, ``fpbench: error: ...``, and exit code 2; ``--debug`` shows the traceback instead."""
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (UnknownIdError, ValueError, FileNotFoundError) as exc:
-        print(f"fpbench: error: {exc}", file=sys.stderr)
+    except (UnknownIdError, ValueError, OSError) as exc:
+        if args.debug:
+            raise
+        print(f"fpbench: error: {_describe(exc)}", file=sys.stderr)
         return 2
+    except Exception:  # a bug: say so, with the traceback (which a user can file)
+        traceback.print_exc()
+        print("fpbench: internal error (a bug: please report it with the traceback above)", file=sys.stderr)
+        return 3
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"{exc.strerror}{where}: check the path and its permissions"
+    return str(exc)
 
 
 if __name__ == "__main__":

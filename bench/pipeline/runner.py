@@ -1,13 +1,17 @@
-"""The runner: walks the stages of a preset and writes results.csv, manifest.json and the report.
+"""The runner: walks the stages of a run config and writes results.csv, manifest.json and the report.
 
-Every stage caches what it computes (keyed by its config hash), so an interrupted run resumes and a
-warm rerun takes seconds. results.csv and manifest.json are written atomically at the end of each
-stage, so nothing already measured is lost if a later stage fails.
+Every stage caches what it computes (keyed by everything it consumes), so an interrupted run resumes and a
+warm rerun takes seconds. A run works in ``OUT/partial/``: results.csv and manifest.json are written there
+atomically after every stage (its manifest says ``running``, then ``failed`` with the error and the
+warnings so far), and only a complete run's files (results, manifest, report, tables, plots) are moved
+into ``OUT``. A failed or killed rerun therefore leaves the previous complete run in ``OUT`` as it was.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import shutil
 import sys
 import time
 import warnings
@@ -21,7 +25,7 @@ from fpbench.atomic import write_json_atomic
 from fpbench.attacks.registry import ATTACKS, load_all
 from fpbench.cache import ArtifactCache
 from fpbench.evaluation.summary import robustness_auc_rows
-from fpbench.pipeline.config import RunConfig
+from fpbench.pipeline.config import ConfigError, RunConfig
 from fpbench.pipeline.manifest import build_manifest
 from fpbench.pipeline.stages.adaptive import run_adaptive
 from fpbench.pipeline.stages.baselines import run_baselines
@@ -31,10 +35,11 @@ from fpbench.pipeline.stages.fingerprint import evaluate_data, fingerprint_model
 from fpbench.pipeline.stages.generators import evaluate_zoo, gan_config, train_zoo
 from fpbench.pipeline.stages.image_attacks import run_image_attacks
 from fpbench.pipeline.stages.model_attacks import run_model_attacks
-from fpbench.pipeline.validate import check_config
+from fpbench.pipeline.validate import check_config, data_problems
 from fpbench.reports import render_run
 from fpbench.results import AGGREGATE_SEED, to_frame, write_results
 from fpbench.seeds import aggregate_over_seeds
+from fpbench.spectra import SPECTRA_FILE
 
 
 @dataclass(frozen=True)
@@ -61,10 +66,16 @@ def attack_descriptions(attack_ids) -> dict[str, dict]:
             for a in sorted(set(attack_ids)) if a in ATTACKS and (spec := ATTACKS.get(a))}
 
 
-def _flush(ctx: RunContext, preset: RunConfig, data_source: str, started: float) -> tuple[pd.DataFrame, dict]:
+PARTIAL = "partial"  # OUT/partial/: the run in progress, or the last one that failed
+#: what a run writes into OUT; a complete run replaces them all, so nothing of an older run stays beside it
+RUN_OUTPUTS = ("results.csv", "manifest.json", "report.md", "report.html", "tables", "plots", SPECTRA_FILE)
+
+
+def _flush(ctx: RunContext, preset: RunConfig, data_source: str, started: float,
+           status: str = "running") -> tuple[pd.DataFrame, dict]:
     df = to_frame(ctx.rows)
     write_results(df, ctx.out / "results.csv")
-    extra = {"wall_seconds": round(time.perf_counter() - started, 3), "cache_hits": ctx.cache.hits,
+    extra = {"status": status, "wall_seconds": round(time.perf_counter() - started, 3), "cache_hits": ctx.cache.hits,
              "cache_misses": ctx.cache.misses, "cache_dir": str(ctx.cache.root), "fid_extractor": ctx.fid_extractor,
              "lineage": ctx.lineage, "attacks": attack_descriptions(df["attack"]) if len(df) else {}, **ctx.notes}
     manifest = build_manifest(preset, device=ctx.device, data_source=data_source,
@@ -80,16 +91,56 @@ def run(preset: RunConfig, out: str | Path, *, data_dir: str | Path | None = Non
     (``robustness_auc``) and, with several seeds, aggregate rows (``seed`` = -1). Warnings raised by the
     stages (small samples, a fidelity loss that never switched on, skipped files) are printed and kept in
     the manifest. The caller's torch RNG state is left as it was."""
+    out = Path(out)
     with warnings.catch_warnings(record=True) as caught, torch.random.fork_rng(devices=[]):
         warnings.simplefilter("always")
-        outcome = _run(preset, out, data_dir=data_dir, device=device, cache=cache, progress=progress)
-    messages = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
-    if messages:
-        for message in messages:
-            print(f"[fpbench] warning: {message}", file=sys.stderr)
-        outcome.manifest["warnings"] = messages
-        write_json_atomic(outcome.out / "manifest.json", outcome.manifest)
+        try:
+            outcome = _run(preset, out, data_dir=data_dir, device=device, cache=cache, progress=progress)
+        except BaseException as exc:
+            _record_failure(out / PARTIAL, exc, _messages(caught))
+            raise
+    messages = _messages(caught)
+    for message in messages:
+        print(f"[fpbench] warning: {message}", file=sys.stderr)
+    outcome.manifest["warnings"] = messages
+    write_json_atomic(outcome.out / "manifest.json", outcome.manifest)
     return outcome
+
+
+def _messages(caught: list[warnings.WarningMessage]) -> list[str]:
+    return sorted({f"{w.category.__name__}: {w.message}" for w in caught})
+
+
+def _record_failure(staging: Path, exc: BaseException, messages: list[str]) -> None:
+    """Mark the partial run failed, with the error and the warnings so far (a run that failed before it
+    had a folder leaves nothing)."""
+    path = staging / "manifest.json"
+    if not path.is_file():
+        return
+    import json
+
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest |= {"status": "failed", "error": f"{type(exc).__name__}: {exc}", "warnings": messages}
+    write_json_atomic(path, manifest)
+
+
+def _promote(staging: Path, out: Path) -> None:
+    """Move a complete run from ``staging`` into ``out``: every file and folder it wrote replaces the one of
+    the same name (each file by an atomic rename), the manifest last, then ``staging`` goes."""
+    for name in RUN_OUTPUTS:  # an older run's output this run did not write (its spectra, a table)
+        stale = out / name
+        if not (staging / name).exists() and stale.exists():
+            shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
+    items = sorted(staging.iterdir(), key=lambda p: p.name == "manifest.json")
+    for item in items:
+        target = out / item.name
+        if item.is_dir():
+            if target.is_dir():
+                shutil.rmtree(target)
+            os.replace(item, target)
+        else:
+            os.replace(item, target)
+    staging.rmdir()
 
 
 def _run(preset: RunConfig, out: str | Path, *, data_dir: str | Path | None, device: str,
@@ -100,12 +151,20 @@ def _run(preset: RunConfig, out: str | Path, *, data_dir: str | Path | None, dev
     for repeat in repeats:  # a bad plan fails now, not after the fingerprint stage
         for plan in repeat.zoo.generators:
             gan_config(plan, repeat.resolution)
-    ctx = RunContext.start(repeats[0], cache or ArtifactCache(), Path(out), device=_check_device(device),
+    staging = Path(out) / PARTIAL
+    ctx = RunContext.start(repeats[0], cache or ArtifactCache(), staging, device=_check_device(device),
                            data_dir=Path(data_dir) if data_dir else None, progress=progress)
-    ctx.out.mkdir(parents=True, exist_ok=True)
+    if staging.exists():
+        shutil.rmtree(staging)  # the leftovers of a failed run: this run replaces them
+    staging.mkdir(parents=True)
+    _flush(ctx, preset, str(data_dir or "built-in"), started)  # a run that fails from here on says so
     torch.manual_seed(preset.data.seed)
     with ctx.stage("data"):
         real = load_real_images(ctx)
+    _flush(ctx, preset, real.source, started)
+    problems = data_problems(preset, len(real.train), len(real.test), len(real.holdout))
+    if problems:  # before the fingerprint stage
+        raise ConfigError(f"the data ({real.source}) cannot feed run config {preset.name!r}:\n- " + "\n- ".join(problems))
     shared = dict(ctx.lineage)
     for i, repeat in enumerate(repeats):
         if len(repeats) > 1:
@@ -117,10 +176,11 @@ def _run(preset: RunConfig, out: str | Path, *, data_dir: str | Path | None, dev
     if len(repeats) > 1:
         ctx.rows += aggregate_over_seeds(to_frame(ctx.rows))
     with ctx.stage("report"):
-        _flush(ctx, preset, real.source, started)
-        _render(ctx)
-    df, manifest = _flush(ctx, preset, real.source, started)
-    return RunOutcome(ctx.out, df, manifest)
+        _flush(ctx, preset, real.source, started, status="complete")
+        render_run(staging)
+    df, manifest = _flush(ctx, preset, real.source, started, status="complete")
+    _promote(staging, Path(out))
+    return RunOutcome(Path(out), df, manifest)
 
 
 def _run_seed(ctx: RunContext, real: RealImages, preset: RunConfig, started: float) -> None:
@@ -154,10 +214,6 @@ def _run_seed(ctx: RunContext, real: RealImages, preset: RunConfig, started: flo
         with ctx.stage("adaptive"):
             run_adaptive(ctx, models, real, zoo)
         _flush(ctx, preset, real.source, started)
-
-
-def _render(ctx: RunContext) -> None:
-    render_run(ctx.out)
 
 
 def summary_table(df: pd.DataFrame, max_rows: int = 30) -> str:

@@ -58,6 +58,37 @@ def config_problems(config: RunConfig) -> list[str]:
     return problems
 
 
+def data_problems(config: RunConfig, n_train: int, n_test: int, n_holdout: int) -> list[str]:
+    """What the run's stages would lack with this many images, checked when the data is loaded, before
+    the fingerprint stage: the adversary's pools (held-out photos; generator samples the adaptive stage
+    does not attack) must hold as many images as an attack's grid draws from them."""
+    load_all()
+    problems = []
+    if n_train < 2 or n_test < 2:
+        problems.append(f"the data has {n_train} training and {n_test} test images; every run needs at least 2 "
+                        "of each: give a folder with more images")
+    if not config.adaptive.attacks:
+        return problems
+    if n_holdout == 0:
+        return problems + ["the adaptive attacks need held-out images (the adversary's own data), and the data "
+                           "has none: give more images, or drop adaptive.attacks"]
+    generated = any(plan.fingerprinted for plan in config.zoo.generators)
+    for attack_id in config.adaptive.attacks:
+        spec = ATTACKS.get(attack_id)
+        if not {"pool", "marked"} & set(spec.needs):
+            continue
+        pools = {"the held-out photos": n_holdout}
+        if generated:  # what the adaptive stage does not attack (pool) or test the detector on (marked)
+            kept = config.adaptive.samples if "pool" in spec.needs else config.adaptive.detect_test
+            pools["the attacked generator's other samples"] = config.zoo.n_samples - kept
+        drawn = max(config.grids.get(attack_id, spec.grid))
+        for pool, size in pools.items():
+            if drawn > size:
+                problems.append(f"adaptive attack {attack_id} draws up to {drawn:g} images ({spec.param}) from "
+                                f"{pool}, which hold {size}: lower evaluation.grids.{attack_id} or give more images")
+    return problems
+
+
 def check_config(config: RunConfig) -> RunConfig:
     """``config`` unchanged, or a :class:`ConfigError` listing every problem."""
     problems = config_problems(config)
