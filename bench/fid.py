@@ -1,16 +1,19 @@
-"""FID through clean-fid, with the standard Inception when its weights are on disk and a documented
-offline extractor otherwise. Nothing here downloads.
+"""FID through clean-fid, with the standard Inception when its verified weights are on disk and a
+documented offline extractor otherwise. Nothing here downloads.
 
 Extractors (ids go into the manifest and table headers; one is never reported as the other):
 
 - ``"inception"``: clean-fid's TorchScript Inception-V3 (pool3, 2048-d) in clean-fid's "clean" mode
-  (PIL bicubic resize to 299x299 in float). Used only when ``inception-2015-12-05.pt`` already lies
-  where clean-fid looks for it: ``/tmp`` (``./`` on Windows) -- clean-fid hard-codes that folder
-  rather than asking ``tempfile`` (``cleanfid/features.py::feature_extractor``).
+  (PIL bicubic resize to 299x299 in float). Its weights ``inception-2015-12-05.pt`` are read only from
+  fpbench's own cache folder, ``<cache root>/weights/`` (:func:`inception_weights_path`; the root is
+  ``$FPBENCH_CACHE_DIR`` or ``~/.cache/fpbench``), never from clean-fid's ``/tmp``, where anyone can plant a
+  file. Before use the file's SHA-256 must equal :data:`INCEPTION_SHA256`; a file that differs is an
+  error (:class:`InceptionWeightsMismatch`), never silently replaced by another extractor.
 - ``"random-conv-v1"``: a fixed random-weight conv net, see :class:`RandomConvV1`. Needs no download.
   Its numbers are NOT comparable with Inception FIDs or with published FIDs; they rank models against
   each other on the same data and resolution.
-- ``"auto"``: ``"inception"`` if the weights file exists, else ``"random-conv-v1"``.
+- ``"auto"``: ``"inception"`` if the weights file exists (and verifies: a bad file raises), else
+  ``"random-conv-v1"``.
 
 Images are quantised to uint8 first (as if saved as PNG, which is what clean-fid's folder mode sees),
 for both extractors. The distance itself is clean-fid's ``fid_from_feats`` (means and ``np.cov``
@@ -19,7 +22,7 @@ covariances, then ``||mu1 - mu2||^2 + Tr(S1 + S2 - 2 sqrtm(S1 S2))`` with scipy'
 
 from __future__ import annotations
 
-import platform
+import hashlib
 import warnings
 from pathlib import Path
 from typing import Protocol
@@ -29,9 +32,15 @@ import torch
 import torch.nn.functional as F
 from scipy.linalg import LinAlgWarning
 
+from fpbench.cache import default_root
 from fpbench.registry import Registry
 
 INCEPTION_FILENAME = "inception-2015-12-05.pt"
+INCEPTION_URL = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/" + INCEPTION_FILENAME
+# SHA-256 of the file at INCEPTION_URL (StyleGAN2-ADA's metrics release, what clean-fid downloads; clean-fid
+# itself checks nothing). k-diffusion pins the same digest for the same URL (k_diffusion/evaluation.py,
+# InceptionV3FeatureExtractor), as do other evaluation code bases that verify their download.
+INCEPTION_SHA256 = "f58cb9b6ec323ed63459aa4fb441fe750cfe39fafad6da5cb504a16f19e958f4"
 
 
 class FeatureExtractor(Protocol):
@@ -47,13 +56,51 @@ class InceptionWeightsMissing(FileNotFoundError):
     """clean-fid's Inception weights are not on disk (and fpbench never downloads them)."""
 
 
+class InceptionWeightsMismatch(ValueError):
+    """A file named like clean-fid's Inception weights holds something else (corrupt, another version or
+    planted); fpbench refuses to compute FIDs with it."""
+
+
 def inception_weights_path() -> Path:
-    """Where clean-fid looks for its Inception weights before it would download them."""
-    return Path("./" if platform.system() == "Windows" else "/tmp") / INCEPTION_FILENAME
+    """The one place fpbench reads Inception weights from: ``<cache root>/weights/inception-2015-12-05.pt``
+    (:func:`fpbench.cache.default_root`; set ``FPBENCH_CACHE_DIR`` to move it)."""
+    return default_root() / "weights" / INCEPTION_FILENAME
 
 
 def inception_available() -> bool:
+    """Whether the weights file exists (whether it verifies is :func:`verify_inception_weights`'s call)."""
     return inception_weights_path().is_file()
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify_inception_weights() -> Path:
+    """The weights file's path once its SHA-256 equals :data:`INCEPTION_SHA256`.
+
+    Raises :class:`InceptionWeightsMissing` if there is no file and :class:`InceptionWeightsMismatch`
+    (naming the file, both digests and the fix) if it holds anything else."""
+    path = inception_weights_path()
+    if not path.is_file():
+        raise InceptionWeightsMissing(
+            f"clean-fid's Inception weights are not at {path} and fpbench never downloads them. "
+            f"Download {INCEPTION_URL} (SHA-256 {INCEPTION_SHA256}) to that path yourself, "
+            "or use extractor='random-conv-v1' (offline, not comparable with Inception FIDs)."
+        )
+    actual = _sha256_file(path)
+    if actual != INCEPTION_SHA256:
+        raise InceptionWeightsMismatch(
+            f"{path} is not clean-fid's Inception weights: its SHA-256 is {actual}, expected "
+            f"{INCEPTION_SHA256}. fpbench will not let an unknown file decide FIDs. Fix: delete it and "
+            f"download {INCEPTION_URL} there again (check it with `sha256sum`), or delete it and use "
+            "extractor='random-conv-v1' (offline, not comparable with Inception FIDs)."
+        )
+    return path
 
 
 def _to_uint8_levels(images: torch.Tensor) -> torch.Tensor:
@@ -68,13 +115,7 @@ class InceptionClean:
     dim = 2048
 
     def __init__(self, device: str | torch.device = "cpu", batch_size: int = 32) -> None:
-        path = inception_weights_path()
-        if not path.is_file():
-            raise InceptionWeightsMissing(
-                f"clean-fid's Inception weights are not at {path} and fpbench never downloads them. "
-                f"Copy {INCEPTION_FILENAME} (from the StyleGAN2-ADA metrics release that clean-fid uses) "
-                "there, or use extractor='random-conv-v1' (offline, not comparable with Inception FIDs)."
-            )
+        path = verify_inception_weights()
         from cleanfid.inception_torchscript import InceptionV3W
         from cleanfid.resize import build_resizer
 
@@ -158,23 +199,26 @@ FEATURE_EXTRACTORS.add(RandomConvV1.id, RandomConvV1)
 
 def resolve_extractor(extractor: str = "auto") -> str:
     """``"auto"`` -> ``"inception"`` if its weights are on disk, else ``"random-conv-v1"``; other ids
-    are checked against :data:`FEATURE_EXTRACTORS` (with a "did you mean")."""
+    are checked against :data:`FEATURE_EXTRACTORS` (with a "did you mean").
+
+    Weights that are on disk but fail verification raise :class:`InceptionWeightsMismatch`: a broken
+    Inception file never quietly turns a run's FIDs into random-conv-v1 numbers."""
     if extractor == "auto":
-        return InceptionClean.id if inception_available() else RandomConvV1.id
+        if not inception_available():
+            return RandomConvV1.id
+        verify_inception_weights()
+        return InceptionClean.id
     FEATURE_EXTRACTORS.get(extractor)
     return extractor
 
 
 def extractor_key(extractor: str) -> str:
     """What a cached FID depends on besides the images: the extractor id and, for Inception, a hash of
-    the weights file it reads."""
+    the (verified) weights file it reads."""
     extractor = resolve_extractor(extractor)
     if extractor != InceptionClean.id:
         return extractor
-    import hashlib
-
-    with open(inception_weights_path(), "rb") as fh:
-        return f"{extractor}:{hashlib.file_digest(fh, 'sha256').hexdigest()[:16]}"
+    return f"{extractor}:{_sha256_file(verify_inception_weights())[:16]}"
 
 
 def get_extractor(extractor: str = "auto", *, device: str | torch.device = "cpu") -> FeatureExtractor:

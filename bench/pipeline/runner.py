@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from fpbench.atomic import write_json_atomic
+from fpbench.atomic import make_dirs, write_json_atomic
 from fpbench.attacks.registry import ATTACKS, load_all
 from fpbench.cache import ArtifactCache
 from fpbench.evaluation.summary import robustness_auc_rows
@@ -156,7 +156,7 @@ def _run(preset: RunConfig, out: str | Path, *, data_dir: str | Path | None, dev
                            data_dir=Path(data_dir) if data_dir else None, progress=progress)
     if staging.exists():
         shutil.rmtree(staging)  # the leftovers of a failed run: this run replaces them
-    staging.mkdir(parents=True)
+    make_dirs(staging)
     _flush(ctx, preset, str(data_dir or "built-in"), started)  # a run that fails from here on says so
     torch.manual_seed(preset.data.seed)
     with ctx.stage("data"):

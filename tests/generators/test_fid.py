@@ -1,3 +1,4 @@
+import hashlib
 import warnings
 
 import numpy as np
@@ -27,8 +28,9 @@ def _reference_frechet(fa: np.ndarray, fb: np.ndarray) -> float:
 
 @pytest.fixture
 def no_inception(monkeypatch, tmp_path):
-    monkeypatch.setattr(fid, "inception_weights_path", lambda: tmp_path / fid.INCEPTION_FILENAME)
-    return tmp_path / fid.INCEPTION_FILENAME
+    """An empty cache root: the weights path fpbench trusts holds no file."""
+    monkeypatch.setenv("FPBENCH_CACHE_DIR", str(tmp_path))
+    return tmp_path / "weights" / fid.INCEPTION_FILENAME
 
 
 class TestFrechetDistance:
@@ -124,15 +126,17 @@ class TestExtractorChoice:
         with pytest.raises(UnknownIdError, match="Did you mean"):
             fid.resolve_extractor("random-conv-v2")
 
-    def test_default_location_is_clean_fid_s(self):
+    def test_weights_file_keeps_clean_fid_s_name(self):
         assert fid.inception_weights_path().name == "inception-2015-12-05.pt"
 
-    def test_inception_path_with_weights_present(self, no_inception):
-        # a stand-in TorchScript file with clean-fid's interface: checks the wiring (lookup, clean
-        # resize to 299, no download), not Inception itself
+    def test_inception_path_with_weights_present(self, no_inception, monkeypatch):
+        # a stand-in TorchScript file with clean-fid's interface: checks the wiring (lookup, checksum,
+        # clean resize to 299, no download), not Inception itself; the expected digest is the stand-in's
+        no_inception.parent.mkdir(parents=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # torch.jit.script is deprecated in torch 2.14
             torch.jit.script(_FakeInceptionLayers()).save(str(no_inception))
+        monkeypatch.setattr(fid, "INCEPTION_SHA256", hashlib.sha256(no_inception.read_bytes()).hexdigest())
         assert fid.resolve_extractor("auto") == "inception"
         x = _smooth_images(3)
         feats, fx_id = fid.extract_features(x, "auto")
