@@ -1,0 +1,69 @@
+"""The paper's method as a :class:`FingerprintMethod`: Yu et al.'s learned encoder/decoder
+(``fpbench.fingerprint``), trained by ``fit`` with a :class:`FingerprintTrainConfig`."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from fpbench.fingerprint.checkpoint import FingerprintModels
+from fpbench.fingerprint.embedding import decode_logits, embed
+from fpbench.fingerprint.nets import FingerprintDecoder, FingerprintEncoder
+from fpbench.fingerprint.training import FingerprintTrainConfig, train_fingerprint
+from fpbench.methods.base import FingerprintMethod, MethodError
+from fpbench.methods.registry import register_method
+
+
+@register_method("artificial_fingerprint")
+class ArtificialFingerprint(FingerprintMethod):
+    """Yu et al. (ICCV 2021): a learned encoder stamps the bits, a learned decoder reads them back.
+    Options: the fields of :class:`FingerprintTrainConfig` (``steps``, ``target_psnr``, ...)."""
+
+    id = "artificial_fingerprint"
+    learned = True
+
+    def __init__(self, n_bits: int, resolution: int, **options: Any) -> None:
+        super().__init__(n_bits, resolution)
+        try:
+            self.train_config = FingerprintTrainConfig(n_bits=n_bits, resolution=resolution, **options)
+        except TypeError as exc:  # an unknown option
+            known = ", ".join(f.name for f in dataclasses.fields(FingerprintTrainConfig))
+            raise MethodError(f"{self.id}: {exc}; options are {known}") from None
+        self.models = FingerprintModels(FingerprintEncoder(n_bits, resolution, self.train_config.output),
+                                        FingerprintDecoder(n_bits, resolution))
+        self.fitted = False
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return {**super().config, "train": dataclasses.asdict(self.train_config)}
+
+    def fit(self, images: torch.Tensor, *, seed: int = 0, progress: bool = False) -> ArtificialFingerprint:
+        self.check_images(images, exact=True)
+        if images.dtype != torch.uint8:
+            raise MethodError(f"{self.id}: fit takes uint8 images (as files hold them), got {images.dtype}")
+        cfg = dataclasses.replace(self.train_config, seed=self.train_config.seed + seed)
+        self.models = train_fingerprint(images, cfg, progress=progress).models
+        self.fitted = True
+        return self
+
+    def embed(self, images: torch.Tensor, fingerprints: torch.Tensor) -> torch.Tensor:
+        x = self.check_images(images, exact=True)
+        return embed(self.models.encoder, x, self.check_fingerprints(fingerprints, len(x)))
+
+    def decode(self, images: torch.Tensor) -> torch.Tensor:
+        x = self.check_images(images, exact=False)
+        return torch.sigmoid(decode_logits(self.models.decoder, x))
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        state = {f"encoder.{k}": v for k, v in self.models.encoder.state_dict().items()}
+        state |= {f"decoder.{k}": v for k, v in self.models.decoder.state_dict().items()}
+        return state | {"strength": torch.tensor(float(self.models.encoder.strength))}
+
+    def load_state_dict(self, state: Mapping[str, torch.Tensor]) -> None:
+        for part, net in (("encoder", self.models.encoder), ("decoder", self.models.decoder)):
+            net.load_state_dict({k[len(part) + 1:]: v for k, v in state.items() if k.startswith(part + ".")})
+        self.models.encoder.strength = float(state["strength"])
+        self.fitted = True
