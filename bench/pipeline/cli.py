@@ -2,6 +2,7 @@
 
     fpbench run [--preset NAME | --config FILE] [--data DIR] [--out DIR] [--device cpu|cuda] [--seeds A,B,...]
     fpbench config show NAME|FILE                  (a preset or config file as a complete YAML file)
+    fpbench methods                                (built-in methods and installed plug-ins)
     fpbench attacks [--kind image|model|adaptive]
     fpbench report RUN_DIR
     fpbench compare RUN_A RUN_B
@@ -170,6 +171,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_methods(args: argparse.Namespace) -> int:
+    from fpbench.methods import all_methods
+
+    registry = all_methods()
+    print(f"{'id':<34} {'kind':<9} from")
+    for method_id, factory in registry.items():
+        kind = "learned" if getattr(factory, "learned", False) else "classical"
+        origin = getattr(factory, "__module__", "?")
+        print(f"{method_id:<34} {kind:<9} {origin}")
+    return 0
+
+
 def _cmd_attacks(args: argparse.Namespace) -> int:
     from fpbench.attacks.registry import load_all
 
@@ -256,6 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
     show = config_sub.add_parser("show", help="print a preset (or a config file, resolved) as a loadable YAML file")
     show.add_argument("name", help="smoke, quick, paper, or a .yaml file")
     show.set_defaults(func=_cmd_config_show)
+
+    p = sub.add_parser("methods", help="list the fingerprinting methods (built-in and installed plug-ins)")
+    p.set_defaults(func=_cmd_methods)
 
     p = sub.add_parser("attacks", help="list the attack registry")
     p.add_argument("--kind", choices=("image", "model", "adaptive"))
