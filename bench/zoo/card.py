@@ -9,6 +9,10 @@ Fields: ``id`` (str), ``fingerprint`` (a quoted string of 0/1), ``n_bits`` (int,
   ``latent_dim`` attribute, mapping ``B x latent_dim`` to ``B x 3 x R x R`` in [0, 1]) or a sampler
   ``(n, seed) -> float n x 3 x R x R in [0, 1]``.
 
+A card is data, checked before use: at most :data:`MAX_CARD_BYTES`, UTF-8, and no YAML anchors or
+aliases (``&name`` / ``*name``; a few lines of them expand into gigabytes). ``callable:`` runs code from
+the named module with your privileges, as a pytest plugin does: load cards only from people you trust.
+
 Example (YAML; quote the fingerprint, or YAML reads ``0110`` as a number)::
 
     id: stylegan2-celeba-fp42
@@ -34,6 +38,26 @@ class ModelCardError(ValueError):
     """A model card that cannot be used; the message says which field and why."""
 
 
+MAX_CARD_BYTES = 64 * 1024  # a card is a handful of fields; anything larger is a wrong file or an attack
+
+
+class _AliasRefused(yaml.YAMLError):
+    def __init__(self, mark: yaml.Mark | None) -> None:
+        super().__init__()
+        self.line = mark.line + 1 if mark is not None else None
+
+
+class _CardLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses anchors and aliases: nested aliases ("billion laughs") turn a
+    1 KB file into a structure that takes gigabytes to print or walk, and a card never needs them."""
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise _AliasRefused(event.start_mark)
+        return super().compose_node(parent, index)
+
+
 REQUIRED = ("id", "fingerprint", "n_bits", "resolution")
 SOURCES = ("folder", "callable")
 OPTIONAL = ("description",)
@@ -56,13 +80,35 @@ class ModelCard:
 
 
 def _read(path: Path) -> dict[str, Any]:
-    if not path.is_file():
+    if not path.exists():
         raise ModelCardError(f"model card {path} does not exist")
-    text = path.read_text(encoding="utf-8")
+    if not path.is_file():
+        raise ModelCardError(f"model card {path} is not a regular file; pass the card's .yaml/.json file")
     try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise ModelCardError(f"model card {path} is not valid {path.suffix[1:].upper() or 'YAML'}: {exc}") from exc
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_CARD_BYTES + 1)
+    except OSError as exc:
+        raise ModelCardError(f"cannot read model card {path}: {exc}; check its permissions") from exc
+    if len(raw) > MAX_CARD_BYTES:
+        raise ModelCardError(f"model card {path} is larger than {MAX_CARD_BYTES // 1024} KiB, the limit for "
+                             "a card; a card holds a few fields (images go in a `folder:`), so check that "
+                             "this is the card you meant")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ModelCardError(f"model card {path} is not UTF-8 text ({exc}); save it as UTF-8") from exc
+    kind = path.suffix[1:].upper() or "YAML"
+    try:
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.load(text, Loader=_CardLoader)
+    except _AliasRefused as exc:
+        raise ModelCardError(f"model card {path} uses a YAML anchor or alias (&name / *name) on line "
+                             f"{exc.line}; cards may not (a few lines of aliases can expand into gigabytes): "
+                             "write each value out in full") from None
+    except RecursionError:
+        raise ModelCardError(f"model card {path} nests too deeply to be a card; a card is a flat mapping "
+                             "of fields") from None
+    except Exception as exc:  # parsers raise more than their own errors: ValueError for 2001-13-45...
+        raise ModelCardError(f"model card {path} is not valid {kind}: {type(exc).__name__}: {exc}") from exc
     if not isinstance(data, dict):
         raise ModelCardError(f"model card {path} must hold a mapping of fields, got {type(data).__name__}")
     return data
@@ -83,7 +129,11 @@ def check_fingerprint(fingerprint: Any, n_bits: int, *, where: str = "fingerprin
 
 
 def parse_card(data: dict[str, Any], *, base_dir: Path, path: Path | None = None) -> ModelCard:
+    """Check the fields of a card (as read from YAML/JSON) -> :class:`ModelCard`; every problem raises
+    :class:`ModelCardError`."""
     where = f"model card {path}" if path else "model card"
+    if not isinstance(data, dict):
+        raise ModelCardError(f"{where} must hold a mapping of fields, got {type(data).__name__}")
     known = set(REQUIRED) | set(SOURCES) | set(OPTIONAL)
     for key in data:
         if key not in known:
@@ -104,14 +154,26 @@ def parse_card(data: dict[str, Any], *, base_dir: Path, path: Path | None = None
     fingerprint = check_fingerprint(data["fingerprint"], data["n_bits"], where=f"{where}: fingerprint")
     folder = None
     if "folder" in sources:
-        folder = Path(os.path.expanduser(str(data["folder"])))
+        raw = data["folder"]
+        if not isinstance(raw, str) or not raw.strip() or "\0" in raw:
+            raise ModelCardError(f"{where}: folder must be a path to a folder of images, got {raw!r} "
+                                 "(in YAML, quote a folder name that looks like a number)")
+        folder = Path(os.path.expanduser(raw))
         folder = folder if folder.is_absolute() else base_dir / folder
     spec = data.get("callable")
-    if spec is not None and (not isinstance(spec, str) or spec.count(":") != 1 or not all(spec.split(":"))):
-        raise ModelCardError(f"{where}: callable must look like 'package.module:function', got {spec!r}")
+    if spec is not None and not _is_callable_spec(spec):
+        raise ModelCardError(f"{where}: callable must look like 'package.module:function' (Python names "
+                             f"separated by dots, one colon), got {spec!r}")
     return ModelCard(id=data["id"], fingerprint=fingerprint, n_bits=data["n_bits"],
                      resolution=data["resolution"], folder=folder, callable=spec,
                      description=str(data.get("description", "")), path=path)
+
+
+def _is_callable_spec(spec: object) -> bool:
+    if not isinstance(spec, str) or spec.count(":") != 1:
+        return False
+    module, func = spec.split(":")
+    return func.isidentifier() and all(part.isidentifier() for part in module.split("."))
 
 
 def load_card(path: str | os.PathLike[str], *, decoder_n_bits: int | None = None) -> ModelCard:

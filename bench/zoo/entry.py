@@ -5,15 +5,31 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import torch
 from torch import nn
 
 from fpbench.generators.sampling import sample as sample_generator
 from fpbench.zoo.card import ModelCard, ModelCardError, load_card
-from fpbench.zoo.sources import import_callable, list_images, load_images
+from fpbench.zoo.sources import describe_failure, import_callable, list_images, load_images
 
 Sampler = Callable[[int, int], torch.Tensor]
+T = TypeVar("T")
+
+
+def _where(card: ModelCard) -> str:
+    return f"model card {card.path}" if card.path is not None else f"model {card.id!r}"
+
+
+def _run_card_code(card: ModelCard, doing: str, call: Callable[[], T]) -> T:
+    """Run code a card names. Whatever it raises, ``sys.exit`` included, becomes a
+    :class:`ModelCardError` naming the card and the callable; Ctrl-C (KeyboardInterrupt) still stops."""
+    try:
+        return call()
+    except (Exception, SystemExit) as exc:
+        raise ModelCardError(f"{_where(card)}: callable {card.callable!r} raised {describe_failure(exc)} "
+                             f"while {doing}; fix the function or point the card at another") from exc
 
 
 @dataclass(eq=False)
@@ -66,9 +82,12 @@ class ModelEntry:
             idx = torch.randperm(len(images), generator=torch.Generator().manual_seed(int(seed)))[:n]
             return images[idx.sort().values]
         if self._module is not None:
-            out = sample_generator(self._module, n, seed=seed)
+            module = self._module
+            out = _run_card_code(self.card, f"generating {n} images",
+                                 lambda: sample_generator(module, n, seed=seed))
         else:
-            out = self._sampler(n, seed)
+            sampler = self._sampler
+            out = _run_card_code(self.card, f"sampling {n} images", lambda: sampler(n, seed))
         return self._check_output(out, n)
 
     def _check_output(self, out: object, n: int) -> torch.Tensor:
@@ -77,6 +96,12 @@ class ModelEntry:
             raise ModelCardError(f"model {self.id!r} returned {type(out).__name__}, expected a float tensor")
         if tuple(out.shape) != (n, 3, r, r):
             raise ModelCardError(f"model {self.id!r} returned shape {tuple(out.shape)}, expected {(n, 3, r, r)}")
+        finite = torch.isfinite(out)
+        if not bool(finite.all()):
+            raise ModelCardError(
+                f"model {self.id!r} ({_where(self.card)}, callable {self.card.callable!r}) returned "
+                f"{int((~finite).sum())} NaN/inf value(s) among {out.numel()}; images must be finite values "
+                "in [0, 1] (a NaN would silently become black when converted to 8 bits)")
         lo, hi = float(out.min()), float(out.max())
         if lo < -1e-3 or hi > 1 + 1e-3:
             raise ModelCardError(f"model {self.id!r} returned values in [{lo:.3g}, {hi:.3g}], expected [0, 1]")
@@ -87,7 +112,8 @@ def entry_from_card(card: ModelCard) -> ModelEntry:
     if card.folder is not None:
         list_images(card.folder)  # fail now on a bad or empty folder
         return ModelEntry(card)
-    made = import_callable(card.callable)()
+    factory = import_callable(card.callable, where=_where(card))
+    made = _run_card_code(card, "making the model", factory)
     if isinstance(made, nn.Module):
         if not isinstance(getattr(made, "latent_dim", None), int):
             raise ModelCardError(f"callable {card.callable!r} returned {type(made).__name__} without an "
