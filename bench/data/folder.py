@@ -148,7 +148,7 @@ def preprocess(image: Image.Image, resolution: int, mode: str = "paper", allow_u
     if min(w, h) < resolution and not allow_upscale:
         raise ImageFolderError(
             f"{name} is {w}x{h}, smaller than the resolution {resolution}; use larger images, a smaller "
-            "resolution, or allow_upscale=True (--allow-upscale) to enlarge them"
+            "resolution, or enlarge them: fpbench run --allow-upscale (data.allow_upscale: true in a config file)"
         )
     scale = resolution / min(w, h)
     new = (max(resolution, round(w * scale)), max(resolution, round(h * scale)))

@@ -153,6 +153,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         preset = preset.updated({"evaluation": {"grids": overrides}})
     if args.gan_workers is not None:
         preset = preset.updated({"zoo": {"workers": args.gan_workers}})
+    if args.allow_upscale:
+        preset = preset.updated({"data": {"allow_upscale": True}})
     check_config(preset)  # before any stage: a --grid outside the run, an unknown id, a missing generator
     if args.device not in ("cpu", "cuda") and not args.device.startswith("cuda:"):
         raise ValueError(f"--device must be cpu, cuda or cuda:N, got {args.device!r}")
@@ -247,6 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", help="smoke, quick (the default) or paper")
     p.add_argument("--config", type=Path, help="a run config YAML file (see `fpbench config show quick`)")
     p.add_argument("--data", type=Path, help="folder of your own images (PNG/JPEG/WebP); default: built-in photos")
+    p.add_argument("--allow-upscale", action="store_true",
+                   help="enlarge --data images smaller than the resolution instead of refusing them")
     p.add_argument("--out", type=Path, help="output folder (default runs/PRESET)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--seed", type=_parse_seed, help="run one repeat with this seed (default: the preset's seeds)")

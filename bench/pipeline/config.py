@@ -89,6 +89,7 @@ class DataConfig:
     n_holdout: int
     needs_data: bool = False
     seed: int = 0
+    allow_upscale: bool = False  # a --data folder's images smaller than the resolution are enlarged, not refused
 
 
 @dataclass(frozen=True)

@@ -143,3 +143,19 @@ def test_grids_of_attacks_taken_out_go_with_them(tmp_path):
     (tmp_path / "run.yaml").write_text("extends: smoke\nadaptive: {attacks: []}\n"
                                        "evaluation: {grids: {overwrite: [1.0]}}\n", encoding="utf-8")
     assert "overwrite" in load_config(tmp_path / "run.yaml", ALL).grids  # named by the file: validation refuses it
+
+
+def test_allow_upscale_flag_reaches_the_data_config(tmp_path, monkeypatch):
+    """The flag the small-image message names exists and sets data.allow_upscale."""
+    import fpbench.pipeline.runner as runner
+
+    ran = []
+
+    def fake_run(preset, out, **kwargs):
+        ran.append(preset)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(runner, "run", fake_run)
+    with pytest.raises(SystemExit):
+        main(["run", "--preset", "smoke", "--allow-upscale", "--out", str(tmp_path / "out")])
+    assert ran[0].data.allow_upscale and not ALL["smoke"].data.allow_upscale

@@ -40,7 +40,7 @@ def _load(ctx: RunContext) -> RealImages:
     p = ctx.preset
     if ctx.data_dir is not None:
         ctx.log(f"loading images from {ctx.data_dir}")
-        images = load_folder(ctx.data_dir, p.resolution, on_error="skip")
+        images = load_folder(ctx.data_dir, p.resolution, on_error="skip", allow_upscale=p.data.allow_upscale)
         train, rest = split_folder(images, 0.2, p.data.seed)
         test, holdout = split_folder(rest, 0.5, p.data.seed + 1) if len(rest) >= 2 else (rest, rest[:0])
         key = derive_key("data", VERSION, {"preset_version": p.version, "data_seed": p.data.seed},
