@@ -28,6 +28,7 @@ from fpbench.fingerprint.calibration import Calibration, calibrate_strength
 from fpbench.fingerprint.checkpoint import FingerprintModels
 from fpbench.fingerprint.hardening import harden_decoder
 from fpbench.fingerprint.nets import FingerprintDecoder, FingerprintEncoder, initialise
+from fpbench.fingerprint.perturb import check_kinds, perturb
 
 
 class TrainingWarning(UserWarning):
@@ -59,8 +60,15 @@ class FingerprintTrainConfig:
     # calibrate the encoder's strength after training so held-out images land at this PSNR (dB), before
     # hardening (fpbench.fingerprint.calibration); None = as trained (the paper's)
     target_psnr: float | None = None
+    # immunised training (fpbench.fingerprint.perturb): the decoder reads the stamped batch through one of
+    # these differentiable perturbations per image, from `perturb_await` steps after activation on; () = the paper's
+    perturbations: tuple[str, ...] = ()
+    perturb_await: int = 0
 
     def __post_init__(self) -> None:  # refused when the preset is defined, not after training
+        object.__setattr__(self, "perturbations", check_kinds(tuple(self.perturbations)))
+        if self.perturb_await < 0:
+            raise ValueError(f"perturb_await must be >= 0 steps, got {self.perturb_await}")
         t = self.target_psnr
         if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or not 10 <= t <= 80):
             raise ValueError(f"target_psnr must be None or a PSNR in dB between 10 and 80, got {t!r}")
@@ -139,7 +147,11 @@ def train_fingerprint(images: torch.Tensor, cfg: FingerprintTrainConfig, *, devi
         x = images[idx].to(device).float().div_(255)
         bits = torch.randint(0, 2, (cfg.batch_size, cfg.n_bits), generator=gen).float().to(device)
         stamped = enc(x, bits)
-        logits = dec(stamped)
+        if cfg.perturbations and activated_at is not None and step >= activated_at + cfg.perturb_await:
+            # one generator per step: resumable without saving its state, and the batch stream stays the paper's
+            logits = dec(perturb(stamped, cfg.perturbations, torch.Generator().manual_seed(cfg.seed * 7919 + step)))
+        else:
+            logits = dec(stamped)
         bce = F.binary_cross_entropy_with_logits(logits, bits)
         mse = F.mse_loss(stamped, x)
         w_l2 = l2_weight_at(step, activated_at, cfg)

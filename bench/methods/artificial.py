@@ -12,6 +12,7 @@ import torch
 from fpbench.fingerprint.checkpoint import FingerprintModels
 from fpbench.fingerprint.embedding import decode_logits, embed
 from fpbench.fingerprint.nets import FingerprintDecoder, FingerprintEncoder
+from fpbench.fingerprint.perturb import KINDS
 from fpbench.fingerprint.training import FingerprintTrainConfig, train_fingerprint
 from fpbench.methods.base import FingerprintMethod, MethodError
 from fpbench.methods.registry import register_method
@@ -67,3 +68,16 @@ class ArtificialFingerprint(FingerprintMethod):
             net.load_state_dict({k[len(part) + 1:]: v for k, v in state.items() if k.startswith(part + ".")})
         self.models.encoder.strength = float(state["strength"])
         self.fitted = True
+
+
+@register_method("artificial_fingerprint_immunised")
+class ImmunisedFingerprint(ArtificialFingerprint):
+    """The same networks trained through a differentiable perturbation layer (blur, noise, crop-and-resize,
+    colour, kornia's differentiable JPEG) once the clean phase has taught them the bits (Yu et al.,
+    ICLR 2022); evaluated with the real codecs like every method. Options as for the paper's method."""
+
+    id = "artificial_fingerprint_immunised"
+
+    def __init__(self, n_bits: int, resolution: int, **options: Any) -> None:
+        options.setdefault("perturbations", KINDS)
+        super().__init__(n_bits, resolution, **options)
