@@ -172,6 +172,13 @@ def validate(df: pd.DataFrame) -> list[str]:
         problems.append("rows with attack 'none' must have attack_kind 'none'")
     if pd.api.types.is_numeric_dtype(df["value"]) and df["value"].isna().any():
         problems.append(f"{int(df['value'].isna().sum())} rows have no value")
+    for col in ("value", "stderr", "ci_low", "ci_high"):  # NaN may mean "not measured"; +-inf is never a number
+        if col in df.columns and pd.api.types.is_numeric_dtype(df[col]):
+            infinite = df[col].isin([math.inf, -math.inf])
+            if infinite.any():
+                first = df.loc[infinite].iloc[0]
+                problems.append(f"{int(infinite.sum())} rows have an infinite {col!r} (first: {first['metric']} of "
+                                f"{first['model']} under {first['attack']}): a measurement overflowed")
     if "fpr" in df.columns and pd.api.types.is_numeric_dtype(df["fpr"]):
         at_fpr = df["metric"].astype(str).isin(FPR_METRICS)
         fpr = df["fpr"]

@@ -215,10 +215,21 @@ def _results(run_dir: str) -> object:
     return read_results(path)
 
 
+def _valid_results(run_dir: str) -> object:
+    """The results of a run, refused (ValueError listing the problems) when the table is not valid."""
+    from fpbench.results import validate
+
+    df = _results(run_dir)
+    problems = validate(df)
+    if problems:
+        raise ValueError(f"{run_dir}: not a valid results table:\n- " + "\n- ".join(problems))
+    return df
+
+
 def _cmd_compare(args: argparse.Namespace) -> int:
     from fpbench.reports.compare import compare_runs, format_comparison
 
-    print(format_comparison(compare_runs(_results(args.run_a), _results(args.run_b))))
+    print(format_comparison(compare_runs(_valid_results(args.run_a), _valid_results(args.run_b))))
     return 0
 
 

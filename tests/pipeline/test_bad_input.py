@@ -177,3 +177,23 @@ def test_too_few_images_for_the_adversary_fail_before_the_fingerprint_stage(tmp_
     manifest = json.loads((tmp_path / "out" / "partial" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["status"] == "failed" and "draws up to" in manifest["error"]
     assert not (tmp_path / "out" / "results.csv").exists()
+
+
+@pytest.mark.parametrize("command", ["report", "compare"])
+def test_infinite_values_are_refused_by_report_and_compare(command, tmp_path, capsys):
+    """+-inf is never a measurement: `report` and `compare` refuse the table instead of ranking it."""
+    import math
+
+    from fpbench.results import row, to_frame
+
+    rows = [row(method="artificial_fingerprint", model="data", metric="bit_accuracy", value=0.9, n=10),
+            row(method="artificial_fingerprint", model="data", metric="psnr", value=math.inf, n=10)]
+    df = to_frame(rows)
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        df.to_csv(tmp_path / name / "results.csv", index=False)
+    args = ["report", str(tmp_path / "a")] if command == "report" else ["compare", str(tmp_path / "a"),
+                                                                        str(tmp_path / "b")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "infinite 'value'" in err and "psnr of data" in err and "Traceback" not in err
