@@ -100,6 +100,9 @@ class ZooConfig:
     generators: tuple[GeneratorPlan, ...] = ()
     n_samples: int = 1000
     workers: int = 1
+    # the generators trained for each method after the first (RunConfig.methods); () = the first
+    # fingerprinted generator; clean controls are shared by every method
+    per_method: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,9 @@ class RunConfig:
     seed: int = 0  # the run seed: fingerprint training, fingerprints, generators, sampling, attacks
     seeds: tuple[int, ...] = (0,)  # the seeds a run repeats (``--seeds``); results get aggregate rows over them
     version: int = 1  # in every cache key: bump when a definition changes under the same name
+    # fingerprinting methods (``fpbench methods``); the first, the paper's, gets the full zoo, the baselines and
+    # the adaptive attacks; each other one its stamped data, zoo.per_method, image and model attacks
+    methods: tuple[str, ...] = ("artificial_fingerprint",)
 
     def __post_init__(self) -> None:
         seeds = tuple(int(s) for s in self.seeds)
@@ -197,6 +203,13 @@ class RunConfig:
     @property
     def grids(self) -> Mapping[str, tuple[float, ...]]:
         return self.evaluation.grids
+
+    def method_plans(self) -> tuple[GeneratorPlan, ...]:
+        """The generators trained for each method after the first: ``zoo.per_method`` (default: the first
+        fingerprinted generator) and every clean control."""
+        fingerprinted = [g for g in self.zoo.generators if g.fingerprinted]
+        wanted = set(self.zoo.per_method) or {g.id for g in fingerprinted[:1]}
+        return tuple(g for g in self.zoo.generators if g.id in wanted or not g.fingerprinted)
 
     def attack_ids(self) -> tuple[str, ...]:
         """Every attack the run measures, in stage order, once each."""

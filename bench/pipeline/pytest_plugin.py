@@ -81,6 +81,7 @@ class GridSession:
     def __init__(self, preset_name: str, out: Path, cache_dir: str | None, device: str) -> None:
         from fpbench.cache import ArtifactCache
         from fpbench.pipeline.presets import get_preset
+        from fpbench.pipeline.stages.codec import paper_codec
         from fpbench.pipeline.stages.context import RunContext
         from fpbench.pipeline.stages.data import load_real_images
         from fpbench.pipeline.stages.fingerprint import evaluate_data, fingerprint_models
@@ -91,10 +92,11 @@ class GridSession:
                                     progress=False)
         self.real = load_real_images(self.ctx)
         self.models, key = fingerprint_models(self.ctx, self.real)
-        self.stamped_test = evaluate_data(self.ctx, self.models, self.real)["stamped_test"]
+        self.codec = paper_codec(self.ctx, self.models, key)
+        self.stamped_test = evaluate_data(self.ctx, self.codec, self.real)["stamped_test"]
         self.ctx.rows.clear()
         # every item measures against the zoo's negatives, as fpbench run does, so the zoo comes first
-        self.zoo = train_zoo(self.ctx, self.models, self.real, key) if self.ctx.preset.zoo.generators else None
+        self.zoo = train_zoo(self.ctx, self.codec, self.real) if self.ctx.preset.zoo.generators else None
         self.rows: list = []
 
     def evaluate(self, case: GridCase) -> list:
@@ -111,9 +113,9 @@ class GridSession:
         self.ctx.rows = []
         try:
             if case.kind == "image":
-                run_image_attacks(self.ctx, self.models, self.real, self.zoo, self.stamped_test)
+                run_image_attacks(self.ctx, self.codec, self.real, self.zoo, self.stamped_test)
             else:
-                run_model_attacks(self.ctx, self.models, self.real, self.zoo)
+                run_model_attacks(self.ctx, self.codec, self.real, self.zoo)
             rows = [replace(r, severity=case.severity) for r in self.ctx.rows if r.model == case.model]
         finally:
             self.ctx.preset = preset

@@ -29,6 +29,7 @@ from fpbench.pipeline.config import ConfigError, RunConfig
 from fpbench.pipeline.manifest import build_manifest
 from fpbench.pipeline.stages.adaptive import run_adaptive
 from fpbench.pipeline.stages.baselines import run_baselines
+from fpbench.pipeline.stages.codec import Codec, method_codec, paper_codec
 from fpbench.pipeline.stages.context import RunContext
 from fpbench.pipeline.stages.data import RealImages, load_real_images
 from fpbench.pipeline.stages.fingerprint import evaluate_data, fingerprint_models
@@ -184,28 +185,14 @@ def _run(preset: RunConfig, out: str | Path, *, data_dir: str | Path | None, dev
 
 
 def _run_seed(ctx: RunContext, real: RealImages, preset: RunConfig, started: float) -> None:
-    """Every stage after the data for one seed (``ctx.preset`` is that seed's preset)."""
+    """Every stage after the data for one seed (``ctx.preset`` is that seed's preset): the paper's method
+    through every stage, then each other method of ``methods`` through its own stages."""
     p = ctx.preset
+    shared = dict(ctx.lineage)
     with ctx.stage("fingerprint"):
         models, model_key = fingerprint_models(ctx, real)
-    with ctx.stage("evaluate_data"):
-        evaluated = evaluate_data(ctx, models, real)
-    _flush(ctx, preset, real.source, started)
-    zoo = None
-    if p.zoo.generators:
-        with ctx.stage("generators"):
-            zoo = train_zoo(ctx, models, real, model_key)
-        with ctx.stage("evaluate_generators"):
-            evaluate_zoo(ctx, models, real, zoo, evaluated["stamped_test"])
-        _flush(ctx, preset, real.source, started)
-    if p.image_attacks.attacks:
-        with ctx.stage("image_attacks"):
-            run_image_attacks(ctx, models, real, zoo, evaluated["stamped_test"])
-        _flush(ctx, preset, real.source, started)
-    if p.model_attacks.attacks and zoo is not None:
-        with ctx.stage("model_attacks"):
-            run_model_attacks(ctx, models, real, zoo)
-        _flush(ctx, preset, real.source, started)
+    codec = paper_codec(ctx, models, model_key)
+    zoo = _method_stages(ctx, codec, real, preset, started, None)
     if p.baselines.methods and zoo is not None:
         with ctx.stage("baselines"):
             run_baselines(ctx, models, real, zoo)
@@ -214,6 +201,37 @@ def _run_seed(ctx: RunContext, real: RealImages, preset: RunConfig, started: flo
         with ctx.stage("adaptive"):
             run_adaptive(ctx, models, real, zoo)
         _flush(ctx, preset, real.source, started)
+    for method_id in p.methods[1:]:
+        ctx.lineage = dict(shared)
+        with ctx.stage(f"method {method_id}"):
+            other = method_codec(ctx, real, method_id)
+        _method_stages(ctx, other, real, preset, started, p.method_plans(), prefix=f"{method_id} ")
+
+
+def _method_stages(ctx: RunContext, codec: Codec, real: RealImages, preset: RunConfig, started: float,
+                   plans: tuple | None, prefix: str = ""):
+    """The stages every method goes through: its stamped photos, its zoo (``plans``; None = the run's),
+    transfer, image and model attacks. Returns the zoo (None without generators)."""
+    p = ctx.preset
+    with ctx.stage(prefix + "evaluate_data"):
+        evaluated = evaluate_data(ctx, codec, real)
+    _flush(ctx, preset, real.source, started)
+    zoo = None
+    if p.zoo.generators:
+        with ctx.stage(prefix + "generators"):
+            zoo = train_zoo(ctx, codec, real, plans)
+        with ctx.stage(prefix + "evaluate_generators"):
+            evaluate_zoo(ctx, codec, real, zoo, evaluated["stamped_test"])
+        _flush(ctx, preset, real.source, started)
+    if p.image_attacks.attacks:
+        with ctx.stage(prefix + "image_attacks"):
+            run_image_attacks(ctx, codec, real, zoo, evaluated["stamped_test"])
+        _flush(ctx, preset, real.source, started)
+    if p.model_attacks.attacks and zoo is not None:
+        with ctx.stage(prefix + "model_attacks"):
+            run_model_attacks(ctx, codec, real, zoo)
+        _flush(ctx, preset, real.source, started)
+    return zoo
 
 
 def summary_table(df: pd.DataFrame, max_rows: int = 30) -> str:

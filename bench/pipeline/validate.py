@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from fpbench.attacks.registry import ATTACKS, AttackKind, load_all
 from fpbench.baselines import BASELINES
+from fpbench.methods import MethodError, all_methods, make_method
 from fpbench.pipeline.config import ConfigError, RunConfig
 from fpbench.registry import did_you_mean
 
@@ -44,12 +45,30 @@ def config_problems(config: RunConfig) -> list[str]:
         if baseline_id not in BASELINES:
             problems.append(f"baselines: unknown baseline {baseline_id!r}.{did_you_mean(baseline_id, BASELINES.ids())} "
                             f"Baselines: {', '.join(BASELINES.ids())}.")
+    methods = all_methods()
+    for method_id in config.methods:
+        if ":" not in method_id and method_id not in methods:
+            problems.append(f"methods: unknown method {method_id!r}.{did_you_mean(method_id, methods.ids())} "
+                            f"Methods: {', '.join(methods.ids())} (`fpbench methods`).")
+    if not config.methods or config.methods[0] != "artificial_fingerprint":
+        problems.append("methods: the first method must be artificial_fingerprint (the baselines and adaptive "
+                        f"attacks measure it); got {list(config.methods)}")
+    if len(set(config.methods)) != len(config.methods):
+        problems.append(f"methods: each method once, got {list(config.methods)}")
+    for method_id in config.methods[1:]:
+        if ":" in method_id or method_id in methods:
+            try:
+                make_method(method_id, n_bits=config.n_bits, resolution=config.resolution)
+            except (MethodError, ValueError, TypeError) as exc:
+                problems.append(f"methods: {method_id} cannot run at {config.n_bits} bits, {config.resolution} px: "
+                                f"{exc}")
     generators = [plan.id for plan in config.zoo.generators]
+    fingerprinted = [plan.id for plan in config.zoo.generators if plan.fingerprinted]
     if len(set(generators)) != len(generators):
         problems.append(f"zoo.generators: ids must be distinct, got {generators}")
-    fingerprinted = [plan.id for plan in config.zoo.generators if plan.fingerprinted]
     refs = [("model_attacks.targets", t, generators) for t in config.model_attacks.targets]
     refs += [("baselines.unseen", g, generators) for g in config.baselines.unseen]
+    refs += [("zoo.per_method", g, fingerprinted) for g in config.zoo.per_method]
     refs += [("adaptive.target", config.adaptive.target, fingerprinted)] if config.adaptive.target else []
     for where, ref, valid in refs:
         if ref not in valid:

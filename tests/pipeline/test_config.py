@@ -159,3 +159,19 @@ def test_allow_upscale_flag_reaches_the_data_config(tmp_path, monkeypatch):
     with pytest.raises(SystemExit):
         main(["run", "--preset", "smoke", "--allow-upscale", "--out", str(tmp_path / "out")])
     assert ran[0].data.allow_upscale and not ALL["smoke"].data.allow_upscale
+
+
+def test_method_flags_add_methods_after_the_papers(tmp_path, monkeypatch):
+    import fpbench.pipeline.runner as runner
+
+    ran = []
+
+    def fake_run(preset, out, **kwargs):
+        ran.append(preset)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(runner, "run", fake_run)
+    with pytest.raises(SystemExit):
+        main(["run", "--preset", "smoke", "--method", "lsb", "--method", "dct_qim", "--method", "lsb",
+              "--out", str(tmp_path / "out")])
+    assert ran[0].methods == ("artificial_fingerprint", "lsb", "dct_qim")

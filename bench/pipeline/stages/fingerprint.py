@@ -9,7 +9,7 @@ from fpbench.cache import content_key, derive_key
 from fpbench.evaluation.measure import fingerprint_rows, mean_stderr
 from fpbench.fingerprint.calibration import MAX_IMAGES, Calibration, calibrate_strength
 from fpbench.fingerprint.checkpoint import FingerprintModels, load_models, read_metadata, save_models
-from fpbench.fingerprint.embedding import bits_to_str, decode, embed, random_fingerprint
+from fpbench.fingerprint.embedding import bits_to_str, embed, random_fingerprint
 from fpbench.fingerprint.matching import bit_accuracy, is_fingerprinted
 from fpbench.fingerprint.training import train_fingerprint
 from fpbench.metrics import psnr, ssim
@@ -97,17 +97,18 @@ def stamp(ctx: RunContext, models: FingerprintModels, images: torch.Tensor, fing
     return embed(models.encoder, images, fingerprint, device=ctx.device, strength=strength)
 
 
-def evaluate_data(ctx: RunContext, models: FingerprintModels, real: RealImages) -> dict[str, torch.Tensor]:
-    """Rows for fingerprinted held-out real images (model ``data``) and clean ones (model ``real``)."""
+def evaluate_data(ctx: RunContext, codec, real: RealImages) -> dict[str, torch.Tensor]:
+    """Rows for fingerprinted held-out real images (model ``data``) and clean ones (model ``real``), for the
+    method of ``codec`` (a :class:`fpbench.pipeline.stages.codec.Codec`)."""
     p = ctx.preset
     fp = data_fingerprint(p)
-    stamped = stamp(ctx, models, real.test, fp)
-    bits = decode(models.decoder, stamped, device=ctx.device)
-    clean_bits = decode(models.decoder, real.test, device=ctx.device)
+    stamped = codec.stamp(real.test, fp)
+    bits = codec.decode(stamped)
+    clean_bits = codec.decode(real.test)
     x, y = real.test.float() / 255, stamped.float() / 255
-    ctx.rows += fingerprint_rows(bits, fp, model="data", alpha=p.alpha, method=METHOD, seed=p.seed)
+    ctx.rows += fingerprint_rows(bits, fp, model="data", alpha=p.alpha, method=codec.method, seed=p.seed)
     q_psnr, q_ssim = psnr(x, y), ssim(x, y)
-    common = dict(method=METHOD, model="data", n=len(x), seed=p.seed)
+    common = dict(method=codec.method, model="data", n=len(x), seed=p.seed)
     ctx.rows.append(row(metric="psnr", value=float(q_psnr.mean()), stderr=mean_stderr(q_psnr)[1], **common))
     ctx.rows.append(row(metric="ssim", value=float(q_ssim.mean()), stderr=mean_stderr(q_ssim)[1], **common))
     clean_acc = bit_accuracy(clean_bits, fp)

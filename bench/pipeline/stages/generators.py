@@ -21,14 +21,13 @@ from fpbench.cache import derive_key
 from fpbench.evaluation.measure import DECISION_METRICS, Registered, match_rows
 from fpbench.evaluation.operating_points import binomial_stderr
 from fpbench.fid import compute_fid
-from fpbench.fingerprint.checkpoint import FingerprintModels
-from fpbench.fingerprint.embedding import decode, random_fingerprint, to_uint8
+from fpbench.fingerprint.embedding import random_fingerprint, to_uint8
 from fpbench.fingerprint.matching import NO_MATCH, bit_accuracy
 from fpbench.generators import GanConfig, build, sample, train_gan
 from fpbench.pipeline.presets import GeneratorPlan
 from fpbench.pipeline.stages.context import RunContext
 from fpbench.pipeline.stages.data import RealImages
-from fpbench.pipeline.stages.fingerprint import METHOD, data_fingerprint, stamp, stamped_key
+from fpbench.pipeline.stages.fingerprint import data_fingerprint, stamped_key
 from fpbench.results import row
 
 VERSION = 1  # of generator training and sampling: bump when a change moves weights or samples
@@ -133,20 +132,22 @@ def _train_missing(ctx: RunContext, jobs: list[_Job]) -> dict[str, dict[str, tor
     return trained
 
 
-def train_zoo(ctx: RunContext, models: FingerprintModels, real: RealImages, model_key: str) -> Zoo:
+def train_zoo(ctx: RunContext, codec, real: RealImages, plans: tuple | None = None) -> Zoo:
+    """Train (or load) the generators of ``plans`` (default: the run's zoo) on the training photos stamped
+    by ``codec``'s method (clean controls on the photos as they are, shared by every method)."""
     p = ctx.preset
     fingerprints = {"data": data_fingerprint(p)}
     jobs, clean_ids = [], []
-    for plan in p.zoo.generators:
+    for plan in p.zoo.generators if plans is None else plans:
         cfg = gan_config(plan, p.resolution)
         if plan.fingerprinted:
             fp = random_fingerprint(p.n_bits, fingerprint_seed(plan.id, p.seed))
             fingerprints[plan.id] = fp
-            data_key = stamped_key(fp, "train", encoder=model_key, data=real.key)
+            data_key = stamped_key(fp, "train", encoder=codec.key, data=real.key)
 
             def data(fp: torch.Tensor = fp, data_key: str = data_key) -> torch.Tensor:
                 return ctx.cache.tensors("stamped", data_key, lambda: {
-                    "images": stamp(ctx, models, real.train, fp)})["images"]
+                    "images": codec.stamp(real.train, fp)})["images"]
         else:
             clean_ids.append(plan.id)
             data_key, data = derive_key("clean", VERSION, {"split": "train"}, data=real.key), lambda: real.train
@@ -173,27 +174,26 @@ def negative_pool(real: RealImages, zoo: Zoo, n: int | None = None) -> torch.Ten
     return torch.cat([real.test[:n], *(zoo.samples[c][:n] for c in zoo.clean_ids)])
 
 
-def evaluate_zoo(ctx: RunContext, models: FingerprintModels, real: RealImages, zoo: Zoo,
-                 stamped_test: torch.Tensor) -> None:
+def evaluate_zoo(ctx: RunContext, codec, real: RealImages, zoo: Zoo, stamped_test: torch.Tensor) -> None:
     """Transfer, detection/attribution and FID rows for every generator (attack ``none``), and the
     detection/attribution rows of the stamped photos (``data``) against the whole registry. Negatives:
     :func:`negative_pool`, as in the image-attack grid, so a neutral attack reproduces these rows."""
     p = ctx.preset
     reg = Registered(zoo.fingerprints)
-    negatives = reg.attribute(decode(models.decoder, negative_pool(real, zoo), device=ctx.device), p.alpha)
-    bits = {g: decode(models.decoder, s, device=ctx.device) for g, s in zoo.samples.items()}
+    negatives = reg.attribute(codec.decode(negative_pool(real, zoo)), p.alpha)
+    bits = {g: codec.decode(s) for g, s in zoo.samples.items()}
     others = reg.ids[1:] or reg.ids
     for g in zoo.clean_ids:
         accs = torch.stack([bit_accuracy(bits[g], zoo.fingerprints[m]) for m in others])
-        ctx.rows.append(row(method=METHOD, model=g, metric="control_bit_accuracy", value=float(accs.mean()),
+        ctx.rows.append(row(method=codec.method, model=g, metric="control_bit_accuracy", value=float(accs.mean()),
                             stderr=float(accs.mean(0).std() / math.sqrt(accs.shape[1])), n=accs.shape[1], seed=p.seed))
         flagged = reg.attribute(bits[g], p.alpha).decision != NO_MATCH
-        ctx.rows.append(row(method=METHOD, model=g, metric="false_positive_rate", n=len(bits[g]), seed=p.seed,
+        ctx.rows.append(row(method=codec.method, model=g, metric="false_positive_rate", n=len(bits[g]), seed=p.seed,
                             value=float(flagged.float().mean())))
-    sources = {"data": decode(models.decoder, stamped_test, device=ctx.device),
+    sources = {"data": codec.decode(stamped_test),
                **{g: bits[g] for g in zoo.fingerprinted_ids}}
     for g, source_bits in sources.items():
-        rows = match_rows(source_bits, model=g, registered=reg, alpha=p.alpha, method=METHOD, seed=p.seed,
+        rows = match_rows(source_bits, model=g, registered=reg, alpha=p.alpha, method=codec.method, seed=p.seed,
                           negatives=negatives, world="closed")
         # the data rows that need no registry come from evaluate_data, over the same images
         ctx.rows += [r for r in rows if g != "data" or r.metric in DECISION_METRICS]
@@ -204,7 +204,7 @@ def evaluate_zoo(ctx: RunContext, models: FingerprintModels, real: RealImages, z
         found = torch.cat([d != NO_MATCH for d, _ in decisions]).double()
         tpr, tnr = float(found.mean()), float((negatives.decision == NO_MATCH).double().mean())
         n, n_neg = len(hit), len(negatives.decision)
-        common = dict(method=METHOD, model="zoo", seed=p.seed, world="closed")
+        common = dict(method=codec.method, model="zoo", seed=p.seed, world="closed")
         ctx.rows.append(row(metric="attribution_accuracy", value=float(hit.mean()), n=n,
                             stderr=binomial_stderr(float(hit.mean()), n), **common))
         ctx.rows.append(row(metric="detection_accuracy", value=(tpr + tnr) / 2, n=n + n_neg, **common,
@@ -213,10 +213,10 @@ def evaluate_zoo(ctx: RunContext, models: FingerprintModels, real: RealImages, z
     reference = real.reference.float() / 255
     for g, s in zoo.samples.items():
         fid, extractor = compute_fid(s.float() / 255, reference, ctx.fid_extractor, device=ctx.device)
-        ctx.rows.append(row(method=METHOD, model=g, metric="fid", value=fid, n=len(s), seed=p.seed, extractor=extractor))
+        ctx.rows.append(row(method=codec.method, model=g, metric="fid", value=fid, n=len(s), seed=p.seed, extractor=extractor))
     # the paper's "FID(fingerprinted real, clean real)": the same held-out photos with and without the stamp
     fid, extractor = compute_fid(stamped_test.float() / 255, real.test.float() / 255, ctx.fid_extractor,
                                  device=ctx.device)
-    ctx.rows.append(row(method=METHOD, model="data", metric="fid", value=fid, n=len(stamped_test), seed=p.seed,
+    ctx.rows.append(row(method=codec.method, model="data", metric="fid", value=fid, n=len(stamped_test), seed=p.seed,
                         extractor=extractor))
     ctx.notes["fid_extractor"] = extractor

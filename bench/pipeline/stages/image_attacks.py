@@ -7,12 +7,10 @@ import pandas as pd
 import torch
 
 from fpbench.attacks.registry import get_attack
-from fpbench.fingerprint.checkpoint import FingerprintModels
-from fpbench.fingerprint.embedding import decode
 from fpbench.pipeline.image_robustness import evaluate_image_attacks
 from fpbench.pipeline.stages.context import RunContext
 from fpbench.pipeline.stages.data import RealImages
-from fpbench.pipeline.stages.fingerprint import METHOD, data_fingerprint
+from fpbench.pipeline.stages.fingerprint import data_fingerprint
 from fpbench.pipeline.stages.generators import negative_pool
 from fpbench.results import rows_from_frame, to_frame
 
@@ -31,8 +29,7 @@ def attack_grids(ctx: RunContext, ids: tuple[str, ...]) -> list:
     return grids
 
 
-def run_image_attacks(ctx: RunContext, models: FingerprintModels, real: RealImages, zoo,
-                      stamped_test: torch.Tensor) -> None:
+def run_image_attacks(ctx: RunContext, codec, real: RealImages, zoo, stamped_test: torch.Tensor) -> None:
     p = ctx.preset
     n = p.image_attacks.samples
     fingerprints = dict(zoo.fingerprints) if zoo is not None else {"data": data_fingerprint(p)}
@@ -43,7 +40,7 @@ def run_image_attacks(ctx: RunContext, models: FingerprintModels, real: RealImag
     clean = (negative_pool(real, zoo) if zoo is not None else real.test).float() / 255
 
     def decode_bits(images: torch.Tensor) -> torch.Tensor:
-        return decode(models.decoder, images, device=ctx.device)
+        return codec.decode(images)
 
     grids = attack_grids(ctx, p.image_attacks.attacks)
     key = ctx.key("image_attacks", VERSION, {"grids": [(spec.id, spec.version, grid) for spec, grid in grids],
@@ -51,7 +48,7 @@ def run_image_attacks(ctx: RunContext, models: FingerprintModels, real: RealImag
 
     def measure() -> pd.DataFrame:
         return to_frame(evaluate_image_attacks(sources, fingerprints, decode_bits, clean, grids, alpha=p.alpha,
-                                               seed=p.seed, method=METHOD, progress=ctx.progress,
+                                               seed=p.seed, method=codec.method, progress=ctx.progress,
                                                include_clean=False))
 
     ctx.rows += rows_from_frame(ctx.cache.rows("image_attacks", key, measure))

@@ -7,12 +7,10 @@ from __future__ import annotations
 from fpbench.attacks.context import AttackContext
 from fpbench.evaluation.measure import Registered, match_rows
 from fpbench.fid import compute_fid
-from fpbench.fingerprint.checkpoint import FingerprintModels
-from fpbench.fingerprint.embedding import decode, to_uint8
+from fpbench.fingerprint.embedding import to_uint8
 from fpbench.generators import sample
 from fpbench.pipeline.stages.context import RunContext
 from fpbench.pipeline.stages.data import RealImages
-from fpbench.pipeline.stages.fingerprint import METHOD
 from fpbench.pipeline.stages.generators import Zoo
 from fpbench.pipeline.stages.image_attacks import attack_grids
 from fpbench.results import row, rows_from_frame, to_frame
@@ -30,7 +28,7 @@ def _context(target: str, zoo: Zoo, real: RealImages, device: str) -> AttackCont
                          other_model=zoo.generators[others[0]] if others else None)
 
 
-def run_model_attacks(ctx: RunContext, models: FingerprintModels, real: RealImages, zoo: Zoo) -> None:
+def run_model_attacks(ctx: RunContext, codec, real: RealImages, zoo: Zoo) -> None:
     p = ctx.preset
     registered = Registered(zoo.fingerprints)
     targets = [t for t in p.model_attacks.targets if t in zoo.generators] or zoo.fingerprinted_ids[:1]
@@ -51,14 +49,14 @@ def run_model_attacks(ctx: RunContext, models: FingerprintModels, real: RealImag
                     ctx.log(f"model attack {spec.id} {spec.param}={value:g} on {target}")
                     attacked = spec(zoo.generators[target], value, seed=p.seed, context=context)
                     images = to_uint8(sample(attacked, p.zoo.n_samples, seed=p.seed + 1))
-                    bits = decode(models.decoder, images, device=ctx.device)
+                    bits = codec.decode(images)
                     where = dict(attack=spec.id, attack_kind="model", param=float(value), severity=severity,
                                  attack_version=spec.version)
-                    rows = match_rows(bits, model=target, registered=registered, alpha=p.alpha, method=METHOD,
+                    rows = match_rows(bits, model=target, registered=registered, alpha=p.alpha, method=codec.method,
                                       seed=p.seed, where=where)
                     fid, extractor = compute_fid(images.float() / 255, reference, ctx.fid_extractor,
                                                  device=ctx.device)
-                    rows.append(row(method=METHOD, model=target, metric="fid", value=fid, n=len(images),
+                    rows.append(row(method=codec.method, model=target, metric="fid", value=fid, n=len(images),
                                     seed=p.seed, extractor=extractor, **where))
                     return to_frame(rows)
 

@@ -1,0 +1,73 @@
+"""A fingerprinting method as the stages use it: the ``method`` column, the cache key of its trained state,
+how it stamps and how it decodes. The paper's method keeps its own path (cached networks, each stamped set
+calibrated to the target PSNR, ``fpbench.pipeline.stages.fingerprint``); every other method goes through the
+method protocol (``fpbench.methods``): fitted on the training photos, its state cached as safetensors."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from fpbench.cache import derive_key
+from fpbench.fingerprint.checkpoint import FingerprintModels
+from fpbench.fingerprint.embedding import decode
+from fpbench.methods import get_method_factory, load_method, make_method, save_method
+from fpbench.pipeline.stages.context import RunContext
+from fpbench.pipeline.stages.data import RealImages
+
+PAPER = "artificial_fingerprint"  # the primary method: the full zoo, baselines and adaptive attacks
+VERSION = 1  # of fitting and caching a protocol method
+
+
+@dataclass(frozen=True)
+class Codec:
+    method: str  # the results' ``method`` column
+    key: str  # the cache key of its trained state (``ctx.lineage["fingerprint"]``)
+    stamp: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (uint8 images, bits) -> uint8 images
+    soft_bits: Callable[[torch.Tensor], torch.Tensor]  # images -> N x n_bits in [0, 1]
+    models: FingerprintModels | None = None  # the paper's networks (adaptive attacks, baselines' open world)
+
+    def decode(self, images: torch.Tensor) -> torch.Tensor:
+        """Decoded bits {0, 1} (float N x n_bits) of images of any size."""
+        return (self.soft_bits(images) > 0.5).float()
+
+
+def paper_codec(ctx: RunContext, models: FingerprintModels, key: str) -> Codec:
+    from fpbench.pipeline.stages.fingerprint import stamp
+
+    def soft_bits(images: torch.Tensor) -> torch.Tensor:
+        return decode(models.decoder, images, device=ctx.device)  # already {0, 1}
+
+    return Codec(PAPER, key, lambda images, bits: stamp(ctx, models, images, bits), soft_bits, models)
+
+
+def method_options(ctx: RunContext, method_id: str) -> dict:
+    """A learned method trains with the run's ``fingerprint`` config (its schedule, seed and target PSNR);
+    a classical one with its defaults."""
+    if not getattr(get_method_factory(method_id), "learned", False):
+        return {}
+    cfg = ctx.preset.fingerprint
+    return {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)
+            if f.name not in ("n_bits", "resolution", "perturbations")}
+
+
+def method_codec(ctx: RunContext, real: RealImages, method_id: str) -> Codec:
+    """Fit (or load from the cache) ``method_id`` on the training photos; sets ``ctx.lineage["fingerprint"]``."""
+    p = ctx.preset
+    method = make_method(method_id, n_bits=p.n_bits, resolution=p.resolution, **method_options(ctx, method_id))
+    key = derive_key("method", VERSION, method.config, data=real.key)
+    ctx.lineage["fingerprint"] = key
+    path = ctx.cache.file("method", key, "safetensors")
+    if ctx.cache.enabled and path.exists():
+        ctx.cache.hits.append(f"method/{key}")
+        load_method(method, path)
+    else:
+        ctx.cache.misses.append(f"method/{key}")
+        ctx.log(f"fitting method {method_id} on {len(real.train)} training photos")
+        method.fit(real.train, seed=0, progress=ctx.progress)
+        if ctx.cache.enabled:
+            save_method(method, path)
+    return Codec(method_id, key, method.embed, method.decode)

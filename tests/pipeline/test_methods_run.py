@@ -1,0 +1,69 @@
+"""Several methods in one run (issue 15): each gets its stamped photos, its zoo (the per-method generators
+plus the shared clean control), transfer rows, image and model attacks, under its own `method` name."""
+
+from __future__ import annotations
+
+import pytest
+
+from fpbench.cache import ArtifactCache
+from fpbench.pipeline.config import ConfigError
+from fpbench.pipeline.runner import run
+from fpbench.pipeline.validate import check_config
+from tests.stages.test_cache_keys import tiny_preset
+
+METHODS = ["artificial_fingerprint", "lsb", "dct_qim"]
+
+
+def _preset():
+    return tiny_preset().updated({"methods": METHODS, "baselines": {"methods": []}, "adaptive": {"attacks": []},
+                                  "evaluation": {"grids": {"overwrite": None}}})
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("methods")
+    outcome = run(_preset(), tmp / "out", cache=ArtifactCache(tmp / "cache"), progress=False)
+    return tmp, outcome
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_every_method_has_its_rows(ran):
+    _, outcome = ran
+    df = outcome.results
+    assert set(df["method"]) == set(METHODS)
+    for method in METHODS:
+        rows = df[df["method"] == method]
+        clean = rows[(rows["attack"] == "none") & (rows["metric"] == "bit_accuracy")]
+        assert {"data", "g-a"} <= set(clean["model"]), method  # stamped photos and transfer into a generator
+        assert {"image", "model"} <= set(rows["attack_kind"]), method
+    # the other methods get zoo.per_method's default (the first fingerprinted generator) and the clean control
+    assert "g-b" not in set(df.loc[df["method"] == "lsb", "model"])
+    assert "g-clean" in set(df.loc[df["method"] == "lsb", "model"])
+    data = df[(df["attack"] == "none") & (df["metric"] == "bit_accuracy") & (df["model"] == "data")]
+    assert data.set_index("method").loc[["lsb", "dct_qim"], "value"].min() >= 0.99  # classical codes read back
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_a_rerun_hits_every_method_cache(ran):
+    tmp, outcome = ran
+    again = run(_preset(), tmp / "out2", cache=ArtifactCache(tmp / "cache"), progress=False)
+    missed = [m for m in again.manifest["cache_misses"] if not m.startswith("data/")]
+    assert missed == []
+    assert {"method/" in h for h in again.manifest["cache_hits"]} == {True, False}
+
+
+@pytest.mark.parametrize("methods, message", [
+    (["lsb", "artificial_fingerprint"], "the first method must be artificial_fingerprint"),
+    (["artificial_fingerprint", "lbs"], "unknown method 'lbs'. Did you mean 'lsb'"),
+    (["artificial_fingerprint", "lsb", "lsb"], "each method once"),
+])
+def test_bad_method_lists_are_refused(methods, message):
+    with pytest.raises(ConfigError, match=message):
+        check_config(tiny_preset().updated({"methods": methods}))
+
+
+def test_dct_qim_needs_a_resolution_multiple_of_8():
+    preset = tiny_preset().updated({"methods": ["artificial_fingerprint", "dct_qim"], "data": {"resolution": 12},
+                                    "fingerprint": {"resolution": 12}})
+    with pytest.raises(ConfigError, match="dct_qim cannot run"):
+        check_config(preset)
