@@ -35,7 +35,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save_file
 
-from fpbench.atomic import make_dirs, write_atomic, write_text_atomic
+from fpbench.atomic import make_dirs, sha256_file, write_atomic, write_text_atomic
 from fpbench.results import coerce
 from fpbench.warnings import FpbenchWarning
 
@@ -102,14 +102,6 @@ def default_root() -> Path:
 def checksum_path(path: Path) -> Path:
     """The SHA-256 sidecar of a cache file: ``<file>.sha256``."""
     return path.with_name(path.name + CHECKSUM_SUFFIX)
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _load_tensors(data: bytes) -> dict[str, torch.Tensor]:
@@ -222,7 +214,7 @@ class ArtifactCache:
 
         def write_and_hash(tmp: Path) -> None:
             write(tmp)
-            digests.append(_sha256_file(tmp))  # the bytes that are renamed into place
+            digests.append(sha256_file(tmp))  # the bytes that are renamed into place
 
         write_atomic(path, write_and_hash)
         self._write_checksum(path, digests[0])

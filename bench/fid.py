@@ -22,7 +22,6 @@ covariances, then ``||mu1 - mu2||^2 + Tr(S1 + S2 - 2 sqrtm(S1 S2))`` with scipy'
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from pathlib import Path
 from typing import Protocol
@@ -32,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from scipy.linalg import LinAlgWarning
 
+from fpbench.atomic import sha256_file
 from fpbench.cache import default_root
 from fpbench.registry import Registry
 
@@ -72,14 +72,6 @@ def inception_available() -> bool:
     return inception_weights_path().is_file()
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def verify_inception_weights() -> Path:
     """The weights file's path once its SHA-256 equals :data:`INCEPTION_SHA256`.
 
@@ -92,7 +84,7 @@ def verify_inception_weights() -> Path:
             f"Download {INCEPTION_URL} (SHA-256 {INCEPTION_SHA256}) to that path yourself, "
             "or use extractor='random-conv-v1' (offline, not comparable with Inception FIDs)."
         )
-    actual = _sha256_file(path)
+    actual = sha256_file(path)
     if actual != INCEPTION_SHA256:
         raise InceptionWeightsMismatch(
             f"{path} is not clean-fid's Inception weights: its SHA-256 is {actual}, expected "
@@ -218,7 +210,7 @@ def extractor_key(extractor: str) -> str:
     extractor = resolve_extractor(extractor)
     if extractor != InceptionClean.id:
         return extractor
-    return f"{extractor}:{_sha256_file(verify_inception_weights())[:16]}"
+    return f"{extractor}:{sha256_file(verify_inception_weights())[:16]}"
 
 
 def get_extractor(extractor: str = "auto", *, device: str | torch.device = "cpu") -> FeatureExtractor:

@@ -57,6 +57,7 @@ RUN_CASES = {
     "seed and seeds": (lambda t: ["--preset", "smoke", "--seed", "1", "--seeds", "0,1"], "not both"),
     # places
     "out is a file": (lambda t: ["--preset", "smoke", "--out", _write(t / "file", "x")], "is a file, not a folder"),
+    "out cannot be made": (lambda t: ["--preset", "smoke", "--out", "/proc/fpbench-run"], "is not writable"),
     "cache dir is a file": (lambda t: ["--preset", "smoke", "--cache-dir", _write(t / "file", "x")],
                             "--cache-dir"),
     "data is not a folder": (lambda t: ["--preset", "smoke", "--data", str(t / "nowhere")], "is not a folder"),

@@ -24,6 +24,21 @@ from fpbench.pipeline.presets import PRESETS
 ALL = {name: PRESETS.get(name) for name in PRESETS}
 
 
+@pytest.fixture
+def ran(monkeypatch) -> list:
+    """The run configs `fpbench run` hands to the runner (which is stubbed: nothing runs)."""
+    import fpbench.pipeline.runner as runner
+
+    configs = []
+
+    def fake_run(preset, out, **kwargs):
+        configs.append(preset)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(runner, "run", fake_run)
+    return configs
+
+
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_every_preset_round_trips_to_the_same_hash(name, tmp_path, capsys):
     assert main(["config", "show", name]) == 0
@@ -116,17 +131,8 @@ def test_configs_are_immutable():
     assert ALL["smoke"].grids["jpeg"] == (90.0, 50.0)
 
 
-def test_run_config_from_show_is_the_presets(tmp_path, capsys, monkeypatch):
+def test_run_config_from_show_is_the_presets(tmp_path, capsys, ran):
     """`fpbench config show quick > q.yaml && fpbench run --config q.yaml` runs quick itself (same hash)."""
-    import fpbench.pipeline.runner as runner
-
-    ran = []
-
-    def fake_run(preset, out, **kwargs):
-        ran.append(preset)
-        raise SystemExit(0)
-
-    monkeypatch.setattr(runner, "run", fake_run)
     main(["config", "show", "quick"])
     (tmp_path / "q.yaml").write_text(capsys.readouterr().out, encoding="utf-8")
     for args in (["--config", str(tmp_path / "q.yaml")], ["--preset", "quick"]):
@@ -145,32 +151,14 @@ def test_grids_of_attacks_taken_out_go_with_them(tmp_path):
     assert "overwrite" in load_config(tmp_path / "run.yaml", ALL).grids  # named by the file: validation refuses it
 
 
-def test_allow_upscale_flag_reaches_the_data_config(tmp_path, monkeypatch):
+def test_allow_upscale_flag_reaches_the_data_config(tmp_path, ran):
     """The flag the small-image message names exists and sets data.allow_upscale."""
-    import fpbench.pipeline.runner as runner
-
-    ran = []
-
-    def fake_run(preset, out, **kwargs):
-        ran.append(preset)
-        raise SystemExit(0)
-
-    monkeypatch.setattr(runner, "run", fake_run)
     with pytest.raises(SystemExit):
         main(["run", "--preset", "smoke", "--allow-upscale", "--out", str(tmp_path / "out")])
     assert ran[0].data.allow_upscale and not ALL["smoke"].data.allow_upscale
 
 
-def test_method_flags_add_methods_after_the_papers(tmp_path, monkeypatch):
-    import fpbench.pipeline.runner as runner
-
-    ran = []
-
-    def fake_run(preset, out, **kwargs):
-        ran.append(preset)
-        raise SystemExit(0)
-
-    monkeypatch.setattr(runner, "run", fake_run)
+def test_method_flags_add_methods_after_the_papers(tmp_path, ran):
     with pytest.raises(SystemExit):
         main(["run", "--preset", "smoke", "--method", "lsb", "--method", "dct_qim", "--method", "lsb",
               "--out", str(tmp_path / "out")])

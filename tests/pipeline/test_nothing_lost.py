@@ -59,3 +59,31 @@ def test_the_next_complete_run_clears_the_failed_one(complete):
     run(preset, out, cache=ArtifactCache(tmp / "cache"), progress=False)
     assert not (out / "partial").exists()
     assert json.loads((out / "manifest.json").read_text(encoding="utf-8"))["status"] == "complete"
+
+
+def test_a_killed_rerun_leaves_the_complete_run_intact(complete, tmp_path):
+    """kill -9 in the middle of a rerun: OUT keeps the complete run, OUT/partial holds the interrupted one."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    tmp, _, _ = complete
+    out = tmp / "out"
+    before = _snapshot(out)
+    config = tmp_path / "slow.yaml"  # a cold run long enough to be killed mid-way: smoke, fresh cache
+    config.write_text("extends: smoke\nadaptive: {attacks: []}\nbaselines: {methods: [], attacks: [], "
+                      "attack_methods: [], unseen: []}\n", encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "fpbench.pipeline.cli", "run", "--config", str(config),
+                             "--out", str(out), "--cache-dir", str(tmp_path / "cache"), "--quiet"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not (out / "partial" / "results.csv").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert _snapshot(out) == before
+    partial = json.loads((out / "partial" / "manifest.json").read_text(encoding="utf-8"))
+    assert partial["status"] == "running"  # what a killed run leaves: never promoted
