@@ -169,6 +169,8 @@ def test_too_few_images_for_the_adversary_fail_before_the_fingerprint_stage(tmp_
     rng = np.random.default_rng(0)
     for i in range(40):
         Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    for i in range(3):  # unreadable files: skipped, and the warning saying so survives the failed run
+        (folder / f"broken{i}.png").write_bytes(b"not a png")
     cache = tmp_path / "cache"
     code = main(["run", "--preset", "smoke", "--data", str(folder), "--out", str(tmp_path / "out"),
                  "--cache-dir", str(cache), "--quiet"])
@@ -177,6 +179,7 @@ def test_too_few_images_for_the_adversary_fail_before_the_fingerprint_stage(tmp_
     assert not (cache / "fingerprint").exists()
     manifest = json.loads((tmp_path / "out" / "partial" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["status"] == "failed" and "draws up to" in manifest["error"]
+    assert any("3" in w and "unreadable" in w for w in manifest["warnings"]), manifest["warnings"]
     assert not (tmp_path / "out" / "results.csv").exists()
 
 
