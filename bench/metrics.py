@@ -26,6 +26,7 @@ class MetricSpec:
     description: str
     interval: str = ""
     ideal: float | None = None
+    unbounded: bool = False  # +inf is a true value (PSNR of identical images); never so for other metrics
 
     @property
     def arrow(self) -> str:
@@ -36,8 +37,8 @@ METRICS: Registry[MetricSpec] = Registry("metric")
 
 
 def _metric(metric_id: str, higher_is_better: bool, unit: str, description: str, *, interval: str = "",
-            ideal: float | None = None) -> None:
-    METRICS.add(metric_id, MetricSpec(metric_id, higher_is_better, unit, description, interval, ideal))
+            ideal: float | None = None, unbounded: bool = False) -> None:
+    METRICS.add(metric_id, MetricSpec(metric_id, higher_is_better, unit, description, interval, ideal, unbounded))
 
 
 _metric("bit_accuracy", True, "fraction", "mean share of fingerprint bits decoded correctly", interval="mean")
@@ -65,7 +66,8 @@ _metric("tpr_at_fpr_analytic", True, "fraction",
         interval="wilson")
 # Metrics measured at an operating point: their rows carry its false-positive rate in the ``fpr`` column.
 FPR_METRICS: tuple[str, ...] = ("tpr_at_fpr", "tpr_at_fpr_analytic")
-_metric("psnr", True, "dB", "peak signal-to-noise ratio against the unmodified image", interval="mean")
+_metric("psnr", True, "dB", "peak signal-to-noise ratio against the unmodified image", interval="mean",
+        unbounded=True)
 _metric("ssim", True, "fraction", "structural similarity against the unmodified image", interval="mean")
 _metric("fid", False, "FID", "Frechet distance of features (extractor named in the manifest)")
 _metric("attack_success_rate", True, "fraction", "share of samples where the attack achieved its goal",

@@ -172,9 +172,12 @@ def validate(df: pd.DataFrame) -> list[str]:
         problems.append("rows with attack 'none' must have attack_kind 'none'")
     if pd.api.types.is_numeric_dtype(df["value"]) and df["value"].isna().any():
         problems.append(f"{int(df['value'].isna().sum())} rows have no value")
-    for col in ("value", "stderr", "ci_low", "ci_high"):  # NaN may mean "not measured"; +-inf is never a number
+    # NaN may mean "not measured"; +-inf is never a measurement, except +inf of an unbounded metric (the PSNR of
+    # an attack that left the images as they were)
+    unbounded = df["metric"].astype(str).map(lambda m: m in METRICS and METRICS.get(m).unbounded).astype(bool)
+    for col in ("value", "stderr", "ci_low", "ci_high"):
         if col in df.columns and pd.api.types.is_numeric_dtype(df[col]):
-            infinite = df[col].isin([math.inf, -math.inf])
+            infinite = df[col].isin([-math.inf]) | (df[col].isin([math.inf]) & ~unbounded)
             if infinite.any():
                 first = df.loc[infinite].iloc[0]
                 problems.append(f"{int(infinite.sum())} rows have an infinite {col!r} (first: {first['metric']} of "

@@ -26,6 +26,8 @@ def _changed(value: object) -> object:
         return 30  # valid for every optional field (a step, a PSNR in dB)
     if isinstance(value, bool):
         return not value
+    if isinstance(value, tuple):  # the training perturbations: another valid choice
+        return ("jpeg",) if value != ("jpeg",) else ()
     if isinstance(value, (int, float)):
         return value + 1
     return str(value) + "_x"

@@ -191,7 +191,7 @@ def test_infinite_values_are_refused_by_report_and_compare(command, tmp_path, ca
     from fpbench.results import row, to_frame
 
     rows = [row(method="artificial_fingerprint", model="data", metric="bit_accuracy", value=0.9, n=10),
-            row(method="artificial_fingerprint", model="data", metric="psnr", value=math.inf, n=10)]
+            row(method="artificial_fingerprint", model="data", metric="ssim", value=math.inf, n=10)]
     df = to_frame(rows)
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
@@ -200,4 +200,18 @@ def test_infinite_values_are_refused_by_report_and_compare(command, tmp_path, ca
                                                                         str(tmp_path / "b")]
     assert main(args) == 2
     err = capsys.readouterr().err
-    assert "infinite 'value'" in err and "psnr of data" in err and "Traceback" not in err
+    assert "infinite 'value'" in err and "ssim of data" in err and "Traceback" not in err
+
+
+def test_the_psnr_of_untouched_images_may_be_infinite():
+    """+inf is the true PSNR of identical images (a neutral attack): valid, unlike +-inf anywhere else."""
+    import math
+
+    from fpbench.results import row, to_frame, validate
+
+    ok = to_frame([row(method="artificial_fingerprint", model="data", metric="psnr", value=math.inf, n=10,
+                       attack="gaussian_noise", attack_kind="image", param=0.0, severity=0)])
+    assert validate(ok) == []
+    bad = ok.assign(metric="ssim")
+    assert any("infinite 'value'" in p for p in validate(bad))
+    assert any("infinite 'value'" in p for p in validate(ok.assign(value=-math.inf)))
