@@ -229,7 +229,7 @@ def _method_stages(ctx: RunContext, codec: Codec, real: RealImages, preset: RunC
         _flush(ctx, preset, real.source, started)
     if p.model_attacks.attacks and zoo is not None:
         with ctx.stage(prefix + "model_attacks"):
-            run_model_attacks(ctx, codec, real, zoo)
+            run_model_attacks(ctx, codec, real, zoo, skip_unmet=plans is not None)
         _flush(ctx, preset, real.source, started)
     return zoo
 

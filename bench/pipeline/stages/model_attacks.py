@@ -4,8 +4,11 @@ reader sees whether the fingerprint dies before or after the model itself is rui
 
 from __future__ import annotations
 
+import warnings
+
 from fpbench.attacks.context import AttackContext
 from fpbench.evaluation.measure import Registered, match_rows
+from fpbench.evaluation.operating_points import FpbenchWarning
 from fpbench.fid import compute_fid
 from fpbench.fingerprint.embedding import to_uint8
 from fpbench.generators import sample
@@ -28,7 +31,10 @@ def _context(target: str, zoo: Zoo, real: RealImages, device: str) -> AttackCont
                          other_model=zoo.generators[others[0]] if others else None)
 
 
-def run_model_attacks(ctx: RunContext, codec, real: RealImages, zoo: Zoo) -> None:
+def run_model_attacks(ctx: RunContext, codec, real: RealImages, zoo: Zoo, *, skip_unmet: bool = False) -> None:
+    """Every model attack on every target. An attack whose needs the zoo cannot meet (weight averaging
+    without a second generator of the architecture) is an error, or with ``skip_unmet`` (a method's
+    reduced zoo) skipped with a warning that names it."""
     p = ctx.preset
     registered = Registered(zoo.fingerprints)
     targets = [t for t in p.model_attacks.targets if t in zoo.generators] or zoo.fingerprinted_ids[:1]
@@ -40,7 +46,11 @@ def run_model_attacks(ctx: RunContext, codec, real: RealImages, zoo: Zoo) -> Non
             try:  # before any work: e.g. no second generator of the architecture to merge with
                 spec.check_context(context)
             except ValueError as exc:
-                raise ValueError(f"model attack on {target}: {exc} (the zoo has no such thing for {target})") from None
+                message = f"model attack on {target}: {exc} (the zoo has no such thing for {target})"
+                if not skip_unmet:
+                    raise ValueError(message) from None
+                warnings.warn(f"{codec.method}: skipped {message}", FpbenchWarning, stacklevel=2)
+                continue
             for severity, value in enumerate(grid):
                 key = ctx.key("model_attack", VERSION, {"attack": (spec.id, spec.version, value), "target": target,
                                                         "n_samples": p.zoo.n_samples, "alpha": p.alpha, "seed": p.seed})
