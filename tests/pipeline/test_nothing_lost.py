@@ -62,7 +62,8 @@ def test_the_next_complete_run_clears_the_failed_one(complete):
 
 
 def test_a_killed_rerun_leaves_the_complete_run_intact(complete, tmp_path):
-    """kill -9 in the middle of a rerun: OUT keeps the complete run, OUT/partial holds the interrupted one."""
+    """kill -9 in the middle of a rerun: OUT keeps the complete run, OUT/partial holds the interrupted one
+    (its manifest is written once before the data stage, then results and manifest after every stage)."""
     import os
     import signal
     import subprocess
@@ -79,7 +80,7 @@ def test_a_killed_rerun_leaves_the_complete_run_intact(complete, tmp_path):
                              "--out", str(out), "--cache-dir", str(tmp_path / "cache"), "--quiet"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while not (out / "partial" / "results.csv").exists() and proc.poll() is None and time.monotonic() < deadline:
+    while not (out / "partial" / "manifest.json").exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
     assert proc.poll() is None, "the run ended before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
