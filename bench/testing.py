@@ -171,6 +171,13 @@ def _check_plain(value: Any, path: str, fail: Callable[[str], MethodCheckError])
                "JSON value")
 
 
+def _mismatch(got: object, want: torch.Tensor) -> float | None:
+    """None when ``got`` equals ``want`` exactly, else their largest difference (inf for another shape)."""
+    if isinstance(got, torch.Tensor) and got.shape == want.shape:
+        return None if torch.equal(got, want) else _max_diff(got, want)
+    return math.inf
+
+
 def _max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a.double() - b.double()).abs().max()) if a.numel() else 0.0
 
@@ -366,17 +373,11 @@ def check_method(factory: Callable[..., Any], *, n_bits: int = 16, resolution: i
         fix = ("return every learned tensor from state_dict() and restore it in load_state_dict(); keep "
                "everything else in config")
         reloaded = c.call("save_load", "embed after load_method", lambda: fresh.embed(x, fps))
-        if not isinstance(reloaded, torch.Tensor) or reloaded.shape != marked.shape \
-                or not torch.equal(reloaded, marked):
-            diff = _max_diff(reloaded, marked) if isinstance(reloaded, torch.Tensor) \
-                and reloaded.shape == marked.shape else math.inf
+        if (diff := _mismatch(reloaded, marked)) is not None:
             raise c.fail("save_load", "save_method / load_method changes embed: a fresh instance loaded from the "
                          f"saved file embeds images up to {diff:.0f} grey levels away from the original", fix)
         redecoded = c.call("save_load", "decode after load_method", lambda: fresh.decode(marked))
-        if not isinstance(redecoded, torch.Tensor) or redecoded.shape != decoded.shape \
-                or not torch.equal(redecoded, decoded):
-            diff = _max_diff(redecoded, decoded) if isinstance(redecoded, torch.Tensor) \
-                and redecoded.shape == decoded.shape else math.inf
+        if (diff := _mismatch(redecoded, decoded)) is not None:
             raise c.fail("save_load", "save_method / load_method changes decode: a fresh instance loaded from "
                          f"the saved file decodes soft bits up to {diff:.3g} away from the original", fix)
         report["save_load"] = "ok"

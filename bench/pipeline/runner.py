@@ -9,6 +9,7 @@ into ``OUT``. A failed or killed rerun therefore leaves the previous complete ru
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -118,8 +119,6 @@ def _record_failure(staging: Path, exc: BaseException, messages: list[str]) -> N
     path = staging / "manifest.json"
     if not path.is_file():
         return
-    import json
-
     manifest = json.loads(path.read_text(encoding="utf-8"))
     manifest |= {"status": "failed", "error": f"{type(exc).__name__}: {exc}", "warnings": messages}
     write_json_atomic(path, manifest)
