@@ -19,6 +19,9 @@ checks, in order (``CHECKS``):
 - ``batch_independence``: a batch gives what its images give one by one;
 - ``save_load``: :func:`~fpbench.methods.save_method` then :func:`~fpbench.methods.load_method` into a fresh
   instance made alike gives identical embed / decode outputs;
+- ``strength`` (``tunable`` methods only): the default ``strength`` lies in ``strength_range``; the strongest
+  end stamps at no higher PSNR than the weakest; going back to the default gives the same images as before;
+  a strength outside the range raises :class:`~fpbench.methods.MethodError`;
 - ``errors``: a fingerprint of the wrong length, a non-binary fingerprint, non-tensor images and images with
   the wrong channel count raise :class:`~fpbench.methods.MethodError` with a message, not another exception.
 
@@ -39,12 +42,13 @@ import torch
 import torch.nn.functional as F
 
 from fpbench.methods.base import FingerprintMethod, MethodError, load_method, save_method
+from fpbench.metrics import psnr
 from fpbench.registry import did_you_mean
 
 __all__ = ["CHECKS", "MethodCheckError", "check_method", "make_images"]
 
 CHECKS = ("protocol", "config", "fit", "embed", "decode", "determinism", "batch_independence", "save_load",
-          "errors")
+          "strength", "errors")
 
 # Batched float arithmetic (a convolution over 8 images vs over 1) may differ in the last bits, so batch
 # independence allows what that can cause: one grey level after quantisation, a rounding error in a soft bit.
@@ -216,20 +220,53 @@ def _unchanged(c: _Checker, check: str, what: str, before: torch.Tensor, after: 
                      "or out-of-place operations: x + d rather than x += d)")
 
 
-def _expect_method_error(c: _Checker, what: str, fn: Callable[[], Any]) -> None:
+def _expect_method_error(c: _Checker, what: str, fn: Callable[[], Any], check: str = "errors") -> None:
     try:
         out = fn()
     except MethodError as exc:
         if not str(exc).strip():
-            raise c.fail("errors", f"{what} raised MethodError with an empty message",
+            raise c.fail(check, f"{what} raised MethodError with an empty message",
                          "say what is wrong, where, and the fix") from exc
         return
     except Exception as exc:
-        raise c.fail("errors", f"{what} raised {type(exc).__name__}({str(exc)!r:.120}) instead of "
+        raise c.fail(check, f"{what} raised {type(exc).__name__}({str(exc)!r:.120}) instead of "
                      "fpbench.methods.MethodError (a ValueError)", _VALIDATE_FIX) from exc
     shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-    raise c.fail("errors", f"{what} was accepted silently (returned {shape}) instead of raising "
+    raise c.fail(check, f"{what} was accepted silently (returned {shape}) instead of raising "
                  "fpbench.methods.MethodError", _VALIDATE_FIX)
+
+
+def _check_strength(c: _Checker, method: Any, x: torch.Tensor, fps: torch.Tensor, marked: torch.Tensor) -> None:
+    """The ``strength`` contract of a tunable method (nothing to check for others)."""
+    if not getattr(method, "tunable", False):
+        return
+    fix = "give tunable methods a float strength property within strength_range (see FingerprintMethod)"
+    rng = getattr(method, "strength_range", None)
+    default = c.call("strength", "method.strength", lambda: method.strength)
+    if not (isinstance(rng, tuple) and len(rng) == 2 and rng[0] < rng[1]):
+        raise c.fail("strength", f"strength_range must be a (low, high) tuple with low < high, got {rng!r}", fix)
+    if isinstance(default, bool) or not isinstance(default, (int, float)) or not rng[0] <= default <= rng[1]:
+        raise c.fail("strength", f"the default strength {default!r} is not a number in {rng}", fix)
+    quality = {}
+    for end in rng:
+        c.call("strength", f"setting strength = {end:g}", lambda end=end: setattr(method, "strength", end))
+        stamped = c.call("strength", f"embed at strength {end:g}", lambda: method.embed(x, fps))
+        quality[end] = psnr(x.float() / 255, stamped.float() / 255).mean().item()
+    c.call("strength", f"setting strength back to {default:g}", lambda: setattr(method, "strength", default))
+    if quality[rng[1]] > quality[rng[0]] + 1e-6:
+        raise c.fail("strength", f"the strongest end ({rng[1]:g}) stamps at {quality[rng[1]]:.2f} dB, above the "
+                     f"weakest ({rng[0]:g}) at {quality[rng[0]]:.2f} dB", "more strength must change images more")
+    again = c.call("strength", "embed after restoring the default strength", lambda: method.embed(x, fps))
+    if (diff := _mismatch(again, marked)) is not None:
+        raise c.fail("strength", f"going back to the default strength embeds images up to {diff:.0f} grey "
+                     "levels away from before", "derive everything strength changes from the strength itself")
+    beyond = rng[1] * 2 if rng[1] > 0 else rng[1] + 1
+
+    def set_beyond() -> None:
+        method.strength = beyond
+
+    _expect_method_error(c, f"setting strength = {beyond:g} (outside {rng})", set_beyond, "strength")
+    method.strength = default
 
 
 def check_method(factory: Callable[..., Any], *, n_bits: int = 16, resolution: int = 16,
@@ -381,6 +418,10 @@ def check_method(factory: Callable[..., Any], *, n_bits: int = 16, resolution: i
             raise c.fail("save_load", "save_method / load_method changes decode: a fresh instance loaded from "
                          f"the saved file decodes soft bits up to {diff:.3g} away from the original", fix)
         report["save_load"] = "ok"
+
+    if "strength" in selected:
+        _check_strength(c, method, x, fps, marked)
+        report["strength"] = "ok"
 
     if "errors" in selected:
         gray = x[:, :1].clone()

@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from fpbench.fingerprint.calibration import MAX_STRENGTH
 from fpbench.fingerprint.checkpoint import FingerprintModels
 from fpbench.fingerprint.embedding import decode_logits, embed
 from fpbench.fingerprint.nets import FingerprintDecoder, FingerprintEncoder
@@ -25,6 +26,8 @@ class ArtificialFingerprint(FingerprintMethod):
 
     id = "artificial_fingerprint"
     learned = True
+    tunable = True  # the encoder's strength: the factor on its change to the image (as fitted: calibrated)
+    strength_range = (1e-3, MAX_STRENGTH)
 
     def __init__(self, n_bits: int, resolution: int, **options: Any) -> None:
         super().__init__(n_bits, resolution)
@@ -40,6 +43,14 @@ class ArtificialFingerprint(FingerprintMethod):
     @property
     def config(self) -> dict[str, Any]:
         return {**super().config, "train": dataclasses.asdict(self.train_config)}
+
+    @property
+    def strength(self) -> float:
+        return float(self.models.encoder.strength)
+
+    @strength.setter
+    def strength(self, value: float) -> None:
+        self.models.encoder.strength = self.check_strength(value)
 
     def fit(self, images: torch.Tensor, *, seed: int = 0, progress: bool = False) -> ArtificialFingerprint:
         self.check_images(images, exact=True)

@@ -11,6 +11,10 @@ every cache key), and
 - ``state_dict()`` / ``load_state_dict(state)``: its learned state as tensors (saved as safetensors by
   :func:`save_method` / :func:`load_method`, never pickled).
 
+A method may also be ``tunable``: a settable float ``strength`` within ``strength_range`` (its default as
+constructed or fitted), where more strength means a larger change to the image (lower PSNR) and, usually,
+more robustness. A run uses it to compare methods at one data PSNR (:mod:`fpbench.methods.fidelity`).
+
 Matching, p-values, attribution and every metric work on decoded bits, so they stay method-independent.
 ``fpbench.testing.check_method`` checks a method against this contract.
 """
@@ -42,6 +46,8 @@ class FingerprintMethod(ABC):
 
     id: ClassVar[str] = ""
     learned: ClassVar[bool] = False  # True when fit() trains something (the adversary trains its own copy)
+    tunable: ClassVar[bool] = False  # True: a settable float ``strength`` trades PSNR for robustness
+    strength_range: ClassVar[tuple[float, float]] = (1.0, 1.0)  # the strengths a tunable method accepts
 
     def __init__(self, n_bits: int, resolution: int) -> None:
         if isinstance(n_bits, bool) or not isinstance(n_bits, int) or n_bits < 1:
@@ -102,6 +108,13 @@ class FingerprintMethod(ABC):
         if not torch.all((f == 0) | (f == 1)):
             raise MethodError(f"{self.id}: fingerprints must hold only 0s and 1s")
         return f
+
+    def check_strength(self, value: object) -> float:
+        """``value`` as a float within ``strength_range``, or a MethodError."""
+        low, high = self.strength_range
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+            raise MethodError(f"{self.id}: strength must be a number in [{low:g}, {high:g}], got {value!r}")
+        return float(value)
 
     @staticmethod
     def quantise(images: torch.Tensor) -> torch.Tensor:

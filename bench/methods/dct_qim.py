@@ -23,6 +23,9 @@ where clipping forces the re-projection to spread the change, measured ~37 dB) a
 uint8 rounding noise (std ~ 0.2 levels per coefficient, decisions flip at delta / 4 = 4 levels), while
 giving some resistance to JPEG q90 (whose luma mid-frequency quantisation steps are ~2-12 levels).
 
+``strength`` (default 1) scales the step: ``delta = 16 * strength`` unless ``delta`` is given; a run turns
+it to compare methods at one data PSNR (:mod:`fpbench.methods.fidelity`).
+
 Everything depends on ``(key, delta, n_bits, resolution)`` only, never on a global RNG.
 """
 
@@ -43,6 +46,7 @@ BLOCK = 8
 BAND = (3, 6)  # mid frequencies: BAND[0] <= u + v <= BAND[1]
 PASSES = 4  # re-projections after uint8 rounding
 LUMA = (0.299, 0.587, 0.114)  # BT.601
+DELTA = 16.0  # the default quantisation step (8-bit levels)
 
 
 @cache
@@ -85,16 +89,24 @@ def luma(x: torch.Tensor) -> torch.Tensor:
 @register_method("dct_qim")
 class DCTQIM(FingerprintMethod):
     """Key-seeded dithered QIM of mid-frequency 8x8-block DCT coefficients of luma, with repetition coding.
-    Options: ``key`` (int, default 0) and ``delta`` (quantisation step in 8-bit levels, default 16)."""
+    Options: ``key`` (int, default 0) and ``delta`` (quantisation step in 8-bit levels, default 16), or
+    ``strength`` (``delta`` in units of 16 levels)."""
 
     id = "dct_qim"
     learned = False
+    tunable = True
+    strength_range = (1 / 16, 255 / 16)
 
-    def __init__(self, n_bits: int, resolution: int, *, key: int = 0, delta: float = 16.0,
-                 **unknown: Any) -> None:
+    def __init__(self, n_bits: int, resolution: int, *, key: int = 0, delta: float = DELTA,
+                 strength: float | None = None, **unknown: Any) -> None:
         super().__init__(n_bits, resolution)
         if unknown:
-            raise MethodError(f"{self.id}: unknown option(s) {', '.join(sorted(unknown))}; options are key, delta")
+            raise MethodError(f"{self.id}: unknown option(s) {', '.join(sorted(unknown))}; options are key, "
+                              "delta, strength")
+        if strength is not None:
+            if delta != DELTA:
+                raise MethodError(f"{self.id}: give delta or strength, not both")
+            delta = self.check_strength(strength) * DELTA
         if resolution % BLOCK:
             raise MethodError(f"{self.id}: resolution must be a multiple of {BLOCK} (8x8 DCT blocks), got "
                               f"{resolution}; use e.g. {max(BLOCK, resolution - resolution % BLOCK)} or "
@@ -114,10 +126,24 @@ class DCTQIM(FingerprintMethod):
         self.repeat = len(slots) // n_bits
         g = torch.Generator().manual_seed(self.key)
         perm = torch.randperm(len(slots), generator=g)[: self.repeat * n_bits]
-        dither = torch.rand(len(slots), generator=g, dtype=torch.float64) * self.delta
-        # slots[r, i]: the flat (block * 64 + u * 8 + v) coefficient of the r-th copy of bit i; dither likewise.
+        dither = torch.rand(len(slots), generator=g, dtype=torch.float64)
+        # slots[r, i]: the flat (block * 64 + u * 8 + v) coefficient of the r-th copy of bit i; the dither, in
+        # units of delta, likewise.
         self.slots = slots[perm].view(self.repeat, n_bits)
-        self.dither = dither[perm].view(self.repeat, n_bits)
+        self._dither_unit = dither[perm].view(self.repeat, n_bits)
+
+    @property
+    def dither(self) -> torch.Tensor:
+        """The dither of every slot in [0, delta), in 8-bit levels."""
+        return self._dither_unit * self.delta
+
+    @property
+    def strength(self) -> float:
+        return self.delta / DELTA
+
+    @strength.setter
+    def strength(self, value: float) -> None:
+        self.delta = self.check_strength(value) * DELTA
 
     @property
     def config(self) -> dict[str, Any]:

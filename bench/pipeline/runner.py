@@ -203,7 +203,16 @@ def _run_seed(ctx: RunContext, real: RealImages, preset: RunConfig, started: flo
     for method_id in p.methods[1:]:
         ctx.lineage = dict(shared)
         with ctx.stage(f"method {method_id}"):
-            other = method_codec(ctx, real, method_id)
+            other, default = method_codec(ctx, real, method_id)
+        if default is not None:  # its own default strength: the stamped photos and the image attacks on them
+            matched_lineage, ctx.lineage["fingerprint"] = ctx.lineage["fingerprint"], default.key
+            with ctx.stage(f"{default.method} evaluate_data"):
+                evaluated = evaluate_data(ctx, default, real)
+            if p.image_attacks.attacks:
+                with ctx.stage(f"{default.method} image_attacks"):
+                    run_image_attacks(ctx, default, real, None, evaluated["stamped_test"])
+            ctx.lineage["fingerprint"] = matched_lineage
+            _flush(ctx, preset, real.source, started)
         _method_stages(ctx, other, real, preset, started, p.method_plans(), prefix=f"{method_id} ")
 
 

@@ -245,7 +245,51 @@ class ExactSizeDecode(Toy):
         return super().decode(images)
 
 
+class TunableToy(Toy):
+    """A correct tunable toy: strength multiplies the pattern's amplitude."""
+
+    id = "toy_tunable"
+    tunable = True
+    strength_range = (0.5, 4.0)
+
+    def __init__(self, n_bits: int, resolution: int, key: int = 0) -> None:
+        super().__init__(n_bits, resolution, key)
+        self._strength = 1.0
+
+    @property
+    def strength(self) -> float:
+        return self._strength
+
+    @strength.setter
+    def strength(self, value: float) -> None:
+        self._strength = self.check_strength(value)
+
+    def delta(self, bits: torch.Tensor) -> torch.Tensor:
+        return super().delta(bits) * self.strength
+
+
+class UncheckedStrength(TunableToy):
+    id = "toy_unchecked_strength"
+
+    @TunableToy.strength.setter
+    def strength(self, value: float) -> None:
+        self._strength = float(value)
+
+
+class InvertedStrength(TunableToy):
+    id = "toy_inverted_strength"
+
+    def delta(self, bits: torch.Tensor) -> torch.Tensor:
+        return Toy.delta(self, bits) / self.strength
+
+
+def test_a_correct_tunable_toy_passes() -> None:
+    assert check_method(TunableToy) == dict.fromkeys(CHECKS, "ok")
+
+
 BROKEN = [
+    (UncheckedStrength, r"\[strength\] .*setting strength = 8 \(outside \(0\.5, 4\.0\)\) was accepted silently"),
+    (InvertedStrength, r"\[strength\] .*the strongest end \(4\) stamps at [\d.]+ dB, above the weakest \(0\.5\)"),
     (FloatEmbed, r"\[embed\] method 'toy_float_embed' \(FloatEmbed\): embed\(uint8 images, N x n_bits\) returned "
                  r"dtype torch\.float32, expected torch\.uint8\. Fix: quantise"),
     (LogitDecode, r"\[decode\] method 'toy_logit_decode' .*decode\(N embedded images\) returned values in "

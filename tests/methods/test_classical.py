@@ -206,7 +206,39 @@ def test_bad_inputs_are_method_errors(method_id):
     with pytest.raises(MethodError, match="key"):
         make_method(method_id, n_bits=16, resolution=16, key="0")
     with pytest.raises(MethodError, match="unknown option"):
-        make_method(method_id, n_bits=16, resolution=16, strength=2)
+        make_method(method_id, n_bits=16, resolution=16, amplitude=2)
+    with pytest.raises(MethodError, match="strength must be a number"):
+        make_method(method_id, n_bits=16, resolution=16, strength=0.01)
+
+
+def test_lsb_at_strength_one_is_classical_lsb_replacement_for_every_level():
+    """The lattice path at strength 1 is ``(v & ~1) | b`` for every level and bit (ties stay in the cell)."""
+    m = LSB(8, 16)
+    v = torch.arange(256).repeat(2)
+    b = torch.cat([torch.zeros(256), torch.ones(256)]).long()
+    assert torch.equal(m._to_lattice(v.double(), b.double()), ((v & 0xFE) | b).to(torch.uint8))
+
+
+@pytest.mark.parametrize("method_id", METHODS)
+def test_more_strength_costs_psnr_and_still_reads_back(method_id: str):
+    """Strength trades PSNR for amplitude: the PSNR falls monotonically over a ladder of strengths, and
+    every stamp still decodes exactly (a strength that breaks decoding would make matching meaningless)."""
+    images = smooth_images(16, 32)
+    bits = random_bits(16, 48)
+    m = make_method(method_id, n_bits=48, resolution=32)
+    quality = []
+    for s in (1.0, 1.5, 2.5, 4.0):
+        m.strength = s
+        stamped = m.embed(images, bits)
+        quality.append(psnr(images.float() / 255, stamped.float() / 255).mean().item())
+        assert bit_accuracy(m.decode(stamped), bits) == 1.0, s
+    assert quality == sorted(quality, reverse=True) and quality[0] - quality[-1] > 8, quality
+
+
+def test_dct_qim_strength_is_delta_in_units_of_sixteen_levels():
+    assert DCTQIM(16, 16, strength=1.5).delta == 24.0 and DCTQIM(16, 16, delta=8).strength == 0.5
+    with pytest.raises(MethodError, match="delta or strength"):
+        DCTQIM(16, 16, delta=8, strength=2)
 
 
 def test_lsb_refuses_more_bits_than_capacity_and_bad_max_repeat():

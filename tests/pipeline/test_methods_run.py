@@ -14,8 +14,11 @@ from tests.stages.test_cache_keys import tiny_preset
 METHODS = ["artificial_fingerprint", "lsb", "dct_qim"]
 
 
+TARGET = 38.0  # dB: the run's fidelity target, which the tunable methods are matched to
+
+
 def _preset():
-    return tiny_preset().updated({"methods": METHODS, "baselines": {"methods": []}, "adaptive": {"attacks": []},
+    return tiny_preset().updated({"methods": METHODS, "fingerprint": {"target_psnr": TARGET}, "baselines": {"methods": []}, "adaptive": {"attacks": []},
                                   "model_attacks": {"attacks": ["weight_noise", "weight_averaging"]},
                                   "evaluation": {"grids": {"overwrite": None, "weight_averaging": [0.5]}}})
 
@@ -31,7 +34,7 @@ def ran(tmp_path_factory):
 def test_every_method_has_its_rows(ran):
     _, outcome = ran
     df = outcome.results
-    assert set(df["method"]) == set(METHODS)
+    assert set(df["method"]) == {*METHODS, "lsb@default", "dct_qim@default"}
     for method in METHODS:
         rows = df[df["method"] == method]
         clean = rows[(rows["attack"] == "none") & (rows["metric"] == "bit_accuracy")]
@@ -49,6 +52,25 @@ def test_every_method_has_its_rows(ran):
 
 
 @pytest.mark.filterwarnings("ignore")
+@pytest.mark.filterwarnings("ignore")
+def test_tunable_methods_are_compared_at_the_target_psnr_and_at_their_default(ran):
+    """lsb (~51 dB as classical LSB) and dct_qim (~40 dB at delta 16) are turned to the run's 38 dB on the
+    stamped test photos; their own default is kept under ``<id>@default`` with data-level rows only."""
+    _, outcome = ran
+    df = outcome.results
+    clean = df[(df["attack"] == "none") & (df["model"] == "data")].set_index(["method", "metric"])["value"]
+    strengths = outcome.manifest["method_strength"]
+    for method, default_low, default_high in (("lsb", 49, 53), ("dct_qim", 38.5, 42)):
+        assert abs(clean[method, "psnr"] - TARGET) <= 0.1, method
+        assert default_low < clean[f"{method}@default", "psnr"] < default_high, method
+        assert clean[method, "bit_accuracy"] >= 0.99 and clean[f"{method}@default", "bit_accuracy"] >= 0.99
+        record = strengths[method]["0"]
+        assert record["psnr"] == pytest.approx(clean[method, "psnr"], abs=1e-6)
+        assert record["strength"] > record["default_strength"] == 1.0
+        default_rows = df[df["method"] == f"{method}@default"]
+        assert set(default_rows["model"]) <= {"data", "real"} and set(default_rows["attack_kind"]) >= {"image"}
+
+
 def test_a_rerun_hits_every_method_cache(ran):
     tmp, outcome = ran
     again = run(_preset(), tmp / "out2", cache=ArtifactCache(tmp / "cache"), progress=False)

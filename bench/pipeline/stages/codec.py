@@ -1,11 +1,17 @@
 """A fingerprinting method as the stages use it: the ``method`` column, the cache key of its trained state,
 how it stamps and how it decodes. The paper's method keeps its own path (cached networks, each stamped set
 calibrated to the target PSNR, ``fpbench.pipeline.stages.fingerprint``); every other method goes through the
-method protocol (``fpbench.methods``): fitted on the training photos, its state cached as safetensors."""
+method protocol (``fpbench.methods``): fitted on the training photos, its state cached as safetensors, and,
+when it is tunable and the run has a target PSNR, turned to the strength at which the run's stamped test
+photos land on that target (``fpbench.methods.fidelity``): one strength per method and seed, used for every
+set it stamps and every image it decodes, as a publisher would. The method at its own default strength is
+kept beside it (``<id>@default``) for the data-level rows."""
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -14,12 +20,15 @@ import torch
 from fpbench.cache import derive_key
 from fpbench.fingerprint.checkpoint import FingerprintModels
 from fpbench.fingerprint.embedding import decode
-from fpbench.methods import get_method_factory, load_method, make_method, save_method
+from fpbench.methods import FingerprintMethod, get_method_factory, load_method, make_method, save_method
+from fpbench.methods.fidelity import match_psnr
 from fpbench.pipeline.stages.context import RunContext
 from fpbench.pipeline.stages.data import RealImages
 
 PAPER = "artificial_fingerprint"  # the primary method: the full zoo, baselines and adaptive attacks
 VERSION = 1  # of fitting and caching a protocol method
+DEFAULT_SUFFIX = "@default"  # the ``method`` of a tunable method's rows at its own default strength
+MATCH_VERSION = 1  # of matching a method's strength to the target PSNR
 
 
 @dataclass(frozen=True)
@@ -54,8 +63,10 @@ def method_options(ctx: RunContext, method_id: str) -> dict:
             if f.name not in ("n_bits", "resolution", "perturbations")}
 
 
-def method_codec(ctx: RunContext, real: RealImages, method_id: str) -> Codec:
-    """Fit (or load from the cache) ``method_id`` on the training photos; sets ``ctx.lineage["fingerprint"]``."""
+def method_codec(ctx: RunContext, real: RealImages, method_id: str) -> tuple[Codec, Codec | None]:
+    """Fit (or load from the cache) ``method_id`` on the training photos; sets ``ctx.lineage["fingerprint"]``.
+    Returns its codec (at the run's target PSNR where it is tunable) and, when that moved its strength, the
+    codec at its own default strength (None otherwise)."""
     p = ctx.preset
     method = make_method(method_id, n_bits=p.n_bits, resolution=p.resolution, **method_options(ctx, method_id))
     key = derive_key("method", VERSION, method.config, data=real.key)
@@ -70,4 +81,40 @@ def method_codec(ctx: RunContext, real: RealImages, method_id: str) -> Codec:
         method.fit(real.train, seed=0, progress=ctx.progress)
         if ctx.cache.enabled:
             save_method(method, path)
-    return Codec(method_id, key, method.embed, method.decode)
+    target = p.fingerprint.target_psnr
+    if target is None or not method.tunable:
+        return Codec(method_id, key, method.embed, method.decode), None
+    from fpbench.pipeline.stages.fingerprint import data_fingerprint
+
+    match = match_psnr(method, real.test, data_fingerprint(p), target)
+    ctx.notes.setdefault("method_strength", {}).setdefault(method_id, {})[str(p.seed)] = {
+        "target_psnr": target, "strength": match.strength, "psnr": match.psnr,
+        "default_strength": match.default_strength, "default_psnr": match.default_psnr}
+    if not match.reached:
+        warnings.warn(f"method {method_id} cannot reach the target PSNR of {target} dB within its strengths "
+                      f"{method.strength_range}: compared at {match.psnr:.2f} dB (strength {match.strength:.4g})",
+                      UserWarning, stacklevel=2)
+    ctx.log(f"{method_id}: strength {match.strength:.4g} for {target} dB on the test photos "
+            f"(own default {match.default_strength:.4g}: {match.default_psnr:.2f} dB)")
+    matched_key = derive_key("matched", MATCH_VERSION, {"strength": match.strength}, method=key)
+    ctx.lineage["fingerprint"] = matched_key
+    matched = _codec_at(method, method_id, matched_key, match.strength)
+    if math.isclose(match.strength, match.default_strength, rel_tol=1e-6):
+        return matched, None
+    default = _codec_at(method, method_id + DEFAULT_SUFFIX, key, match.default_strength)
+    return matched, default
+
+
+def _codec_at(method: FingerprintMethod, label: str, key: str, strength: float) -> Codec:
+    """A codec of ``method`` that stamps and decodes at ``strength`` (set for each call, restored after)."""
+    def at_strength(operation: Callable) -> Callable:
+        def call(*args: torch.Tensor) -> torch.Tensor:
+            previous = method.strength
+            method.strength = strength
+            try:
+                return operation(*args)
+            finally:
+                method.strength = previous
+        return call
+
+    return Codec(label, key, at_strength(method.embed), at_strength(method.decode))

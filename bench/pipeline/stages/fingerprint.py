@@ -117,5 +117,6 @@ def evaluate_data(ctx: RunContext, codec, real: RealImages) -> dict[str, torch.T
     ctx.rows.append(row(metric="control_bit_accuracy", value=float(clean_acc.mean()),
                         stderr=mean_stderr(clean_acc)[1], **common))
     ctx.rows.append(row(metric="false_positive_rate", value=float(flagged.mean()), **common))
-    ctx.notes.setdefault("data_psnr", {})[str(p.seed)] = float(q_psnr.mean())
+    if codec.method == METHOD:
+        ctx.notes.setdefault("data_psnr", {})[str(p.seed)] = float(q_psnr.mean())
     return {"fingerprint": fp, "stamped_test": stamped}
