@@ -25,6 +25,8 @@ class ReportConfig:
 
     fingerprint_method: str = "artificial_fingerprint"
     baseline_methods: tuple[str, ...] = ("yu2019", "wang2020", "frank2020", "durall2020", "marra2019")
+    baseline_variants: tuple[str, ...] = ("+immunised",)  # suffixes of a baseline's variants (yu2019+immunised)
+    own_default_suffix: str = "@default"  # ``lsb@default``: method ``lsb`` at its own default strength
     data_model: str = "data"
     real_model: str = "real"
     clean_method: str = "clean"
@@ -48,6 +50,16 @@ class ReportConfig:
         """Whether rows of this model (under this method) belong to a clean counterpart generator."""
         return (method == self.clean_method or model in self.clean_models
                 or bool(self.clean_model_pattern and re.search(self.clean_model_pattern, model)))
+
+    def is_baseline(self, method: str) -> bool:
+        """Whether a method id is a baseline classifier (or a variant of one), not a fingerprinting method."""
+        return method in self.baseline_methods or any(
+            method.endswith(v) and method[: -len(v)] in self.baseline_methods for v in self.baseline_variants)
+
+    def own_default_of(self, method: str) -> str | None:
+        """The method whose own-default-strength rows these are (``'lsb'`` for ``'lsb@default'``), else None."""
+        suffix = self.own_default_suffix
+        return method[: -len(suffix)] if suffix and method.endswith(suffix) and len(method) > len(suffix) else None
 
     def family(self, model: str) -> str:
         """Architecture of a generator id: from ``model_arch`` if known, else the id minus its instance."""

@@ -10,15 +10,18 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from fpbench.atomic import write_text_atomic
+from fpbench.reports import methods
 from fpbench.reports.config import DEFAULT_CONFIG, ReportConfig
 from fpbench.reports.format import MISSING, format_number, to_html, to_markdown
 from fpbench.reports.labels import param_text
-from fpbench.reports.plots import write_plots
+from fpbench.reports.plots import plot_methods_robustness, write_plots
 from fpbench.reports.tables import NOTE, Table, build_tables, select_seeds, table_markdown, write_tables
 from fpbench.results import read_results, validate
 from fpbench.spectra import SPECTRA_FILE, read_spectra
@@ -31,7 +34,11 @@ PLOT_CAPTIONS = {
     "roc": "ROC points: TPR at fixed FPR.",
     "adaptive_success_vs_psnr": "Adaptive attacks: success rate against the PSNR the adversary pays.",
     "fingerprint_spectrum": "Mean amplitude spectrum of fingerprinted minus clean images (drawn by the run).",
+    "methods_robustness": "Bit accuracy of every fingerprinting method under image perturbations: solid on the "
+                          "stamped photos, dashed on generator samples, dash-dotted at a method's own default "
+                          "strength.",
 }
+METHODS_PLOT = "methods_robustness"
 
 
 def _pick(rows: pd.DataFrame, lowest: bool) -> dict | None:
@@ -108,13 +115,46 @@ def _plural(n: int, word: str) -> str:
 Extras = dict[str, tuple[str, pd.DataFrame]]  # name -> (title, table of strings) beyond the main tables
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """The "Methods compared" section: opening text, tables and plot (only when several methods ran)."""
+
+    intro: str
+    tables: dict[str, Table]
+    plot: Path | None = None
+
+    def items(self) -> list[tuple[str, Table | Path]]:
+        """Tables and plot in reading order: the curves just before the area table that condenses them."""
+        out: list[tuple[str, Table | Path]] = [(n, t) for n, t in self.tables.items() if n != "methods_robustness"]
+        out += [(METHODS_PLOT, self.plot)] if self.plot is not None else []
+        return out + [(n, t) for n, t in self.tables.items() if n == "methods_robustness"]
+
+
+def _comparison_markdown(comparison: Comparison) -> list[str]:
+    out = ["## Methods compared", "", comparison.intro, ""]
+    for name, item in comparison.items():
+        if isinstance(item, Table):
+            out += [table_markdown(item), f"Files: [CSV](tables/{name}.csv), [Markdown](tables/{name}.md), "
+                    f"[LaTeX](tables/{name}.tex)", ""]
+        else:
+            out += _figure_markdown(name)
+    return out
+
+
+def _figure_markdown(name: str) -> list[str]:
+    caption = PLOT_CAPTIONS.get(name, name)
+    return [f"![{caption}](plots/{name}.png)", "", f"*{caption}*", ""]
+
+
 def render_markdown(results: pd.DataFrame, tables: dict[str, Table], plots: dict[str, Path],
                     manifest: dict | None, config: ReportConfig = DEFAULT_CONFIG,
-                    extras: Extras | None = None) -> str:
+                    extras: Extras | None = None, comparison: Comparison | None = None) -> str:
     out = ["# fpbench report", ""]
     if manifest and "preset" in manifest:
         out += [f"Preset `{manifest['preset']}`.", ""]
     out += ["## Summary", "", *[f"- {line}" for line in headline(results, config)], ""]
+    if comparison is not None:
+        out += _comparison_markdown(comparison)
     if manifest:
         out += ["## Provenance (manifest.json)", "", "| key | value |", "|---|---|"]
         out += [f"| {k} | {v.replace('|', '/')} |" for k, v in manifest_rows(manifest)]
@@ -132,8 +172,7 @@ def render_markdown(results: pd.DataFrame, tables: dict[str, Table], plots: dict
     if plots:
         out += ["## Plots", ""]
         for name in plots:
-            out += [f"![{PLOT_CAPTIONS.get(name, name)}](plots/{name}.png)", "",
-                    f"*{PLOT_CAPTIONS.get(name, name)}*", ""]
+            out += _figure_markdown(name)
     return "\n".join(out)
 
 
@@ -143,8 +182,26 @@ th,td{border-bottom:1px solid #ddd;padding:.25em .6em;text-align:left}th{border-
 img{max-width:100%;border:1px solid #eee}figcaption{font-style:italic;color:#555}"""
 
 
+def _figure_html(name: str, path: Path) -> str:
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    caption = html.escape(PLOT_CAPTIONS.get(name, name))
+    return (f'<figure><img alt="{caption}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{caption}</figcaption></figure>")
+
+
+def _comparison_html(comparison: Comparison) -> list[str]:
+    esc = html.escape
+    intro = re.sub(r"`([^`]+)`", r"<code>\1</code>", esc(comparison.intro))
+    parts = ["<h2>Methods compared</h2>", f"<p>{intro}</p>"]
+    for name, item in comparison.items():
+        parts.append(f"<h3>{esc(item.title)}</h3>" + to_html(item.display()) if isinstance(item, Table)
+                     else _figure_html(name, item))
+    return parts
+
+
 def render_html(results: pd.DataFrame, tables: dict[str, Table], plots: dict[str, Path],
-                manifest: dict | None, config: ReportConfig = DEFAULT_CONFIG, extras: Extras | None = None) -> str:
+                manifest: dict | None, config: ReportConfig = DEFAULT_CONFIG, extras: Extras | None = None,
+                comparison: Comparison | None = None) -> str:
     esc = html.escape
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              f"<title>fpbench report</title><style>{_CSS}</style></head><body>", "<h1>fpbench report</h1>"]
@@ -152,6 +209,8 @@ def render_html(results: pd.DataFrame, tables: dict[str, Table], plots: dict[str
         parts.append(f"<p>Preset <code>{esc(str(manifest['preset']))}</code>.</p>")
     parts.append("<h2>Summary</h2><ul>" + "".join(f"<li>{esc(x)}</li>" for x in headline(results, config))
                  + "</ul>")
+    if comparison is not None:
+        parts += _comparison_html(comparison)
     if manifest:
         parts.append("<h2>Provenance (manifest.json)</h2>"
                      + to_html(pd.DataFrame(manifest_rows(manifest), columns=["key", "value"])))
@@ -164,11 +223,7 @@ def render_html(results: pd.DataFrame, tables: dict[str, Table], plots: dict[str
         parts.append(f"<h3>{esc(title)}</h3>" + to_html(frame))
     if plots:
         parts.append("<h2>Plots</h2>")
-        for name, path in plots.items():
-            data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
-            caption = esc(PLOT_CAPTIONS.get(name, name))
-            parts.append(f'<figure><img alt="{caption}" src="data:image/png;base64,{data}">'
-                         f"<figcaption>{caption}</figcaption></figure>")
+        parts += [_figure_html(name, path) for name, path in plots.items()]
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
@@ -218,6 +273,21 @@ def _extra_outputs(results: pd.DataFrame, run_dir: Path,
     return plots, extras
 
 
+def write_comparison(results: pd.DataFrame, run_dir: Path, manifest: dict | None = None,
+                     config: ReportConfig = DEFAULT_CONFIG) -> Comparison | None:
+    """Write the method comparison's tables and plot into ``run_dir``; None (and stale files removed)
+    unless several fingerprinting methods were measured."""
+    tables = methods.build_method_tables(results, config)
+    methods.write_method_tables(tables, run_dir / "tables")
+    path = run_dir / "plots" / f"{METHODS_PLOT}.png"
+    plot = plot_methods_robustness(results, path, config) if tables else None
+    if plot is None:
+        path.unlink(missing_ok=True)
+    if not tables:
+        return None
+    return Comparison(methods.intro(results, manifest, config), tables, plot)
+
+
 def render_run(run_dir: str | Path, config: ReportConfig = DEFAULT_CONFIG) -> Path:
     """Re-render ``tables/``, ``plots/``, ``report.md`` and ``report.html`` of a run directory from its
     ``results.csv`` (and ``manifest.json`` if present). Returns the path of ``report.html``.
@@ -241,6 +311,8 @@ def render_run(run_dir: str | Path, config: ReportConfig = DEFAULT_CONFIG) -> Pa
     plots = write_plots(results, run_dir / "plots", config)
     extra_plots, extras = _extra_outputs(results, run_dir, config)
     plots |= extra_plots
-    write_text_atomic(run_dir / "report.md", render_markdown(results, tables, plots, manifest, config, extras))
+    comparison = write_comparison(results, run_dir, manifest, config)
+    write_text_atomic(run_dir / "report.md",
+                      render_markdown(results, tables, plots, manifest, config, extras, comparison))
     return write_text_atomic(run_dir / "report.html",
-                             render_html(results, tables, plots, manifest, config, extras))
+                             render_html(results, tables, plots, manifest, config, extras, comparison))

@@ -17,12 +17,14 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from fpbench.atomic import write_atomic
 from fpbench.metrics import FPR_METRICS
 from fpbench.reports.config import DEFAULT_CONFIG, ReportConfig
 from fpbench.reports.format import metric_label
 from fpbench.reports.labels import param_axis_label, param_text
+from fpbench.reports.methods import compared, fingerprint_methods, method_label, source_label
 from fpbench.reports.palette import colour
 from fpbench.reports.tables import select_seeds
 
@@ -138,6 +140,72 @@ def plot_robustness(results: pd.DataFrame, path: Path, config: ReportConfig = DE
         return _save(fig, path)
 
 
+def methods_robustness_figure(results: pd.DataFrame, config: ReportConfig = DEFAULT_CONFIG) -> Figure | None:
+    """Every fingerprinting method's bit accuracy under each image attack, one panel per attack: colour =
+    method, solid on the stamped photos, dashed on generator samples (marker = generator), dash-dotted
+    for a method at its own default strength; error bars = stderr, band = 95% interval. None unless
+    several methods (:func:`reports.methods.fingerprint_methods`) have image-attack rows."""
+    results = select_seeds(results)
+    methods = fingerprint_methods(results, config)
+    rows = results[(results["attack_kind"] == "image") & (results["metric"] == "bit_accuracy")
+                   & results["method"].isin(methods)]
+    rows = rows[[not config.is_clean(str(g)) and g != config.real_model for g in rows["model"]]]
+    if rows.empty or not compared([m for m in methods if m in set(rows["method"])], config):
+        return None
+    attacks = sorted(rows["attack"].unique())
+    generators = sorted((g for g in rows["model"].unique() if g != config.data_model), key=config.model_rank)
+    markers = dict(zip(generators, "o^DvP*X<>", strict=False))
+    rank = {m: i for i, m in enumerate(methods)}
+    with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.9):
+        fig, axes = _new_figure(len(attacks))
+        for ax, attack in zip(axes, attacks, strict=True):
+            sub = rows[rows["attack"] == attack]
+            groups = sorted(_line_groups(sub, ["method", "model"]),
+                            key=lambda g: (rank[g[0]["method"]], config.model_rank(g[0]["model"])))
+            for key, grp in groups:
+                base = config.own_default_of(key["method"])
+                on_data = key["model"] == config.data_model
+                color = colour(base or key["method"])
+                label = (f"{method_label(key['method'], config)} / {source_label(key['model'], config)}"
+                         + _suffix(key, ("method", "model")))
+                ax.errorbar(grp["param"], grp["value"], yerr=grp["stderr"].fillna(0.0), label=label, color=color,
+                            marker="s" if on_data else markers.get(key["model"], "o"), markersize=4, capsize=2,
+                            linestyle="-." if base else "-" if on_data else "--", linewidth=1.6)
+                _band(ax, grp, "param", color)
+            ax.axhline(0.5, color="grey", linestyle=":", linewidth=1, label="chance (0.5)")
+            _invert_if_falling(ax, sub)
+            ax.set_title(attack.replace("_", " "))
+            ax.set_xlabel(param_axis_label(attack, config.attack_labels))
+            ax.set_ylabel(metric_label("bit_accuracy"))
+            ax.set_ylim(min(0.4, float(sub["value"].min()) - 0.05), 1.02)
+        fig.suptitle("Bit accuracy under image perturbations, by fingerprinting method")
+        drawn = [m for m in methods if m in set(rows["method"])]
+        _key_legend(fig, [Line2D([], [], color=colour(config.own_default_of(m) or m), linewidth=2,
+                                 linestyle="-." if config.own_default_of(m) else "-", label=method_label(m, config))
+                          for m in drawn]
+                    + [Line2D([], [], color="black", marker="s", markersize=4, label=source_label(config.data_model,
+                                                                                                   config))]
+                    + [Line2D([], [], color="black", marker=markers[g], markersize=4, linestyle="--",
+                              label=source_label(g, config)) for g in generators]
+                    + [Line2D([], [], color="grey", linestyle=":", linewidth=1, label="chance (0.5)")])
+    return fig
+
+
+def _key_legend(fig: Figure, handles: list[Line2D]) -> None:
+    """A legend of key entries (colour = method, style = images) below the panels, as wide as fits."""
+    width_chars = fig.get_figwidth() * 11  # as in :func:`_legend`
+    per_entry = max(len(h.get_label()) for h in handles) + 6
+    fig.legend(handles=handles, loc="outside lower center", frameon=False,
+               ncols=max(1, min(4, len(handles), int(width_chars // per_entry))))
+
+
+def plot_methods_robustness(results: pd.DataFrame, path: Path,
+                            config: ReportConfig = DEFAULT_CONFIG) -> Path | None:
+    """Draw :func:`methods_robustness_figure` into ``path``; None (nothing written) when it has no lines."""
+    fig = methods_robustness_figure(results, config)
+    return None if fig is None else _save(fig, path)
+
+
 def plot_method_comparison(results: pd.DataFrame, path: Path,
                            config: ReportConfig = DEFAULT_CONFIG) -> Path | None:
     """Detection / attribution accuracy of every method under each image attack (rows: metric, columns:
@@ -250,7 +318,10 @@ def plot_heatmap(results: pd.DataFrame, path: Path, config: ReportConfig = DEFAU
     col_order = sorted(grid.columns, key=lambda c: (config.model_rank(c.split(" / ")[-1].split(" ")[0]), c))
     grid = grid.loc[row_order, col_order]
     with sns.axes_style("white"), sns.plotting_context("notebook", font_scale=0.9):
-        fig = Figure(figsize=(4.0 + 1.2 * grid.shape[1], 1.8 + 0.5 * grid.shape[0]), layout="constrained")
+        # room for the column labels, drawn upright under the map: long "method / model" ones need it
+        label_height = 0.075 * max(len(str(c)) for c in grid.columns)
+        fig = Figure(figsize=(4.0 + 1.2 * grid.shape[1], max(1.8, label_height) + 0.5 * grid.shape[0]),
+                     layout="constrained")
         FigureCanvasAgg(fig)
         ax = fig.subplots()
         sns.heatmap(grid, ax=ax, annot=True, fmt=".3f", cmap="viridis", vmax=1.0,

@@ -37,6 +37,7 @@ TABLE_NAMES = ("transfer", "detection", "robustness_image", "robustness_summary"
 FORMATS = ("csv", "md", "tex")
 SUMMARY_METRICS = ("robustness_auc",)  # one number per attack curve: in the summary, not per-level tables
 ERRORS = ("stderr", "ci_low", "ci_high")  # per value column ``key``, ``key_stderr`` etc. where measured
+BEST_MARK = "★"  # after the value of a cell :attr:`Table.marked` names (the best method of a column)
 
 
 def select_seeds(results: pd.DataFrame) -> pd.DataFrame:
@@ -67,23 +68,29 @@ class Table:
     index: tuple[str, ...]
     columns: tuple[ValueColumn, ...]
     attacks: tuple[tuple[str, AttackLabel], ...] = ()  # parameter labels (ReportConfig.attacks)
+    index_labels: tuple[tuple[str, str], ...] = ()  # display text of index values, e.g. a method id's label
+    marked: frozenset[tuple[int, str]] = frozenset()  # (row position, value key) of cells shown with BEST_MARK
 
     def display(self) -> pd.DataFrame:
         """The table as strings: parameters with their name and unit, cells as ``value ± stderr``."""
         out: dict[str, list[str]] = {}
+        names = dict(self.index_labels)
         for col in self.index:
             if col == "param":
                 attacks = self.data["attack"] if "attack" in self.data else [""] * len(self.data)
                 labels = dict(self.attacks)
                 out["param"] = [param_text(a, p, labels) for a, p in zip(attacks, self.data["param"], strict=True)]
             else:
-                out[col] = [format_param(v) if isinstance(v, float) else str(v) for v in self.data[col]]
+                out[col] = [format_param(v) if isinstance(v, float) else names.get(str(v), str(v))
+                            for v in self.data[col]]
         nan = [math.nan] * len(self.data)
         for vc in self.columns:
             err, low, high = (self.data[f"{vc.key}_{e}"].tolist() if f"{vc.key}_{e}" in self.data else nan
                               for e in ERRORS)
-            out[vc.header] = [format_cell(v, e, vc.metric, ci=(lo, hi)) for v, e, lo, hi in
-                              zip(self.data[vc.key].tolist(), err, low, high, strict=True)]
+            out[vc.header] = [format_cell(v, e, vc.metric, ci=(lo, hi))
+                              + (f" {BEST_MARK}" if (i, vc.key) in self.marked else "")
+                              for i, (v, e, lo, hi) in enumerate(zip(self.data[vc.key].tolist(), err, low, high,
+                                                                     strict=True))]
         return pd.DataFrame(out)
 
 
@@ -92,7 +99,8 @@ def _norm(value: object) -> object:
     return None if isinstance(value, float) and math.isnan(value) else value
 
 
-def _column_name(parts: Sequence[object]) -> str:
+def column_name(parts: Sequence[object]) -> str:
+    """The value column :func:`pivot` names for these column-key values, e.g. ``'bit_accuracy_data'``."""
     shown = [format_param(p) if isinstance(p, float) else str(p) for p in parts if p not in (None, "")]
     return "_".join(shown)
 
@@ -139,7 +147,7 @@ def pivot(
         raw_index.setdefault(ikey, tuple(rec[c] for c in index))
         severity[ikey] = min(severity.get(ikey, 1 << 30), int(rec.get("severity", 0)))
         parts = tuple(_norm(rec[c]) for c in column_keys)
-        key = _column_name(parts)
+        key = column_name(parts)
         if key not in col_info:
             col_info[key] = ValueColumn(key, rec["metric"], _column_header(rec["metric"], parts, column_keys))
             col_sort[key] = (metric_rank(rec["metric"]), *[(p is None, str(p)) for p in parts[1:]])
@@ -307,17 +315,25 @@ def write_tables(results: pd.DataFrame, out_dir: str | Path, config: ReportConfi
     Returns ``{name: {"csv": path, "md": path, "tex": path}}``."""
     out_dir = Path(out_dir)
     tables = build_tables(results, config) if tables is None else tables
-    written: dict[str, dict[str, Path]] = {}
-    for name, table in tables.items():
-        written[name] = {
-            "csv": write_atomic(out_dir / f"{name}.csv",
-                                lambda p, t=table: t.data.to_csv(p, index=False, float_format="%.10g")),
-            "md": write_text_atomic(out_dir / f"{name}.md", table_markdown(table)),
-            "tex": write_text_atomic(out_dir / f"{name}.tex", to_latex(
-                table.display(), caption=table.title, label="tab:" + name.replace("_", "-"))),
-        }
-    for name in TABLE_NAMES:
-        if name not in tables:
-            for fmt in FORMATS:
-                (out_dir / f"{name}.{fmt}").unlink(missing_ok=True)
+    written = {name: write_table(table, out_dir) for name, table in tables.items()}
+    remove_tables([name for name in TABLE_NAMES if name not in tables], out_dir)
     return written
+
+
+def write_table(table: Table, out_dir: str | Path) -> dict[str, Path]:
+    """``NAME.csv`` (numbers), ``NAME.md`` and ``NAME.tex`` of one table; returns ``{format: path}``."""
+    out_dir, name = Path(out_dir), table.name
+    return {
+        "csv": write_atomic(out_dir / f"{name}.csv",
+                            lambda p: table.data.to_csv(p, index=False, float_format="%.10g")),
+        "md": write_text_atomic(out_dir / f"{name}.md", table_markdown(table)),
+        "tex": write_text_atomic(out_dir / f"{name}.tex", to_latex(
+            table.display(), caption=table.title, label="tab:" + name.replace("_", "-"))),
+    }
+
+
+def remove_tables(names: Sequence[str], out_dir: str | Path) -> None:
+    """Delete the files of tables that a re-render no longer has, so nothing stale is left."""
+    for name in names:
+        for fmt in FORMATS:
+            (Path(out_dir) / f"{name}.{fmt}").unlink(missing_ok=True)
