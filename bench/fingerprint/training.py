@@ -9,11 +9,13 @@ The trap users hit upstream: if bit accuracy never reaches the activation thresh
 never switches on. Here that is reported loudly (a :class:`TrainingWarning` and the result's
 ``activated_at`` is None), and ``fallback_activation_step`` (documented fallback) starts the schedule
 anyway at that step. ``hardening_steps`` > 0 adds a decoder-only phase at the end
-(:mod:`fpbench.fingerprint.hardening`; not in the paper).
+(:mod:`fpbench.fingerprint.hardening`; not in the paper); ``immunise_steps`` > 0 a phase through the
+perturbation layer before it (:mod:`fpbench.fingerprint.immunise`).
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 from dataclasses import asdict, dataclass, replace
@@ -27,6 +29,7 @@ from fpbench.atomic import write_atomic
 from fpbench.fingerprint.calibration import Calibration, calibrate_strength
 from fpbench.fingerprint.checkpoint import FingerprintModels
 from fpbench.fingerprint.hardening import harden_decoder
+from fpbench.fingerprint.immunise import immunise
 from fpbench.fingerprint.nets import FingerprintDecoder, FingerprintEncoder, initialise
 from fpbench.fingerprint.perturb import check_kinds, perturb
 
@@ -64,11 +67,20 @@ class FingerprintTrainConfig:
     # these differentiable perturbations per image, from `perturb_await` steps after activation on; () = the paper's
     perturbations: tuple[str, ...] = ()
     perturb_await: int = 0
+    # > 0: the main training stays the paper's and the perturbations act only in this many more steps after
+    # it (fpbench.fingerprint.immunise), before calibration and hardening
+    immunise_steps: int = 0
 
     def __post_init__(self) -> None:  # refused when the preset is defined, not after training
         object.__setattr__(self, "perturbations", check_kinds(tuple(self.perturbations)))
         if self.perturb_await < 0:
             raise ValueError(f"perturb_await must be >= 0 steps, got {self.perturb_await}")
+        if isinstance(self.immunise_steps, bool) or not isinstance(self.immunise_steps, int) \
+                or self.immunise_steps < 0:
+            raise ValueError(f"immunise_steps must be an int >= 0, got {self.immunise_steps!r}")
+        if self.immunise_steps and not self.perturbations:
+            raise ValueError("immunise_steps needs perturbations to train through, e.g. perturbations=KINDS "
+                             "(fpbench.fingerprint.perturb)")
         t = self.target_psnr
         if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or not 10 <= t <= 80):
             raise ValueError(f"target_psnr must be None or a PSNR in dB between 10 and 80, got {t!r}")
@@ -147,7 +159,8 @@ def train_fingerprint(images: torch.Tensor, cfg: FingerprintTrainConfig, *, devi
         x = images[idx].to(device).float().div_(255)
         bits = torch.randint(0, 2, (cfg.batch_size, cfg.n_bits), generator=gen).float().to(device)
         stamped = enc(x, bits)
-        if cfg.perturbations and activated_at is not None and step >= activated_at + cfg.perturb_await:
+        if cfg.perturbations and not cfg.immunise_steps and activated_at is not None \
+                and step >= activated_at + cfg.perturb_await:
             # one generator per step: resumable without saving its state, and the batch stream stays the paper's
             logits = dec(perturb(stamped, cfg.perturbations, torch.Generator().manual_seed(cfg.seed * 7919 + step)))
         else:
@@ -179,6 +192,18 @@ def train_fingerprint(images: torch.Tensor, cfg: FingerprintTrainConfig, *, devi
             f"bit accuracy never exceeded {cfg.activation_accuracy}: the fidelity (L2) loss never switched on and "
             "fingerprinted images may look nothing like their inputs. Train longer, raise lr, use init='kaiming', "
             "or set fallback_activation_step to start the L2 ramp after N steps.", TrainingWarning, stacklevel=2)
+    if cfg.immunise_steps:
+        immunise(enc, dec, images, cfg, device=device, progress=progress)
+    calibration = finish(enc, dec, images, cfg, device=device, progress=progress,
+                         calibration_images=calibration_images)
+    return TrainingResult(FingerprintModels(enc.eval(), dec.eval()), cfg.steps, activated_at, history, calibration)
+
+
+def finish(enc: FingerprintEncoder, dec: FingerprintDecoder, images: torch.Tensor, cfg: FingerprintTrainConfig, *,
+           device: str = "cpu", progress: bool = True,
+           calibration_images: torch.Tensor | None = None) -> Calibration | None:
+    """After training: calibrate the encoder to ``cfg.target_psnr`` (if set) on ``calibration_images``
+    (default: ``images``), then harden the decoder for ``cfg.hardening_steps``. In place."""
     calibration = None
     if cfg.target_psnr is not None:
         held_out = images if calibration_images is None or len(calibration_images) == 0 else calibration_images
@@ -189,7 +214,20 @@ def train_fingerprint(images: torch.Tensor, cfg: FingerprintTrainConfig, *, devi
                        noise_std=cfg.hardening_noise, blur_sigma=cfg.hardening_blur_sigma,
                        ema_decay=cfg.hardening_ema, seed=cfg.seed,
                        device=device, progress=progress)
-    return TrainingResult(FingerprintModels(enc.eval(), dec.eval()), cfg.steps, activated_at, history, calibration)
+    return calibration
+
+
+def immunise_from(models: FingerprintModels, images: torch.Tensor, cfg: FingerprintTrainConfig, *,
+                  device: str = "cpu", progress: bool = True,
+                  calibration_images: torch.Tensor | None = None) -> FingerprintModels:
+    """A copy of trained ``models`` (the paper's clean phase) immunised for ``cfg.immunise_steps``, then
+    calibrated and hardened as ``cfg`` says; ``models`` are left as they were."""
+    if not cfg.immunise_steps:
+        raise ValueError("immunise_from needs cfg.immunise_steps > 0")
+    enc, dec = copy.deepcopy(models.encoder).to(device), copy.deepcopy(models.decoder).to(device)
+    immunise(enc, dec, images, cfg, device=device, progress=progress)
+    finish(enc, dec, images, cfg, device=device, progress=progress, calibration_images=calibration_images)
+    return FingerprintModels(enc.eval(), dec.eval())
 
 
 def config_dict(cfg: FingerprintTrainConfig) -> dict:

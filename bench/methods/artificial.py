@@ -14,7 +14,7 @@ from fpbench.fingerprint.checkpoint import FingerprintModels
 from fpbench.fingerprint.embedding import decode_logits, embed
 from fpbench.fingerprint.nets import FingerprintDecoder, FingerprintEncoder
 from fpbench.fingerprint.perturb import KINDS
-from fpbench.fingerprint.training import FingerprintTrainConfig, train_fingerprint
+from fpbench.fingerprint.training import FingerprintTrainConfig, immunise_from, train_fingerprint
 from fpbench.methods.base import FingerprintMethod, MethodError
 from fpbench.methods.registry import register_method
 
@@ -83,12 +83,41 @@ class ArtificialFingerprint(FingerprintMethod):
 
 @register_method("artificial_fingerprint_immunised")
 class ImmunisedFingerprint(ArtificialFingerprint):
-    """The same networks trained through a differentiable perturbation layer (blur, noise, crop-and-resize,
-    colour, kornia's differentiable JPEG) once the clean phase has taught them the bits (Yu et al.,
-    ICLR 2022); evaluated with the real codecs like every method. Options as for the paper's method."""
+    """The paper's networks, trained on through a differentiable perturbation layer (blur, noise,
+    crop-and-resize, colour, kornia's differentiable JPEG) once the clean phase has taught them the bits
+    (Yu et al., ICLR 2022; :mod:`fpbench.fingerprint.immunise`); evaluated with the real codecs like every
+    method. Options as for the paper's method; ``perturbations`` default to all kinds and ``immunise_steps``
+to half its ``steps`` (empty or 0 mean these defaults: an immunised fingerprint always has its phase).
+
+    ``fit(images, start=m)`` continues from ``m``, a fitted ``artificial_fingerprint`` trained with this
+    method's config minus the perturbations: a run that has the paper's networks immunises them rather
+    than training the clean phase twice (``warm_start``)."""
 
     id = "artificial_fingerprint_immunised"
+    warm_start = "artificial_fingerprint"
 
     def __init__(self, n_bits: int, resolution: int, **options: Any) -> None:
-        options.setdefault("perturbations", KINDS)
+        steps = options.get("steps", FingerprintTrainConfig.steps)
+        options["perturbations"] = options.get("perturbations") or KINDS  # () or 0: the defaults, never none
+        options["immunise_steps"] = options.get("immunise_steps") or (max(1, steps // 2) if isinstance(steps, int)
+                                                                       else 1)
         super().__init__(n_bits, resolution, **options)
+
+    @property
+    def clean_config(self) -> FingerprintTrainConfig:
+        """The paper's training this method starts from: its own config without the immunising phase."""
+        return dataclasses.replace(self.train_config, perturbations=(), immunise_steps=0)
+
+    def fit(self, images: torch.Tensor, *, seed: int = 0, progress: bool = False,
+            start: FingerprintMethod | None = None) -> ImmunisedFingerprint:
+        if start is None:
+            return super().fit(images, seed=seed, progress=progress)
+        self.check_images(images, exact=True)
+        if not isinstance(start, ArtificialFingerprint) or type(start) is not ArtificialFingerprint \
+                or not start.fitted or start.train_config != self.clean_config:
+            raise MethodError(f"{self.id}: can only continue from a fitted artificial_fingerprint trained with "
+                              f"{self.clean_config}, got {getattr(start, 'id', type(start).__name__)!r}")
+        cfg = dataclasses.replace(self.train_config, seed=self.train_config.seed + seed)
+        self.models = immunise_from(start.models, images, cfg, progress=progress)
+        self.fitted = True
+        return self

@@ -47,6 +47,9 @@ class FingerprintMethod(ABC):
     id: ClassVar[str] = ""
     learned: ClassVar[bool] = False  # True when fit() trains something (the adversary trains its own copy)
     tunable: ClassVar[bool] = False  # True: a settable float ``strength`` trades PSNR for robustness
+    # the id of a method whose fitted state this one can continue from: a run that has that method fitted
+    # calls ``fit(images, seed=..., progress=..., start=that_method)`` instead of training from scratch
+    warm_start: ClassVar[str | None] = None
     strength_range: ClassVar[tuple[float, float]] = (1.0, 1.0)  # the strengths a tunable method accepts
 
     def __init__(self, n_bits: int, resolution: int) -> None:

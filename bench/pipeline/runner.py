@@ -203,7 +203,7 @@ def _run_seed(ctx: RunContext, real: RealImages, preset: RunConfig, started: flo
     for method_id in p.methods[1:]:
         ctx.lineage = dict(shared)
         with ctx.stage(f"method {method_id}"):
-            other, default = method_codec(ctx, real, method_id)
+            other, default = method_codec(ctx, real, method_id, primary=codec)
         if default is not None:  # its own default strength: the stamped photos and the image attacks on them
             matched_lineage, ctx.lineage["fingerprint"] = ctx.lineage["fingerprint"], default.key
             with ctx.stage(f"{default.method} evaluate_data"):

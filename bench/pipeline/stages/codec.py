@@ -10,7 +10,6 @@ kept beside it (``<id>@default``) for the data-level rows."""
 from __future__ import annotations
 
 import dataclasses
-import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +28,9 @@ PAPER = "artificial_fingerprint"  # the primary method: the full zoo, baselines 
 VERSION = 1  # of fitting and caching a protocol method
 DEFAULT_SUFFIX = "@default"  # the ``method`` of a tunable method's rows at its own default strength
 MATCH_VERSION = 1  # of matching a method's strength to the target PSNR
+# a method whose own default stamps within this many dB of the matched point gets no ``@default`` rows (a
+# learned method calibrated to the same target on other photos lands ~1 dB off: the same operating point)
+DEFAULT_GAP = 1.5
 
 
 @dataclass(frozen=True)
@@ -60,16 +62,20 @@ def method_options(ctx: RunContext, method_id: str) -> dict:
         return {}
     cfg = ctx.preset.fingerprint
     return {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)
-            if f.name not in ("n_bits", "resolution", "perturbations")}
+            if f.name not in ("n_bits", "resolution", "perturbations", "immunise_steps")}
 
 
-def method_codec(ctx: RunContext, real: RealImages, method_id: str) -> tuple[Codec, Codec | None]:
+def method_codec(ctx: RunContext, real: RealImages, method_id: str,
+                 primary: Codec | None = None) -> tuple[Codec, Codec | None]:
     """Fit (or load from the cache) ``method_id`` on the training photos; sets ``ctx.lineage["fingerprint"]``.
-    Returns its codec (at the run's target PSNR where it is tunable) and, when that moved its strength, the
-    codec at its own default strength (None otherwise)."""
+    A method whose ``warm_start`` is the paper's continues from ``primary``'s networks where their training
+    config is the one it starts from. Returns its codec (at the run's target PSNR where it is tunable) and,
+    when that moved its strength, the codec at its own default strength (None otherwise)."""
     p = ctx.preset
     method = make_method(method_id, n_bits=p.n_bits, resolution=p.resolution, **method_options(ctx, method_id))
-    key = derive_key("method", VERSION, method.config, data=real.key)
+    start = _warm_start(ctx, method, primary)
+    inputs = {"data": real.key} | ({"start": primary.key} if start is not None and primary is not None else {})
+    key = derive_key("method", VERSION, method.config, **inputs)
     ctx.lineage["fingerprint"] = key
     path = ctx.cache.file("method", key, "safetensors")
     if ctx.cache.enabled and path.exists():
@@ -77,8 +83,12 @@ def method_codec(ctx: RunContext, real: RealImages, method_id: str) -> tuple[Cod
         load_method(method, path)
     else:
         ctx.cache.misses.append(f"method/{key}")
-        ctx.log(f"fitting method {method_id} on {len(real.train)} training photos")
-        method.fit(real.train, seed=0, progress=ctx.progress)
+        how = f"continuing from {start.id}'s networks" if start is not None else "from scratch"
+        ctx.log(f"fitting method {method_id} on {len(real.train)} training photos ({how})")
+        if start is not None:
+            method.fit(real.train, seed=0, progress=ctx.progress, start=start)
+        else:
+            method.fit(real.train, seed=0, progress=ctx.progress)
         if ctx.cache.enabled:
             save_method(method, path)
     target = p.fingerprint.target_psnr
@@ -99,10 +109,23 @@ def method_codec(ctx: RunContext, real: RealImages, method_id: str) -> tuple[Cod
     matched_key = derive_key("matched", MATCH_VERSION, {"strength": match.strength}, method=key)
     ctx.lineage["fingerprint"] = matched_key
     matched = _codec_at(method, method_id, matched_key, match.strength)
-    if math.isclose(match.strength, match.default_strength, rel_tol=1e-6):
+    if abs(match.default_psnr - match.psnr) < DEFAULT_GAP:
         return matched, None
     default = _codec_at(method, method_id + DEFAULT_SUFFIX, key, match.default_strength)
     return matched, default
+
+
+def _warm_start(ctx: RunContext, method: FingerprintMethod, primary: Codec | None) -> FingerprintMethod | None:
+    """The paper's fitted networks as a method ``method`` can continue from, or None (no warm start declared,
+    no primary networks, or trained with another config than the one it starts from)."""
+    if method.warm_start != PAPER or primary is None or primary.models is None:
+        return None
+    paper = make_method(PAPER, n_bits=ctx.preset.n_bits, resolution=ctx.preset.resolution,
+                        **method_options(ctx, PAPER))
+    if paper.train_config != getattr(method, "clean_config", None):
+        return None
+    paper.models, paper.fitted = primary.models, True
+    return paper
 
 
 def _codec_at(method: FingerprintMethod, label: str, key: str, strength: float) -> Codec:
