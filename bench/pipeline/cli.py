@@ -155,8 +155,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         preset = preset.updated({"zoo": {"workers": args.gan_workers}})
     if args.allow_upscale:
         preset = preset.updated({"data": {"allow_upscale": True}})
-    if args.method:  # compared with the paper's method, which always comes first
-        preset = preset.updated({"methods": list(dict.fromkeys([*preset.methods, *args.method]))})
+    if args.method:  # these, beside the paper's method, which always comes first, instead of the preset's
+        preset = preset.updated({"methods": list(dict.fromkeys([preset.methods[0], *args.method]))})
     check_config(preset)  # before any stage: a --grid outside the run, an unknown id, a missing generator
     if args.device not in ("cpu", "cuda") and not args.device.startswith("cuda:"):
         raise ValueError(f"--device must be cpu, cuda or cuda:N, got {args.device!r}")
@@ -263,7 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", type=Path, help="a run config YAML file (see `fpbench config show quick`)")
     p.add_argument("--data", type=Path, help="folder of your own images (PNG/JPEG/WebP); default: built-in photos")
     p.add_argument("--method", action="append", metavar="ID",
-                   help="also measure this fingerprinting method (repeatable; `fpbench methods` lists them)")
+                   help="measure this fingerprinting method beside the paper's, instead of the preset's list "
+                        "(repeatable; `--method artificial_fingerprint` alone: the paper's only; `fpbench methods` "
+                        "lists them)")
     p.add_argument("--allow-upscale", action="store_true",
                    help="enlarge --data images smaller than the resolution instead of refusing them")
     p.add_argument("--out", type=Path, help="output folder (default runs/PRESET)")

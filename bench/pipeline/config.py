@@ -115,6 +115,8 @@ class ImageAttackConfig:
 class ModelAttackConfig:
     attacks: tuple[str, ...] = ()  # model attack ids
     targets: tuple[str, ...] = ()  # generator ids; default: the first fingerprinted one
+    # the attacks each method after the first (RunConfig.methods) gets; None = all of ``attacks``
+    per_method: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

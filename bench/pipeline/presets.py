@@ -36,6 +36,9 @@ _IMAGE_ATTACKS = ("gaussian_noise", "gaussian_blur", "jpeg", "center_crop", "res
                   "brightness", "contrast", "saturation", "sharpness", "median_filter", "erasing",
                   "combo_crop_brightness_jpeg")
 
+_METHODS = ("artificial_fingerprint", "artificial_fingerprint_immunised", "lsb", "dct_qim")
+_CHEAP_MODEL_ATTACKS = ("weight_noise", "weight_quantization", "pruning")
+
 _BASELINES = ("yu2019", "wang2020", "frank2020", "durall2020", "marra2019")
 _PAPER_IMAGE_ATTACKS = ("gaussian_noise", "gaussian_blur", "jpeg", "center_crop")  # paper Fig. 3
 
@@ -90,8 +93,12 @@ PRESETS.add("quick", RunConfig(
         GeneratorPlan("resnet-s1", "resnet", 1, steps=1500, width=32, discriminator="dcgan"),
         GeneratorPlan("dcgan-clean", "dcgan", 1, fingerprinted=False, steps=5500, batch_size=32, lr=3e-4)),
         n_samples=1000),
+    # the paper's method with the full zoo; the immunised fingerprint and the two classical negative controls
+    # each with dcgan-s1 (the same plan: transfer compares like with like) and the shared clean control, and
+    # the model attacks that cost seconds (fine-tuning, ~100 s a method, is the paper's method's)
+    methods=_METHODS,
     image_attacks=ImageAttackConfig(attacks=_IMAGE_ATTACKS, samples=500),
-    model_attacks=ModelAttackConfig(attacks=_MODEL_ATTACKS, targets=("dcgan-s1",)),
+    model_attacks=ModelAttackConfig(attacks=_MODEL_ATTACKS, targets=("dcgan-s1",), per_method=_CHEAP_MODEL_ATTACKS),
     baselines=BaselineConfig(methods=_BASELINES, train_per_class=1000, epochs=2, unseen=("dcgan-s2", "resnet-s1"),
                              attacks=_PAPER_IMAGE_ATTACKS, attack_methods=("yu2019", "frank2020"),
                              attack_samples=300, immunised=True),

@@ -69,9 +69,15 @@ def config_problems(config: RunConfig) -> list[str]:
     refs = [("model_attacks.targets", t, generators) for t in config.model_attacks.targets]
     refs += [("baselines.unseen", g, generators) for g in config.baselines.unseen]
     refs += [("zoo.per_method", g, fingerprinted) for g in config.zoo.per_method]
+    refs += [("model_attacks.per_method", a, config.model_attacks.attacks)
+             for a in config.model_attacks.per_method or ()]
     refs += [("adaptive.target", config.adaptive.target, fingerprinted)] if config.adaptive.target else []
     for where, ref, valid in refs:
         if ref not in valid:
+            if where == "model_attacks.per_method":
+                problems.append(f"{where}: {ref!r} is not one of model_attacks.attacks.{did_you_mean(ref, valid)} "
+                                f"Model attacks: {', '.join(valid) or 'none'}.")
+                continue
             problems.append(f"{where}: {ref!r} is not a{' fingerprinted' if valid is fingerprinted else ''} generator "
                             f"of zoo.generators.{did_you_mean(ref, valid)} Generators: {', '.join(valid) or 'none'}.")
     return problems

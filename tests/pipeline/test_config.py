@@ -158,8 +158,11 @@ def test_allow_upscale_flag_reaches_the_data_config(tmp_path, ran):
     assert ran[0].data.allow_upscale and not ALL["smoke"].data.allow_upscale
 
 
-def test_method_flags_add_methods_after_the_papers(tmp_path, ran):
+def test_method_flags_name_the_methods_after_the_papers(tmp_path, ran):
     with pytest.raises(SystemExit):
         main(["run", "--preset", "smoke", "--method", "lsb", "--method", "dct_qim", "--method", "lsb",
               "--out", str(tmp_path / "out")])
     assert ran[0].methods == ("artificial_fingerprint", "lsb", "dct_qim")
+    with pytest.raises(SystemExit):  # they replace the preset's list: quick names all four built-ins
+        main(["run", "--preset", "quick", "--method", "artificial_fingerprint", "--out", str(tmp_path / "out")])
+    assert ALL["quick"].methods[1:] and ran[-1].methods == ("artificial_fingerprint",)

@@ -8,7 +8,7 @@ import pytest
 from fpbench.cache import ArtifactCache
 from fpbench.pipeline.config import ConfigError
 from fpbench.pipeline.runner import run
-from fpbench.pipeline.validate import check_config
+from fpbench.pipeline.validate import check_config, config_problems
 from tests.stages.test_cache_keys import tiny_preset
 
 METHODS = ["artificial_fingerprint", "lsb", "dct_qim"]
@@ -19,7 +19,8 @@ TARGET = 38.0  # dB: the run's fidelity target, which the tunable methods are ma
 
 def _preset():
     return tiny_preset().updated({"methods": METHODS, "fingerprint": {"target_psnr": TARGET}, "baselines": {"methods": []}, "adaptive": {"attacks": []},
-                                  "model_attacks": {"attacks": ["weight_noise", "weight_averaging"]},
+                                  "model_attacks": {"attacks": ["weight_noise", "weight_averaging", "weight_rounding"],
+                                                    "per_method": ["weight_noise", "weight_averaging"]},
                                   "evaluation": {"grids": {"overwrite": None, "weight_averaging": [0.5]}}})
 
 
@@ -43,6 +44,9 @@ def test_every_method_has_its_rows(ran):
     # weight averaging needs a second generator: the paper's full zoo has one, the other methods' do not
     averaged = df[df["attack"] == "weight_averaging"]
     assert set(averaged["method"]) == {"artificial_fingerprint"}
+    # model_attacks.per_method: the other methods get only those
+    assert set(df.loc[df["attack"] == "weight_rounding", "method"]) == {"artificial_fingerprint"}
+    assert set(df.loc[df["attack"] == "weight_noise", "method"]) == set(METHODS)
     assert any("skipped model attack on g-a: weight_averaging" in w for w in outcome.manifest["warnings"])
     # the other methods get zoo.per_method's default (the first fingerprinted generator) and the clean control
     assert "g-b" not in set(df.loc[df["method"] == "lsb", "model"])
@@ -87,6 +91,13 @@ def test_a_rerun_hits_every_method_cache(ran):
 def test_bad_method_lists_are_refused(methods, message):
     with pytest.raises(ConfigError, match=message):
         check_config(tiny_preset().updated({"methods": methods}))
+
+
+def test_per_method_model_attacks_must_be_among_the_attacks():
+    preset = _preset().updated({"model_attacks": {"per_method": ["weight_noise", "weight_nosie", "pruning"]}})
+    problems = "\n".join(config_problems(preset))
+    assert "model_attacks.per_method: 'weight_nosie' is not one of model_attacks.attacks. Did you mean " \
+           "'weight_noise'" in problems and "'pruning' is not one of model_attacks.attacks" in problems
 
 
 def test_dct_qim_needs_a_resolution_multiple_of_8():

@@ -39,7 +39,10 @@ def run_model_attacks(ctx: RunContext, codec, real: RealImages, zoo: Zoo, *, ski
     registered = Registered(zoo.fingerprints)
     targets = [t for t in p.model_attacks.targets if t in zoo.generators] or zoo.fingerprinted_ids[:1]
     reference = real.reference.float() / 255
-    grids = attack_grids(ctx, p.model_attacks.attacks)
+    ids = p.model_attacks.attacks
+    if codec.method != p.methods[0] and p.model_attacks.per_method is not None:
+        ids = tuple(a for a in ids if a in p.model_attacks.per_method)
+    grids = attack_grids(ctx, ids)
     for target in targets:
         context = _context(target, zoo, real, ctx.device)
         for spec, grid in grids:
