@@ -138,3 +138,23 @@ def test_the_example_declares_its_method_only_through_the_entry_point() -> None:
     assert "dependencies = []" in text
     assert "register_method" not in (EXAMPLE / MODULE / "__init__.py").read_text()
     assert "pip install ./examples/fpbench-example-method" in (EXAMPLE / "README.md").read_text()
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_smoke_runs_with_the_installed_plugin(plugin: Path, tmp_path: Path) -> None:
+    """The installed plug-in goes through the smoke run like a built-in method: its stamped photos, its
+    DCGAN (the smoke zoo's fingerprinted generator, trained on its stamped photos) and the image and model
+    attacks, under its own id."""
+    from fpbench.cache import ArtifactCache
+    from fpbench.pipeline.presets import get_preset
+    from fpbench.pipeline.runner import run
+
+    load_entry_points()
+    preset = get_preset("smoke").updated({"methods": ["artificial_fingerprint", PLUGIN_ID]})
+    df = run(preset, tmp_path / "out", cache=ArtifactCache(tmp_path / "cache"), progress=False).results
+    rows = df[df["method"] == PLUGIN_ID]
+    clean = rows[rows["attack"] == "none"].set_index(["model", "metric"])["value"]
+    assert clean["data", "bit_accuracy"] > 0.95  # its own stamp reads back on the stamped test photos
+    assert 0 <= clean["dcgan-s0", "bit_accuracy"] <= 1 and ("dcgan-clean", "control_bit_accuracy") in clean.index
+    assert {"image", "model"} <= set(rows["attack_kind"])
+    assert (tmp_path / "out" / "report.md").read_text(encoding="utf-8").count(PLUGIN_ID) >= 2
