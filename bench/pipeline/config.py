@@ -145,6 +145,8 @@ class AdaptiveConfig:
     cnn_steps: int = 200  # detectability CNN training steps (batch 32)
     adversary: FingerprintTrainConfig | None = None  # the adversary's own fingerprint model; None: a small one
     autoencoder_steps: int = 400
+    # the attacks each method after the first (RunConfig.methods) gets; None = all of ``attacks``
+    per_method: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

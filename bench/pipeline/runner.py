@@ -185,7 +185,8 @@ def _run(preset: RunConfig, out: str | Path, *, data_dir: str | Path | None, dev
 
 def _run_seed(ctx: RunContext, real: RealImages, preset: RunConfig, started: float) -> None:
     """Every stage after the data for one seed (``ctx.preset`` is that seed's preset): the paper's method
-    through every stage, then each other method of ``methods`` through its own stages."""
+    through every stage, then each other method of ``methods`` through its own stages (its stamped photos,
+    its zoo, image, model and adaptive attacks; the baselines are method-free)."""
     p = ctx.preset
     shared = dict(ctx.lineage)
     with ctx.stage("fingerprint"):
@@ -198,7 +199,7 @@ def _run_seed(ctx: RunContext, real: RealImages, preset: RunConfig, started: flo
         _flush(ctx, preset, real.source, started)
     if p.adaptive.attacks:
         with ctx.stage("adaptive"):
-            run_adaptive(ctx, models, real, zoo)
+            run_adaptive(ctx, codec, real, zoo)
         _flush(ctx, preset, real.source, started)
     for method_id in p.methods[1:]:
         ctx.lineage = dict(shared)
@@ -213,7 +214,12 @@ def _run_seed(ctx: RunContext, real: RealImages, preset: RunConfig, started: flo
                     run_image_attacks(ctx, default, real, None, evaluated["stamped_test"])
             ctx.lineage["fingerprint"] = matched_lineage
             _flush(ctx, preset, real.source, started)
-        _method_stages(ctx, other, real, preset, started, p.method_plans(), prefix=f"{method_id} ")
+        zoo = _method_stages(ctx, other, real, preset, started, p.method_plans(), prefix=f"{method_id} ")
+        attacks = p.adaptive.attacks if p.adaptive.per_method is None else p.adaptive.per_method
+        if attacks:
+            with ctx.stage(f"{method_id} adaptive"):
+                run_adaptive(ctx, other, real, zoo, attacks)
+            _flush(ctx, preset, real.source, started)
 
 
 def _method_stages(ctx: RunContext, codec: Codec, real: RealImages, preset: RunConfig, started: float,

@@ -71,12 +71,14 @@ def config_problems(config: RunConfig) -> list[str]:
     refs += [("zoo.per_method", g, fingerprinted) for g in config.zoo.per_method]
     refs += [("model_attacks.per_method", a, config.model_attacks.attacks)
              for a in config.model_attacks.per_method or ()]
+    refs += [("adaptive.per_method", a, config.adaptive.attacks) for a in config.adaptive.per_method or ()]
     refs += [("adaptive.target", config.adaptive.target, fingerprinted)] if config.adaptive.target else []
     for where, ref, valid in refs:
         if ref not in valid:
-            if where == "model_attacks.per_method":
-                problems.append(f"{where}: {ref!r} is not one of model_attacks.attacks.{did_you_mean(ref, valid)} "
-                                f"Model attacks: {', '.join(valid) or 'none'}.")
+            if where.endswith(".per_method") and where != "zoo.per_method":
+                section = where.split(".")[0]
+                problems.append(f"{where}: {ref!r} is not one of {section}.attacks.{did_you_mean(ref, valid)} "
+                                f"Attacks: {', '.join(valid) or 'none'}.")
                 continue
             problems.append(f"{where}: {ref!r} is not a{' fingerprinted' if valid is fingerprinted else ''} generator "
                             f"of zoo.generators.{did_you_mean(ref, valid)} Generators: {', '.join(valid) or 'none'}.")

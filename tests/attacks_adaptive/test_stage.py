@@ -18,6 +18,7 @@ from fpbench.metrics import psnr
 from fpbench.pipeline.config import AdaptiveConfig, EvaluationConfig
 from fpbench.pipeline.presets import get_preset
 from fpbench.pipeline.stages.adaptive import adversary_models, run_adaptive
+from fpbench.pipeline.stages.codec import paper_codec
 from fpbench.pipeline.stages.context import RunContext
 from fpbench.pipeline.stages.data import RealImages
 from fpbench.pipeline.stages.generators import Zoo
@@ -68,7 +69,7 @@ class TestAdaptiveStage:
         make_ctx, models, real, zoo, tmp = run
         real_before = real.test.clone()
         ctx = make_ctx(tmp / "out")
-        run_adaptive(ctx, models, real, zoo)
+        run_adaptive(ctx, paper_codec(ctx, models, ctx.lineage["fingerprint"]), real, zoo)
         df = to_frame(ctx.rows)
         assert validate(df) == []
         assert set(df["attack_kind"]) == {"adaptive"}
@@ -84,7 +85,7 @@ class TestAdaptiveStage:
         assert sorted(removal["param"]) == [2.0, 2.0, 8.0, 8.0] and removal["value"].between(0, 1).all()
         # a warm rerun reads every frame from the cache and gives the same rows
         ctx2 = make_ctx(tmp / "out2")
-        run_adaptive(ctx2, models, real, zoo)
+        run_adaptive(ctx2, paper_codec(ctx2, models, ctx2.lineage["fingerprint"]), real, zoo)
         assert ctx2.cache.misses == []
         again = to_frame(ctx2.rows)
         rounded = ["value", "stderr", "ci_low", "ci_high"]  # the cache writes floats at 10 digits
@@ -95,7 +96,7 @@ class TestAdaptiveStage:
     def test_reported_psnr_equals_a_direct_computation(self, run):
         make_ctx, models, real, zoo, tmp = run
         ctx = make_ctx(tmp / "out")
-        run_adaptive(ctx, models, real, zoo)
+        run_adaptive(ctx, paper_codec(ctx, models, ctx.lineage["fingerprint"]), real, zoo)
         adv, _ = adversary_models(ctx, real)
         images = zoo.samples["g1"][:8].float() / 255
         attacked = get_attack("averaging")(images, 16, seed=ctx.preset.seed, pool=zoo.samples["g1"][8:])
@@ -110,7 +111,7 @@ class TestAdaptiveStage:
     def test_best_success_respects_the_psnr_floor(self, run):
         make_ctx, models, real, zoo, tmp = run
         ctx = make_ctx(tmp / "out")
-        run_adaptive(ctx, models, real, zoo)
+        run_adaptive(ctx, paper_codec(ctx, models, ctx.lineage["fingerprint"]), real, zoo)
         table = best_success(to_frame(ctx.rows))
         ok = table.dropna(subset=["best_success"])
         assert (ok["psnr"] >= ok["min_psnr"]).all()
@@ -120,5 +121,5 @@ class TestAdaptiveStage:
         make_ctx, models, real, zoo, tmp = run
         ctx = make_ctx(tmp / "out")
         ctx.preset = replace(ctx.preset, adaptive=replace(ctx.preset.adaptive, attacks=()))
-        run_adaptive(ctx, models, real, zoo)
+        run_adaptive(ctx, paper_codec(ctx, models, ctx.lineage["fingerprint"]), real, zoo)
         assert ctx.rows == []

@@ -18,10 +18,13 @@ TARGET = 38.0  # dB: the run's fidelity target, which the tunable methods are ma
 
 
 def _preset():
-    return tiny_preset().updated({"methods": METHODS, "fingerprint": {"target_psnr": TARGET}, "baselines": {"methods": []}, "adaptive": {"attacks": []},
+    return tiny_preset().updated({"methods": METHODS, "fingerprint": {"target_psnr": TARGET}, "baselines": {"methods": []},
+                                  "adaptive": {"attacks": ["overwrite", "surrogate_pgd", "averaging"],
+                                               "per_method": ["overwrite", "surrogate_pgd"]},
                                   "model_attacks": {"attacks": ["weight_noise", "weight_averaging", "weight_rounding"],
                                                     "per_method": ["weight_noise", "weight_averaging"]},
-                                  "evaluation": {"grids": {"overwrite": None, "weight_averaging": [0.5]}}})
+                                  "evaluation": {"grids": {"overwrite": [1.0], "surrogate_pgd": [8], "averaging": [8],
+                                                           "weight_averaging": [0.5]}}})
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +94,23 @@ def test_a_rerun_hits_every_method_cache(ran):
 def test_bad_method_lists_are_refused(methods, message):
     with pytest.raises(ConfigError, match=message):
         check_config(tiny_preset().updated({"methods": methods}))
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_every_method_meets_the_adaptive_adversary_through_its_own_scheme(ran):
+    """adaptive.per_method: the other methods get overwrite and surrogate PGD, not averaging. Overwriting
+    with the adversary's own copy (its own key, at the victim's strength) runs for every method; surrogate
+    PGD needs a decoder with a gradient, which a classical scheme's copy does not have: no rows for lsb or
+    dct_qim, rows for the paper's method (the adversary's trained surrogate)."""
+    _, outcome = ran
+    df = outcome.results
+    adaptive = df[df["attack_kind"] == "adaptive"]
+    assert set(adaptive.loc[adaptive["attack"] == "overwrite", "method"]) == set(METHODS)
+    assert set(adaptive.loc[adaptive["attack"] == "averaging", "method"]) == {"artificial_fingerprint"}
+    assert set(adaptive.loc[adaptive["attack"] == "surrogate_pgd", "method"]) == {"artificial_fingerprint"}
+    # a full-strength overwrite with its own key wipes out the victim's LSB stamp on the stamped photos
+    lsb = adaptive[(adaptive["method"] == "lsb") & (adaptive["attack"] == "overwrite") & (adaptive["model"] == "data")]
+    assert lsb.set_index("metric").loc["bit_accuracy", "value"] < 0.75
 
 
 def test_per_method_model_attacks_must_be_among_the_attacks():

@@ -2,7 +2,9 @@
 
 The adversary trains its own models on the ``holdout`` photographs only (disjoint from the victim's
 training and test data): a surrogate fingerprint encoder/decoder and a regeneration autoencoder
-(:mod:`attacks.adaptive.adversary`). Then, with ``attack_kind="adaptive"`` rows:
+(:mod:`attacks.adaptive.adversary`). Every method of a run meets it through the method protocol (its
+codec stamps and decodes; :func:`surrogate` is the adversary's own copy of the scheme). Then, with
+``attack_kind="adaptive"`` rows:
 
 - removal (category ``removal``) on two sources, fingerprinted test photos (model ``data``) and the
   samples of one fingerprinted generator: ``bit_accuracy``, ``p_value``, ``log10_p_value``,
@@ -36,6 +38,7 @@ from dataclasses import dataclass
 import pandas as pd
 import torch
 from sklearn.metrics import roc_auc_score
+from torch import nn
 
 from fpbench.attacks.adaptive.adversary import (
     Adversary,
@@ -51,13 +54,14 @@ from fpbench.attacks.context import AttackContext
 from fpbench.attacks.registry import AttackSpec
 from fpbench.cache import derive_key
 from fpbench.evaluation.measure import fingerprint_rows
-from fpbench.fingerprint.checkpoint import FingerprintModels
-from fpbench.fingerprint.embedding import decode
 from fpbench.fingerprint.matching import attribute
+from fpbench.methods import MethodError, make_method
+from fpbench.methods.modules import MethodEncoder
 from fpbench.metrics import psnr, ssim
+from fpbench.pipeline.stages.codec import Codec
 from fpbench.pipeline.stages.context import RunContext
 from fpbench.pipeline.stages.data import RealImages
-from fpbench.pipeline.stages.fingerprint import METHOD, data_fingerprint, stamp, stamped_key
+from fpbench.pipeline.stages.fingerprint import data_fingerprint, stamped_key
 from fpbench.pipeline.stages.image_attacks import attack_grids
 from fpbench.results import Row, row, rows_from_frame, to_frame
 from fpbench.spectra import SPECTRA_FILE, write_spectra
@@ -104,14 +108,13 @@ def adversary_models(ctx: RunContext, real: RealImages) -> tuple[Adversary, str]
     return adversary_from_state(ctx.cache.tensors("adversary", key, train), cfg, device=ctx.device), key
 
 
-def _sources(ctx: RunContext, models: FingerprintModels, real: RealImages, zoo, model_key: str) -> list[Source]:
+def _sources(ctx: RunContext, codec: Codec, real: RealImages, zoo) -> list[Source]:
     p = ctx.preset
     n, n_det = p.adaptive.samples, p.adaptive.detect_test
     fp = zoo.fingerprints["data"] if zoo is not None else data_fingerprint(p)
-    key = stamped_key(fp, "holdout", encoder=model_key, data=real.key)
-    stamped_holdout = ctx.cache.tensors("stamped", key, lambda: {
-        "images": stamp(ctx, models, real.holdout, fp)})["images"]
-    stamped_test = stamp(ctx, models, real.test[:max(n, n_det)], fp)
+    key = stamped_key(fp, "holdout", encoder=codec.key, data=real.key)
+    stamped_holdout = ctx.cache.tensors("stamped", key, lambda: {"images": codec.stamp(real.holdout, fp)})["images"]
+    stamped_test = codec.stamp(real.test[:max(n, n_det)], fp)
     sources = [Source("data", fp, stamped_test[:n].float() / 255, stamped_holdout,
                       (stamped_holdout, real.holdout), (stamped_test[:n_det], real.test[:n_det]))]
     if zoo is None or not zoo.fingerprinted_ids:
@@ -135,15 +138,40 @@ def _sources(ctx: RunContext, models: FingerprintModels, real: RealImages, zoo, 
     return sources
 
 
-def _context(adv: Adversary, models: FingerprintModels, source: Source, pgd_steps: int,
+ADVERSARY_KEY = 7919  # the key of the adversary's own copy of a classical method (plus the run's seed)
+
+
+def surrogate(ctx: RunContext, codec: Codec, adv: Adversary) -> tuple[nn.Module | None, nn.Module | None]:
+    """The adversary's own copy of the victim's scheme, trained or keyed by itself: for the paper's method
+    and every learned one, the surrogate networks it trained on its holdout photos (the paper's scheme; for
+    a learned variant such as the immunised fingerprint, an adversary who does not train the variant); for
+    a classical method, the same scheme at the victim's strength with the adversary's own key (if the
+    method takes a ``key`` option), which has no decoder to differentiate: attacks that need
+    ``surrogate_decoder`` skip it."""
+    method = codec.instance
+    if method is None or method.learned:
+        return adv.encoder, adv.decoder
+    p = ctx.preset
+    try:
+        own = make_method(codec.method, n_bits=p.n_bits, resolution=p.resolution, key=ADVERSARY_KEY + p.seed)
+        if codec.strength is not None:
+            own.strength = codec.strength
+    except (MethodError, TypeError):
+        return None, None
+    return MethodEncoder(own), None
+
+
+def _context(adv: Adversary, codec: Codec, surrogates: tuple, source: Source, pgd_steps: int,
              cnn_steps: int) -> AttackContext:
-    """What the adversary has against ``source``: its own codec and autoencoder, the other images it
-    observed, the detectability training pools, and the victim's decoder, which only attacks that declare
-    ``victim_decoder`` (the white-box upper bounds) are handed."""
+    """What the adversary has against ``source``: its own copy of the scheme (:func:`surrogate`) and its
+    autoencoder, the other images it observed, the detectability training pools, and the victim's decoder
+    (the paper's networks), which only attacks that declare ``victim_decoder`` (the white-box upper bounds)
+    are handed."""
     marked, clean = source.detect_train if source.detect_train is not None else (None, None)
-    return AttackContext(surrogate_encoder=adv.encoder, surrogate_decoder=adv.decoder, autoencoder=adv.autoencoder,
-                         victim_decoder=models.decoder, pool=source.pool, marked=marked, clean=clean,
-                         pgd_steps=pgd_steps, cnn_steps=cnn_steps)
+    encoder, decoder = surrogates
+    return AttackContext(surrogate_encoder=encoder, surrogate_decoder=decoder, autoencoder=adv.autoencoder,
+                         victim_decoder=codec.models.decoder if codec.models is not None else None, pool=source.pool,
+                         marked=marked, clean=clean, pgd_steps=pgd_steps, cnn_steps=cnn_steps)
 
 
 def _stderr(values: torch.Tensor) -> float:
@@ -161,26 +189,27 @@ def _quality_rows(attacked: torch.Tensor, original: torch.Tensor, **common: obje
 
 
 def _removal_rows(spec: AttackSpec, value: float, severity: int, source: Source, attacked: torch.Tensor,
-                  decoder, alpha: float, seed: int, device: str) -> list[Row]:
+                  codec: Codec, alpha: float, seed: int) -> list[Row]:
     where = dict(attack=spec.id, attack_kind=KIND, param=float(value), severity=severity, attack_version=spec.version)
-    bits = decode(decoder, attacked, device=device)
-    rows = fingerprint_rows(bits, source.fingerprint, model=source.model, alpha=alpha, method=METHOD, seed=seed,
+    bits = codec.decode(attacked)
+    rows = fingerprint_rows(bits, source.fingerprint, model=source.model, alpha=alpha, method=codec.method, seed=seed,
                             where=where)
     passed = next(r for r in rows if r.metric == "pass_rate")
-    common = dict(method=METHOD, model=source.model, seed=seed, **where)
+    common = dict(method=codec.method, model=source.model, seed=seed, **where)
     rows.append(row(metric="attack_success_rate", value=1 - passed.value, stderr=passed.stderr, n=passed.n, **common))
     return rows + _quality_rows(attacked, source.images, **common)
 
 
 def _forgery_rows(spec: AttackSpec, value: float, severity: int, source: Source, forged: torch.Tensor,
-                  innocent: torch.Tensor, decoder, registered: torch.Tensor, victim: int, alpha: float, seed: int,
-                  device: str) -> list[Row]:
+                  innocent: torch.Tensor, codec: Codec, registered: torch.Tensor, victim: int, alpha: float,
+                  seed: int) -> list[Row]:
     where = dict(attack=spec.id, attack_kind=KIND, param=float(value), severity=severity, attack_version=spec.version)
-    bits = decode(decoder, forged, device=device)
-    rows = [r for r in fingerprint_rows(bits, source.fingerprint, model=source.model, alpha=alpha, method=METHOD,
-                                        seed=seed, where=where) if r.metric in ("bit_accuracy", "pass_rate")]
+    bits = codec.decode(forged)
+    rows = [r for r in fingerprint_rows(bits, source.fingerprint, model=source.model, alpha=alpha,
+                                        method=codec.method, seed=seed, where=where)
+            if r.metric in ("bit_accuracy", "pass_rate")]
     hit = (attribute(bits, registered, alpha).decision == victim).float()
-    common = dict(method=METHOD, model=source.model, seed=seed, **where)
+    common = dict(method=codec.method, model=source.model, seed=seed, **where)
     rows.append(row(metric="attack_success_rate", value=float(hit.mean()), stderr=_stderr(hit), n=len(hit), **common))
     return rows + _quality_rows(forged, innocent, **common)
 
@@ -202,22 +231,24 @@ def detection_scores_rows(scores: torch.Tensor, labels: torch.Tensor, **common: 
             row(metric="auc", value=auc, stderr=auc_stderr(auc, n_pos, n - n_pos), n=n, **common)]
 
 
-def run_adaptive(ctx: RunContext, models: FingerprintModels, real: RealImages, zoo) -> None:
-    """Append every adaptive row to ``ctx.rows`` and write the spectrum/success plots and best-success table."""
+def run_adaptive(ctx: RunContext, codec: Codec, real: RealImages, zoo, attacks: tuple[str, ...] | None = None) -> None:
+    """Append the adaptive rows of ``codec``'s method (``attacks``, default: the run's) to ``ctx.rows``;
+    for the run's first method also write the fingerprint spectrum."""
     p = ctx.preset
-    if not p.adaptive.attacks:
+    attacks = p.adaptive.attacks if attacks is None else attacks
+    if not attacks:
         return
-    model_key = ctx.lineage["fingerprint"]
     adv, adv_key = adversary_models(ctx, real)
-    sources = _sources(ctx, models, real, zoo, model_key)
+    sources = _sources(ctx, codec, real, zoo)
+    surrogates = surrogate(ctx, codec, adv)
     registered_ids = list(zoo.fingerprints) if zoo is not None else ["data"]
     registered = torch.stack([zoo.fingerprints[m] for m in registered_ids]) if zoo is not None \
         else sources[0].fingerprint[None]
     innocent = real.test[:p.adaptive.samples].float() / 255
     new_rows: list[Row] = []
-    for spec, grid in attack_grids(ctx, p.adaptive.attacks):
+    for spec, grid in attack_grids(ctx, attacks):
         for source in sources:
-            context = _context(adv, models, source, p.adaptive.pgd_steps, p.adaptive.cnn_steps)
+            context = _context(adv, codec, surrogates, source, p.adaptive.pgd_steps, p.adaptive.cnn_steps)
             if context.missing(spec.needs):  # e.g. detectability on a source without clean negatives
                 continue
             config = {"attack": (spec.id, spec.version, grid), "source": source.model, "alpha": p.alpha,
@@ -231,31 +262,30 @@ def run_adaptive(ctx: RunContext, models: FingerprintModels, real: RealImages, z
                     ctx.log(f"adaptive {spec.id} {spec.param}={value:g} on {source.model}")
                     # the category says what is measured: a detector's scores, a forgery or a removal
                     if spec.category == "detectability":
-                        rows += _detectability_rows(spec, value, severity, source, p.seed, context)
+                        rows += _detectability_rows(spec, value, severity, source, p.seed, context, codec.method)
                         continue
                     if spec.category == "forgery":
                         forged = spec(innocent, value, seed=p.seed, context=context)
-                        rows += _forgery_rows(spec, value, severity, source, forged, innocent, models.decoder,
-                                              registered, registered_ids.index(source.model), p.alpha, p.seed,
-                                              ctx.device)
+                        rows += _forgery_rows(spec, value, severity, source, forged, innocent, codec,
+                                              registered, registered_ids.index(source.model), p.alpha, p.seed)
                     else:
                         attacked = spec(source.images, value, seed=p.seed, context=context)
-                        rows += _removal_rows(spec, value, severity, source, attacked, models.decoder, p.alpha,
-                                              p.seed, ctx.device)
+                        rows += _removal_rows(spec, value, severity, source, attacked, codec, p.alpha, p.seed)
                 return to_frame(rows)
 
             new_rows += rows_from_frame(ctx.cache.rows(KIND, key, measure))
     ctx.rows += new_rows
-    _write_outputs(ctx, to_frame(new_rows), sources)
+    if codec.method == p.methods[0]:
+        _write_outputs(ctx, to_frame(new_rows), sources)
 
 
 def _detectability_rows(spec: AttackSpec, value: float, severity: int, source: Source, seed: int,
-                        context: AttackContext) -> list[Row]:
+                        context: AttackContext, method: str) -> list[Row]:
     test_marked, test_clean = source.detect_test
     test = torch.cat([test_marked, test_clean]).float() / 255
     labels = torch.cat([torch.ones(len(test_marked)), torch.zeros(len(test_clean))])
     scores = spec(test, value, seed=seed, context=context)
-    return detection_scores_rows(scores, labels, method=METHOD, model=source.model, attack=spec.id, attack_kind=KIND,
+    return detection_scores_rows(scores, labels, method=method, model=source.model, attack=spec.id, attack_kind=KIND,
                                  param=float(value), severity=severity, attack_version=spec.version, seed=seed)
 
 

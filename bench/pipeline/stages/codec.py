@@ -40,6 +40,8 @@ class Codec:
     stamp: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (uint8 images, bits) -> uint8 images
     soft_bits: Callable[[torch.Tensor], torch.Tensor]  # images -> N x n_bits in [0, 1]
     models: FingerprintModels | None = None  # the paper's networks (adaptive attacks, baselines' open world)
+    instance: FingerprintMethod | None = None  # a protocol method's object (None: the paper's path)
+    strength: float | None = None  # the strength it stamps and decodes at (None: its own)
 
     def decode(self, images: torch.Tensor) -> torch.Tensor:
         """Decoded bits {0, 1} (float N x n_bits) of images of any size."""
@@ -93,7 +95,7 @@ def method_codec(ctx: RunContext, real: RealImages, method_id: str,
             save_method(method, path)
     target = p.fingerprint.target_psnr
     if target is None or not method.tunable:
-        return Codec(method_id, key, method.embed, method.decode), None
+        return Codec(method_id, key, method.embed, method.decode, instance=method), None
     from fpbench.pipeline.stages.fingerprint import data_fingerprint
 
     match = match_psnr(method, real.test, data_fingerprint(p), target)
@@ -140,4 +142,5 @@ def _codec_at(method: FingerprintMethod, label: str, key: str, strength: float) 
                 method.strength = previous
         return call
 
-    return Codec(label, key, at_strength(method.embed), at_strength(method.decode))
+    return Codec(label, key, at_strength(method.embed), at_strength(method.decode), instance=method,
+                 strength=strength)
