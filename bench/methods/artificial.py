@@ -87,7 +87,7 @@ class ImmunisedFingerprint(ArtificialFingerprint):
     crop-and-resize, colour, kornia's differentiable JPEG) once the clean phase has taught them the bits
     (Yu et al., ICLR 2022; :mod:`fpbench.fingerprint.immunise`); evaluated with the real codecs like every
     method. Options as for the paper's method; ``perturbations`` default to all kinds and ``immunise_steps``
-to half its ``steps`` (empty or 0 mean these defaults: an immunised fingerprint always has its phase).
+to 3/4 of its ``steps`` (empty or 0 mean these defaults: an immunised fingerprint always has its phase).
 
     ``fit(images, start=m)`` continues from ``m``, a fitted ``artificial_fingerprint`` trained with this
     method's config minus the perturbations: a run that has the paper's networks immunises them rather
@@ -99,8 +99,8 @@ to half its ``steps`` (empty or 0 mean these defaults: an immunised fingerprint 
     def __init__(self, n_bits: int, resolution: int, **options: Any) -> None:
         steps = options.get("steps", FingerprintTrainConfig.steps)
         options["perturbations"] = options.get("perturbations") or KINDS  # () or 0: the defaults, never none
-        options["immunise_steps"] = options.get("immunise_steps") or (max(1, steps // 2) if isinstance(steps, int)
-                                                                       else 1)
+        options["immunise_steps"] = options.get("immunise_steps") or (max(1, steps * 3 // 4)
+                                                                       if isinstance(steps, int) else 1)
         super().__init__(n_bits, resolution, **options)
 
     @property

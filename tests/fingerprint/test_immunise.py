@@ -49,7 +49,7 @@ def test_the_method_continues_only_from_the_paper_method_of_its_clean_config():
     options = {f.name: getattr(CLEAN, f.name) for f in dataclasses.fields(CLEAN)
                if f.name not in ("n_bits", "resolution")}
     immunised = make_method("artificial_fingerprint_immunised", n_bits=8, resolution=16, **options)
-    assert immunised.train_config.immunise_steps == 3  # half the steps by default
+    assert immunised.train_config.immunise_steps == 4  # 3/4 of the steps by default
     assert immunised.clean_config == CLEAN
     paper = make_method("artificial_fingerprint", n_bits=8, resolution=16, **options).fit(images)
     immunised.fit(images, start=paper)
