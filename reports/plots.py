@@ -106,6 +106,16 @@ def _invert_if_falling(ax, rows: pd.DataFrame) -> None:
         ax.invert_xaxis()
 
 
+def _bit_accuracy_panel(ax, rows: pd.DataFrame, attack: str, config: ReportConfig) -> None:
+    """The frame of one attack's bit-accuracy panel: chance line, axis direction, title, labels, range."""
+    ax.axhline(0.5, color="grey", linestyle=":", linewidth=1, label="chance (0.5)")
+    _invert_if_falling(ax, rows)
+    ax.set_title(attack.replace("_", " "))
+    ax.set_xlabel(param_axis_label(attack, config.attack_labels))
+    ax.set_ylabel(metric_label("bit_accuracy"))
+    ax.set_ylim(min(0.4, float(rows["value"].min()) - 0.05), 1.02)
+
+
 def plot_robustness(results: pd.DataFrame, path: Path, config: ReportConfig = DEFAULT_CONFIG) -> Path | None:
     """Paper Fig. 3: one panel per image attack, bit accuracy against the attack parameter, one line per
     model (fingerprinted real data dashed black), error bars = stderr, band = 95% interval, chance dotted."""
@@ -129,12 +139,7 @@ def plot_robustness(results: pd.DataFrame, path: Path, config: ReportConfig = DE
                             linestyle="--" if is_data else WORLD_STYLE.get(key.get("world", ""), "-"),
                             capsize=2, linewidth=1.6)
                 _band(ax, grp, "param", colour(key["model"]))
-            ax.axhline(0.5, color="grey", linestyle=":", linewidth=1, label="chance (0.5)")
-            _invert_if_falling(ax, sub)
-            ax.set_title(attack.replace("_", " "))
-            ax.set_xlabel(param_axis_label(attack, config.attack_labels))
-            ax.set_ylabel(metric_label("bit_accuracy"))
-            ax.set_ylim(min(0.4, float(sub["value"].min()) - 0.05), 1.02)
+            _bit_accuracy_panel(ax, sub, attack, config)
         fig.suptitle("Bit accuracy under image perturbations")
         _legend(fig, axes)
         return _save(fig, path)
@@ -172,12 +177,7 @@ def methods_robustness_figure(results: pd.DataFrame, config: ReportConfig = DEFA
                             marker="s" if on_data else markers.get(key["model"], "o"), markersize=4, capsize=2,
                             linestyle="-." if base else "-" if on_data else "--", linewidth=1.6)
                 _band(ax, grp, "param", color)
-            ax.axhline(0.5, color="grey", linestyle=":", linewidth=1, label="chance (0.5)")
-            _invert_if_falling(ax, sub)
-            ax.set_title(attack.replace("_", " "))
-            ax.set_xlabel(param_axis_label(attack, config.attack_labels))
-            ax.set_ylabel(metric_label("bit_accuracy"))
-            ax.set_ylim(min(0.4, float(sub["value"].min()) - 0.05), 1.02)
+            _bit_accuracy_panel(ax, sub, attack, config)
         fig.suptitle("Bit accuracy under image perturbations, by fingerprinting method")
         drawn = [m for m in methods if m in set(rows["method"])]
         _key_legend(fig, [Line2D([], [], color=colour(config.own_default_of(m) or m), linewidth=2,

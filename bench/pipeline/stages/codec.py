@@ -23,6 +23,7 @@ from fpbench.methods import FingerprintMethod, get_method_factory, load_method, 
 from fpbench.methods.fidelity import match_psnr
 from fpbench.pipeline.stages.context import RunContext
 from fpbench.pipeline.stages.data import RealImages
+from fpbench.warnings import FpbenchWarning
 
 PAPER = "artificial_fingerprint"  # the primary method: the full zoo, baselines and adaptive attacks
 VERSION = 1  # of fitting and caching a protocol method
@@ -105,7 +106,7 @@ def method_codec(ctx: RunContext, real: RealImages, method_id: str,
     if not match.reached:
         warnings.warn(f"method {method_id} cannot reach the target PSNR of {target} dB within its strengths "
                       f"{method.strength_range}: compared at {match.psnr:.2f} dB (strength {match.strength:.4g})",
-                      UserWarning, stacklevel=2)
+                      FpbenchWarning, stacklevel=2)
     ctx.log(f"{method_id}: strength {match.strength:.4g} for {target} dB on the test photos "
             f"(own default {match.default_strength:.4g}: {match.default_psnr:.2f} dB)")
     matched_key = derive_key("matched", MATCH_VERSION, {"strength": match.strength}, method=key)
