@@ -83,12 +83,15 @@ class ReportConfig:
 
     def with_manifest(self, manifest: Mapping | None) -> ReportConfig:
         """Read attack parameter labels from ``manifest['attacks']``, and clean generator ids and
-        architectures from ``manifest['config']['generators']`` (entries with ``id``, ``arch``,
-        ``fingerprinted``) when the manifest has them."""
+        architectures from the run config's generators (``manifest['config']['zoo']['generators']``; manifests
+        before the run config had stages: ``manifest['config']['generators']``), entries with ``id``,
+        ``arch``, ``fingerprinted``, when the manifest has them."""
         labels = attack_labels(manifest)
         self = replace(self, attacks=tuple({**self.attack_labels, **labels}.items())) if labels else self
         config = (manifest or {}).get("config")
-        generators = config.get("generators") if isinstance(config, Mapping) else None
+        config = config if isinstance(config, Mapping) else {}
+        zoo = config.get("zoo")
+        generators = zoo.get("generators") if isinstance(zoo, Mapping) else config.get("generators")
         if not isinstance(generators, list):
             return self
         entries = [g for g in generators if isinstance(g, Mapping) and isinstance(g.get("id"), str)]

@@ -171,13 +171,14 @@ class TestCleanCounterparts:
         assert math.isnan(data.at["resnet-s1", "fid_clean"])
         assert "dcgan-clean" not in data.index
 
-    def test_manifest_names_clean_generators(self):
+    @pytest.mark.parametrize("where", ["zoo", "top"])
+    def test_manifest_names_clean_generators(self, where):
+        """Today's manifests hold the run config's generators under ``zoo``; older ones at the top."""
         from fpbench.reports.config import ReportConfig
 
-        manifest = {"config": {"generators": [
-            {"id": "dcgan-s1", "arch": "dcgan", "fingerprinted": True},
-            {"id": "control", "arch": "dcgan", "fingerprinted": False},
-        ]}}
+        generators = [{"id": "dcgan-s1", "arch": "dcgan", "fingerprinted": True},
+                      {"id": "control", "arch": "dcgan", "fingerprinted": False}]
+        manifest = {"config": {"zoo": {"generators": generators}} if where == "zoo" else {"generators": generators}}
         config = ReportConfig().with_manifest(manifest)
         assert config.is_clean("control") and not config.is_clean("dcgan-s1")
         frame = to_frame([row(method=FP, model="dcgan-s1", metric="fid", value=20.0, n=10),
