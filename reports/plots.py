@@ -50,8 +50,12 @@ def _save(fig: Figure, path: Path) -> Path:
     return write_atomic(path, lambda p: fig.savefig(p, format="png", dpi=DPI))
 
 
+LEGEND_ROW_INCHES = 0.24
+
+
 def _legend(fig: Figure, axes) -> None:
-    """One legend for the figure, outside the panels on the right, each label once."""
+    """One legend for the figure, below the panels, each label once; the figure grows by the legend's height
+    so the panels keep theirs (a run with many methods and generators has dozens of entries)."""
     seen: dict[str, object] = {}
     for ax in axes:
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
@@ -60,6 +64,7 @@ def _legend(fig: Figure, axes) -> None:
         width_chars = fig.get_figwidth() * 11  # about 11 legend characters per inch at this font size
         per_entry = max(len(label) for label in seen) + 6
         ncols = max(1, min(4, len(seen), int(width_chars // per_entry)))
+        fig.set_figheight(fig.get_figheight() + LEGEND_ROW_INCHES * math.ceil(len(seen) / ncols))
         fig.legend(list(seen.values()), list(seen.keys()), loc="outside lower center", ncols=ncols,
                    frameon=False)
 
