@@ -113,8 +113,7 @@ to 3/4 of its ``steps`` (empty or 0 mean these defaults: an immunised fingerprin
         if start is None:
             return super().fit(images, seed=seed, progress=progress)
         self.check_images(images, exact=True)
-        if not isinstance(start, ArtificialFingerprint) or type(start) is not ArtificialFingerprint \
-                or not start.fitted or start.train_config != self.clean_config:
+        if type(start) is not ArtificialFingerprint or not start.fitted or start.train_config != self.clean_config:
             raise MethodError(f"{self.id}: can only continue from a fitted artificial_fingerprint trained with "
                               f"{self.clean_config}, got {getattr(start, 'id', type(start).__name__)!r}")
         cfg = dataclasses.replace(self.train_config, seed=self.train_config.seed + seed)

@@ -111,6 +111,14 @@ class ImageAttackConfig:
     samples: int = 500  # images attacked per source
 
 
+def attacks_of(section: ModelAttackConfig | AdaptiveConfig, primary: bool) -> tuple[str, ...]:
+    """The attacks of ``section`` a method gets: all of them for the run's first method, and for the others
+    those also in ``section.per_method`` (all when it is None), in the order of ``section.attacks``."""
+    if primary or section.per_method is None:
+        return section.attacks
+    return tuple(a for a in section.attacks if a in section.per_method)
+
+
 @dataclass(frozen=True)
 class ModelAttackConfig:
     attacks: tuple[str, ...] = ()  # model attack ids

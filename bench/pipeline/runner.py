@@ -26,7 +26,7 @@ from fpbench.atomic import make_dirs, write_json_atomic
 from fpbench.attacks.registry import ATTACKS, load_all
 from fpbench.cache import ArtifactCache
 from fpbench.evaluation.summary import robustness_auc_rows
-from fpbench.pipeline.config import ConfigError, RunConfig
+from fpbench.pipeline.config import ConfigError, RunConfig, attacks_of
 from fpbench.pipeline.manifest import build_manifest
 from fpbench.pipeline.stages.adaptive import run_adaptive
 from fpbench.pipeline.stages.baselines import run_baselines
@@ -215,7 +215,7 @@ def _run_seed(ctx: RunContext, real: RealImages, preset: RunConfig, started: flo
             ctx.lineage["fingerprint"] = matched_lineage
             _flush(ctx, preset, real.source, started)
         zoo = _method_stages(ctx, other, real, preset, started, p.method_plans(), prefix=f"{method_id} ")
-        attacks = p.adaptive.attacks if p.adaptive.per_method is None else p.adaptive.per_method
+        attacks = attacks_of(p.adaptive, primary=False)
         if attacks:
             with ctx.stage(f"{method_id} adaptive"):
                 run_adaptive(ctx, other, real, zoo, attacks)
@@ -241,9 +241,10 @@ def _method_stages(ctx: RunContext, codec: Codec, real: RealImages, preset: RunC
         with ctx.stage(prefix + "image_attacks"):
             run_image_attacks(ctx, codec, real, zoo, evaluated["stamped_test"])
         _flush(ctx, preset, real.source, started)
-    if p.model_attacks.attacks and zoo is not None:
+    attacks = attacks_of(p.model_attacks, primary=plans is None)
+    if attacks and zoo is not None:
         with ctx.stage(prefix + "model_attacks"):
-            run_model_attacks(ctx, codec, real, zoo, skip_unmet=plans is not None)
+            run_model_attacks(ctx, codec, real, zoo, skip_unmet=plans is not None, attacks=attacks)
         _flush(ctx, preset, real.source, started)
     return zoo
 

@@ -77,7 +77,7 @@ def method_codec(ctx: RunContext, real: RealImages, method_id: str,
     p = ctx.preset
     method = make_method(method_id, n_bits=p.n_bits, resolution=p.resolution, **method_options(ctx, method_id))
     start = _warm_start(ctx, method, primary)
-    inputs = {"data": real.key} | ({"start": primary.key} if start is not None and primary is not None else {})
+    inputs = {"data": real.key} | ({"start": primary.key} if start is not None else {})
     key = derive_key("method", VERSION, method.config, **inputs)
     ctx.lineage["fingerprint"] = key
     path = ctx.cache.file("method", key, "safetensors")

@@ -8,7 +8,6 @@ import warnings
 
 from fpbench.attacks.context import AttackContext
 from fpbench.evaluation.measure import Registered, match_rows
-from fpbench.evaluation.operating_points import FpbenchWarning
 from fpbench.fid import compute_fid
 from fpbench.fingerprint.embedding import to_uint8
 from fpbench.generators import sample
@@ -17,6 +16,7 @@ from fpbench.pipeline.stages.data import RealImages
 from fpbench.pipeline.stages.generators import Zoo
 from fpbench.pipeline.stages.image_attacks import attack_grids
 from fpbench.results import row, rows_from_frame, to_frame
+from fpbench.warnings import FpbenchWarning
 
 VERSION = 1  # of this stage's measurement code
 
@@ -31,18 +31,16 @@ def _context(target: str, zoo: Zoo, real: RealImages, device: str) -> AttackCont
                          other_model=zoo.generators[others[0]] if others else None)
 
 
-def run_model_attacks(ctx: RunContext, codec, real: RealImages, zoo: Zoo, *, skip_unmet: bool = False) -> None:
-    """Every model attack on every target. An attack whose needs the zoo cannot meet (weight averaging
+def run_model_attacks(ctx: RunContext, codec, real: RealImages, zoo: Zoo, *, skip_unmet: bool = False,
+                      attacks: tuple[str, ...] | None = None) -> None:
+    """Every model attack (``attacks``, default: the run's) on every target. An attack whose needs the zoo cannot meet (weight averaging
     without a second generator of the architecture) is an error, or with ``skip_unmet`` (a method's
     reduced zoo) skipped with a warning that names it."""
     p = ctx.preset
     registered = Registered(zoo.fingerprints)
     targets = [t for t in p.model_attacks.targets if t in zoo.generators] or zoo.fingerprinted_ids[:1]
     reference = real.reference.float() / 255
-    ids = p.model_attacks.attacks
-    if codec.method != p.methods[0] and p.model_attacks.per_method is not None:
-        ids = tuple(a for a in ids if a in p.model_attacks.per_method)
-    grids = attack_grids(ctx, ids)
+    grids = attack_grids(ctx, p.model_attacks.attacks if attacks is None else attacks)
     for target in targets:
         context = _context(target, zoo, real, ctx.device)
         for spec, grid in grids:
