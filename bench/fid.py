@@ -1,5 +1,6 @@
 """FID through clean-fid, with the standard Inception when its verified weights are on disk and a
-documented offline extractor otherwise. Nothing here downloads.
+documented offline extractor otherwise. Nothing downloads unless a caller allows it
+(``allow_download=True``, ``fpbench run --allow-download``), and then through clean-fid's own downloader.
 
 Extractors (ids go into the manifest and table headers; one is never reported as the other):
 
@@ -13,7 +14,7 @@ Extractors (ids go into the manifest and table headers; one is never reported as
   Its numbers are NOT comparable with Inception FIDs or with published FIDs; they rank models against
   each other on the same data and resolution.
 - ``"auto"``: ``"inception"`` if the weights file exists (and verifies: a bad file raises), else
-  ``"random-conv-v1"``.
+  ``"random-conv-v1"``; with ``allow_download`` a missing file is fetched instead (:func:`resolve_extractor`).
 
 Images are quantised to uint8 first (as if saved as PNG, which is what clean-fid's folder mode sees),
 for both extractors. The distance itself is clean-fid's ``fid_from_feats`` (means and ``np.cov``
@@ -22,6 +23,8 @@ covariances, then ``||mu1 - mu2||^2 + Tr(S1 + S2 - 2 sqrtm(S1 S2))`` with scipy'
 
 from __future__ import annotations
 
+import http.client
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Protocol
@@ -31,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from scipy.linalg import LinAlgWarning
 
-from fpbench.atomic import sha256_file
+from fpbench.atomic import sha256_file, write_atomic
 from fpbench.cache import default_root
 from fpbench.registry import Registry
 
@@ -53,7 +56,11 @@ class FeatureExtractor(Protocol):
 
 
 class InceptionWeightsMissing(FileNotFoundError):
-    """clean-fid's Inception weights are not on disk (and fpbench never downloads them)."""
+    """clean-fid's Inception weights are not on disk (and no download was allowed)."""
+
+
+class InceptionDownloadFailed(OSError):
+    """An allowed download of the Inception weights failed (no network, an HTTP error, a full disk)."""
 
 
 class InceptionWeightsMismatch(ValueError):
@@ -80,19 +87,58 @@ def verify_inception_weights() -> Path:
     path = inception_weights_path()
     if not path.is_file():
         raise InceptionWeightsMissing(
-            f"clean-fid's Inception weights are not at {path} and fpbench never downloads them. "
-            f"Download {INCEPTION_URL} (SHA-256 {INCEPTION_SHA256}) to that path yourself, "
-            "or use extractor='random-conv-v1' (offline, not comparable with Inception FIDs)."
+            f"the FID extractor 'inception' needs clean-fid's Inception weights {INCEPTION_FILENAME}, and there "
+            f"is no such file at {path}. Fix it one of two ways: put the file there yourself (download "
+            f"{INCEPTION_URL}, SHA-256 {INCEPTION_SHA256}), or rerun with --allow-download "
+            "(allow_download=True in Python) to let clean-fid fetch it. Offline, --fid-extractor random-conv-v1 "
+            "needs no file (its FIDs are not comparable with Inception FIDs)."
         )
     actual = sha256_file(path)
     if actual != INCEPTION_SHA256:
         raise InceptionWeightsMismatch(
             f"{path} is not clean-fid's Inception weights: its SHA-256 is {actual}, expected "
             f"{INCEPTION_SHA256}. fpbench will not let an unknown file decide FIDs. Fix: delete it and "
-            f"download {INCEPTION_URL} there again (check it with `sha256sum`), or delete it and use "
-            "extractor='random-conv-v1' (offline, not comparable with Inception FIDs)."
+            f"download {INCEPTION_URL} there again (check it with `sha256sum`; or rerun with --allow-download), "
+            "or delete it and use extractor='random-conv-v1' (offline, not comparable with Inception FIDs)."
         )
     return path
+
+
+def download_inception_weights() -> Path:
+    """Fetch the Inception weights to :func:`inception_weights_path` with clean-fid's own downloader
+    (``cleanfid.downloads_helper.check_download_inception``: urllib, :data:`INCEPTION_URL`), and return the path.
+
+    clean-fid writes straight into its folder and checks nothing, so it downloads into a private folder beside
+    the target; the file moves into place (one rename) only once its SHA-256 equals :data:`INCEPTION_SHA256`.
+    An interrupted or wrong download never lies where fpbench reads. Raises :class:`InceptionDownloadFailed`
+    (naming the URL and the path) when the fetch fails and :class:`InceptionWeightsMismatch` when the
+    server sends another file."""
+    from cleanfid import downloads_helper
+
+    path = inception_weights_path()
+
+    def fetch(tmp: Path) -> None:
+        with tempfile.TemporaryDirectory(prefix=".inception-download-", dir=tmp.parent) as folder:
+            try:
+                fetched = Path(downloads_helper.check_download_inception(fpath=folder))
+            except (OSError, http.client.HTTPException) as exc:
+                reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
+                raise InceptionDownloadFailed(
+                    f"could not download clean-fid's Inception weights from {INCEPTION_URL} to {path} "
+                    f"({reason}). Without a network: download that URL elsewhere and copy the file to {path} "
+                    f"(SHA-256 {INCEPTION_SHA256}), or use --fid-extractor random-conv-v1 (offline, not "
+                    "comparable with Inception FIDs)."
+                ) from None
+            actual = sha256_file(fetched)
+            if actual != INCEPTION_SHA256:
+                raise InceptionWeightsMismatch(
+                    f"the file downloaded from {INCEPTION_URL} has SHA-256 {actual}, not {INCEPTION_SHA256}; "
+                    f"it was not kept, and nothing was written to {path}. Try again later, or fetch and check "
+                    "the file yourself."
+                )
+            fetched.replace(tmp)
+
+    return write_atomic(path, fetch)
 
 
 def _to_uint8_levels(images: torch.Tensor) -> torch.Tensor:
@@ -189,18 +235,30 @@ FEATURE_EXTRACTORS.add(InceptionClean.id, InceptionClean)
 FEATURE_EXTRACTORS.add(RandomConvV1.id, RandomConvV1)
 
 
-def resolve_extractor(extractor: str = "auto") -> str:
-    """``"auto"`` -> ``"inception"`` if its weights are on disk, else ``"random-conv-v1"``; other ids
-    are checked against :data:`FEATURE_EXTRACTORS` (with a "did you mean").
+def extractor_choices() -> tuple[str, ...]:
+    """What a run config's ``evaluation.fid_extractor`` may say: ``"auto"`` and every registered id."""
+    return ("auto", *FEATURE_EXTRACTORS.ids())
 
+
+def resolve_extractor(extractor: str = "auto", *, allow_download: bool = False) -> str:
+    """The extractor id a run uses. ``"auto"`` -> ``"inception"`` if its weights are on disk, else
+    ``"random-conv-v1"``; other ids are checked against :data:`FEATURE_EXTRACTORS` (with a "did you mean").
+
+    ``"inception"`` without its weights raises :class:`InceptionWeightsMissing` (naming the file, where it
+    goes and the fixes), unless ``allow_download``: then clean-fid fetches it
+    (:func:`download_inception_weights`). ``"auto"`` with ``allow_download`` fetches it too (the caller
+    allowed the network to get the standard extractor) and fails, rather than falling back, when that fails.
     Weights that are on disk but fail verification raise :class:`InceptionWeightsMismatch`: a broken
     Inception file never quietly turns a run's FIDs into random-conv-v1 numbers."""
-    if extractor == "auto":
-        if not inception_available():
-            return RandomConvV1.id
+    if extractor != "auto":
+        FEATURE_EXTRACTORS.get(extractor)
+    if extractor == "auto" and not allow_download and not inception_available():
+        return RandomConvV1.id
+    if extractor in ("auto", InceptionClean.id):
+        if allow_download and not inception_available():
+            download_inception_weights()
         verify_inception_weights()
         return InceptionClean.id
-    FEATURE_EXTRACTORS.get(extractor)
     return extractor
 
 

@@ -198,11 +198,16 @@ def load_folder(root: str | Path, resolution: int, *, mode: str = "paper", on_er
     return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
 
 
-def split_folder(images: torch.Tensor, test_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Deterministic train/test split of a user image set (by image: one file is one source)."""
+def split_count(n: int, test_fraction: float) -> int:
+    """How many of ``n`` images :func:`split_folder` puts in the test part (at least 1)."""
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
-    n_test = max(1, int(round(len(images) * test_fraction)))
+    return max(1, int(round(n * test_fraction)))
+
+
+def split_folder(images: torch.Tensor, test_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Deterministic train/test split of a user image set (by image: one file is one source)."""
+    n_test = split_count(len(images), test_fraction)
     if n_test >= len(images):
         raise ImageFolderError(f"only {len(images)} image(s): too few to split into train and test")
     order = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))

@@ -1,6 +1,8 @@
 """The ``fpbench`` command.
 
     fpbench run [--preset NAME | --config FILE] [--data DIR] [--out DIR] [--device cpu|cuda] [--seeds A,B,...]
+    fpbench evaluate --card CARD.yaml [--card ...] [--attacks A,B] [--negatives DIR] --out DIR
+                                                   (external models from model cards; trains nothing)
     fpbench config show NAME|FILE                  (a preset or config file as a complete YAML file)
     fpbench methods                                (built-in methods and installed plug-ins)
     fpbench attacks [--kind image|model|adaptive]
@@ -135,7 +137,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     import torch
 
     from fpbench.cache import ArtifactCache
-    from fpbench.pipeline.runner import run, summary_table
+    from fpbench.pipeline.runner import check_device, run, summary_table
     from fpbench.pipeline.validate import check_config
 
     if args.preset and args.config:
@@ -157,9 +159,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
         preset = preset.updated({"data": {"allow_upscale": True}})
     if args.method:  # these, beside the paper's method, which always comes first, instead of the preset's
         preset = preset.updated({"methods": list(dict.fromkeys([preset.methods[0], *args.method]))})
+    if args.fid_extractor is not None:
+        preset = preset.updated({"evaluation": {"fid_extractor": args.fid_extractor}})
+    if args.model_card:
+        preset = preset.updated({"models": [*preset.models, *(str(c) for c in args.model_card)]})
     check_config(preset)  # before any stage: a --grid outside the run, an unknown id, a missing generator
     if args.device not in ("cpu", "cuda") and not args.device.startswith("cuda:"):
         raise ValueError(f"--device must be cpu, cuda or cuda:N, got {args.device!r}")
+    check_device(args.device)  # a GPU asked for and none visible: before --out and --cache-dir are created
     if args.data is not None and not Path(args.data).is_dir():
         raise ValueError(f"--data {args.data} is not a folder: give the folder of your images")
     out = check_output_folder(Path(args.out or f"runs/{preset.name}"), "--out")
@@ -168,10 +175,35 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     outcome = run(preset, out, data_dir=args.data, device=args.device,
-                  cache=ArtifactCache(args.cache_dir, enabled=not args.no_cache), progress=not args.quiet)
+                  cache=ArtifactCache(args.cache_dir, enabled=not args.no_cache), progress=not args.quiet,
+                  allow_download=args.allow_download)
     print(summary_table(outcome.results))
     stages = ", ".join(f"{k} {v:.1f}s" for k, v in outcome.manifest["stage_seconds"].items())
     print(f"\nwrote {out}/results.csv ({len(outcome.results)} rows), manifest.json, report; stages: {stages}")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    import torch
+
+    from fpbench.cache import ArtifactCache
+    from fpbench.pipeline.evaluate import evaluate
+    from fpbench.pipeline.runner import check_device, summary_table
+
+    check_device(args.device)  # a GPU asked for and none visible: before --out and --cache-dir are created
+    out = check_output_folder(args.out, "--out")
+    if args.cache_dir is not None and not args.no_cache:
+        check_output_folder(args.cache_dir, "--cache-dir")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    attacks = [a.strip() for a in args.attacks.split(",") if a.strip()] if args.attacks is not None else None
+    outcome = evaluate(args.card, out, attacks=attacks, negatives=args.negatives, n_samples=args.samples,
+                       attack_samples=args.attack_samples, seed=args.seed or 0, alpha=args.alpha,
+                       fid_extractor=args.fid_extractor or "auto", allow_download=args.allow_download,
+                       cache=ArtifactCache(args.cache_dir, enabled=not args.no_cache), device=args.device,
+                       progress=not args.quiet)
+    print(summary_table(outcome.results))
+    print(f"\nwrote {out}/results.csv ({len(outcome.results)} rows), manifest.json, report")
     return 0
 
 
@@ -253,6 +285,24 @@ def _cmd_update_reference(args: argparse.Namespace) -> int:
     return 0
 
 
+#: ``--fid-extractor`` values: "auto" and the ids of fpbench.fid.FEATURE_EXTRACTORS (listed here so that
+#: building the parser imports no torch; a test keeps the two equal)
+FID_EXTRACTOR_CHOICES = ("auto", "inception", "random-conv-v1")
+
+
+def _add_fid_options(parser: argparse.ArgumentParser) -> None:
+    """``--fid-extractor`` and ``--allow-download``, for every command that computes FIDs."""
+    parser.add_argument("--fid-extractor", choices=FID_EXTRACTOR_CHOICES,
+                        help="FID features: inception (clean-fid's Inception-V3, comparable with published FIDs; "
+                             "needs its weights file), random-conv-v1 (offline, comparable only within fpbench) "
+                             "or auto (inception when its weights are on disk, else random-conv-v1); "
+                             "default: the run config's evaluation.fid_extractor (auto in every preset)")
+    parser.add_argument("--allow-download", action="store_true",
+                        help="let clean-fid download the Inception weights (about 100 MB) into "
+                             "$FPBENCH_CACHE_DIR/weights (default ~/.cache/fpbench/weights) when they are "
+                             "missing; without it nothing is downloaded")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fpbench", description="Benchmark artificial fingerprints in generative models.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
@@ -282,8 +332,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=_positive("--threads"), help="torch CPU threads (>= 1)")
     p.add_argument("--gan-workers", type=_positive("--gan-workers"), help="processes training generators side by side on CPU, "
                    "sharing the threads (default: the preset's, 1 in every shipped preset)")
+    p.add_argument("--model-card", type=Path, action="append", metavar="CARD.yaml",
+                   help="add the external model of this card to the run (repeatable; see `fpbench evaluate` to "
+                        "measure cards without training anything)")
+    _add_fid_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("evaluate", help="measure external models from model cards, training nothing")
+    p.add_argument("--card", type=Path, action="append", required=True, metavar="CARD.yaml",
+                   help="a model card (repeatable); its `decoder:` checkpoint decodes it")
+    p.add_argument("--attacks", metavar="A,B,...",
+                   help="image attacks to run (default: the quick preset's; '' for none; `fpbench attacks`)")
+    p.add_argument("--negatives", type=Path, metavar="DIR",
+                   help="folder of unfingerprinted images for the FPR thresholds and the FID reference "
+                        "(default: the built-in photos at the cards' resolution)")
+    p.add_argument("--samples", type=_positive("--samples"), default=1000, help="images per model (default 1000)")
+    p.add_argument("--attack-samples", type=_positive("--attack-samples"), default=500,
+                   help="images per model under each attack (default 500)")
+    p.add_argument("--alpha", type=float, help="significance level of the fingerprint test (default 1e-6, as quick)")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--seed", type=_parse_seed, help="seed of the image subsets and attacks (default 0)")
+    p.add_argument("--cache-dir", type=Path, help="artifact cache (default $FPBENCH_CACHE_DIR or ~/.cache/fpbench)")
+    p.add_argument("--no-cache", action="store_true", help="recompute everything, write nothing to the cache")
+    p.add_argument("--threads", type=_positive("--threads"), help="torch CPU threads (>= 1)")
+    _add_fid_options(p)
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("config", help="run configs as YAML files")
     config_sub = p.add_subparsers(dest="config_command", required=True)

@@ -29,9 +29,10 @@ from typing import Any
 
 import yaml
 
+from fpbench.fid import extractor_choices
 from fpbench.fingerprint.training import FingerprintTrainConfig
 from fpbench.generators.config import check_ids
-from fpbench.registry import did_you_mean
+from fpbench.registry import check_choice, did_you_mean
 
 
 class ConfigError(ValueError):
@@ -159,13 +160,16 @@ class AdaptiveConfig:
 
 @dataclass(frozen=True)
 class EvaluationConfig:
-    """How rows are measured: the significance level of the fingerprint test and the severity grids
-    (attack id -> values) that replace the registry's defaults."""
+    """How rows are measured: the significance level of the fingerprint test, the severity grids
+    (attack id -> values) that replace the registry's defaults, and the FID feature extractor
+    (``fpbench.fid``: "auto", "inception" or "random-conv-v1"; ``fpbench run --fid-extractor``)."""
 
     alpha: float = 1e-6
     grids: Mapping[str, tuple[float, ...]] = field(default_factory=FrozenMap)
+    fid_extractor: str = "auto"
 
     def __post_init__(self) -> None:
+        check_choice("fid_extractor", self.fid_extractor, extractor_choices())
         grids = FrozenMap({str(k): tuple(float(v) for v in grid) for k, grid in self.grids.items()})
         object.__setattr__(self, "grids", grids)
 
@@ -190,6 +194,9 @@ class RunConfig:
     # fingerprinting methods (``fpbench methods``); the first, the paper's, gets the full zoo, the baselines and
     # the adaptive attacks; each other one its stamped data, zoo.per_method, image and model attacks
     methods: tuple[str, ...] = ("artificial_fingerprint",)
+    # model cards (fpbench.zoo) of external generators added to the run (``--model-card``); in a config file a
+    # relative path is read from the file's folder
+    models: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         seeds = tuple(int(s) for s in self.seeds)
@@ -403,6 +410,9 @@ def load_config(path: str | Path, presets: Mapping[str, RunConfig] | None = None
     if not isinstance(data, Mapping):
         raise ConfigError(f"{path} must hold a mapping of keys to values, got {_shown(data)}")
     data = dict(data)
+    if isinstance(data.get("models"), list):  # card paths are relative to the file that names them
+        data["models"] = [str(path.parent / m) if isinstance(m, str) and not Path(m).is_absolute() else m
+                          for m in data["models"]]
     parent = data.pop("extends", None)
     try:
         if parent is None:

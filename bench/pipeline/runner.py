@@ -33,15 +33,17 @@ from fpbench.pipeline.stages.baselines import run_baselines
 from fpbench.pipeline.stages.codec import Codec, method_codec, paper_codec
 from fpbench.pipeline.stages.context import RunContext
 from fpbench.pipeline.stages.data import RealImages, load_real_images
+from fpbench.pipeline.stages.external import decoder_codec, evaluate_cards, join_cards, load_cards
 from fpbench.pipeline.stages.fingerprint import evaluate_data, fingerprint_models
 from fpbench.pipeline.stages.generators import evaluate_zoo, gan_config, train_zoo
-from fpbench.pipeline.stages.image_attacks import run_image_attacks
+from fpbench.pipeline.stages.image_attacks import attack_grids, run_image_attacks
 from fpbench.pipeline.stages.model_attacks import run_model_attacks
-from fpbench.pipeline.validate import check_config, data_problems
+from fpbench.pipeline.validate import check_config, data_problems, data_shortfalls
 from fpbench.reports import render_run
 from fpbench.results import AGGREGATE_SEED, to_frame, write_results
 from fpbench.seeds import aggregate_over_seeds
 from fpbench.spectra import SPECTRA_FILE
+from fpbench.warnings import FpbenchWarning
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ class RunOutcome:
     manifest: dict
 
 
-def _check_device(device: str) -> str:
+def check_device(device: str) -> str:
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
         raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
     if device.startswith("cuda") and not torch.cuda.is_available():
@@ -73,7 +75,7 @@ PARTIAL = "partial"  # OUT/partial/: the run in progress, or the last one that f
 RUN_OUTPUTS = ("results.csv", "manifest.json", "report.md", "report.html", "tables", "plots", SPECTRA_FILE)
 
 
-def _flush(ctx: RunContext, preset: RunConfig, data_source: str, started: float,
+def flush(ctx: RunContext, preset: RunConfig, data_source: str, started: float,
            status: str = "running") -> tuple[pd.DataFrame, dict]:
     df = to_frame(ctx.rows)
     write_results(df, ctx.out / "results.csv")
@@ -87,21 +89,26 @@ def _flush(ctx: RunContext, preset: RunConfig, data_source: str, started: float,
 
 
 def run(preset: RunConfig, out: str | Path, *, data_dir: str | Path | None = None, device: str = "cpu",
-        cache: ArtifactCache | None = None, progress: bool = True) -> RunOutcome:
+        cache: ArtifactCache | None = None, progress: bool = True, allow_download: bool = False) -> RunOutcome:
     """Run every stage of ``preset`` into ``out``, once per seed of ``preset.seeds`` (the data is shared;
     everything that depends on the seed is repeated, see ``RunConfig.with_seed``), then add the summary rows
     (``robustness_auc``) and, with several seeds, aggregate rows (``seed`` = -1). Warnings raised by the
     stages (small samples, a fidelity loss that never switched on, skipped files) are printed and kept in
-    the manifest. The caller's torch RNG state is left as it was."""
+    the manifest. The caller's torch RNG state is left as it was.
+
+    The FID extractor (``preset.evaluation.fid_extractor``) is resolved before any stage: ``"inception"``
+    without its weights fails at once, unless ``allow_download`` lets clean-fid fetch them (a permission of
+    this call, not part of the run config)."""
     out = Path(out)
     with warnings.catch_warnings(record=True) as caught, torch.random.fork_rng(devices=[]):
         warnings.simplefilter("always")
         try:
-            outcome = _run(preset, out, data_dir=data_dir, device=device, cache=cache, progress=progress)
+            outcome = _run(preset, out, data_dir=data_dir, device=device, cache=cache, progress=progress,
+                           allow_download=allow_download)
         except BaseException as exc:
-            _record_failure(out / PARTIAL, exc, _messages(caught))
+            record_failure(out / PARTIAL, exc, warning_messages(caught))
             raise
-    messages = _messages(caught)
+    messages = warning_messages(caught)
     for message in messages:
         print(f"[fpbench] warning: {message}", file=sys.stderr)
     outcome.manifest["warnings"] = messages
@@ -109,11 +116,11 @@ def run(preset: RunConfig, out: str | Path, *, data_dir: str | Path | None = Non
     return outcome
 
 
-def _messages(caught: list[warnings.WarningMessage]) -> list[str]:
+def warning_messages(caught: list[warnings.WarningMessage]) -> list[str]:
     return sorted({f"{w.category.__name__}: {w.message}" for w in caught})
 
 
-def _record_failure(staging: Path, exc: BaseException, messages: list[str]) -> None:
+def record_failure(staging: Path, exc: BaseException, messages: list[str]) -> None:
     """Mark the partial run failed, with the error and the warnings so far (a run that failed before it
     had a folder leaves nothing)."""
     path = staging / "manifest.json"
@@ -124,7 +131,7 @@ def _record_failure(staging: Path, exc: BaseException, messages: list[str]) -> N
     write_json_atomic(path, manifest)
 
 
-def _promote(staging: Path, out: Path) -> None:
+def promote(staging: Path, out: Path) -> None:
     """Move a complete run from ``staging`` into ``out``: every file and folder it wrote replaces the one of
     the same name (each file by an atomic rename), the manifest last, then ``staging`` goes."""
     for name in RUN_OUTPUTS:  # an older run's output this run did not write (its spectra, a table)
@@ -144,27 +151,45 @@ def _promote(staging: Path, out: Path) -> None:
 
 
 def _run(preset: RunConfig, out: str | Path, *, data_dir: str | Path | None, device: str,
-         cache: ArtifactCache | None, progress: bool) -> RunOutcome:
+         cache: ArtifactCache | None, progress: bool, allow_download: bool = False) -> RunOutcome:
     started = time.perf_counter()
+    device = check_device(device)  # before anything is read, computed or written
     check_config(preset)
     repeats = [preset.with_seed(seed) for seed in preset.seeds]
     for repeat in repeats:  # a bad plan fails now, not after the fingerprint stage
         for plan in repeat.zoo.generators:
             gan_config(plan, repeat.resolution)
+    # every model card read and checked (its images, its decoder) before any stage
+    cards = load_cards(preset.models, n_bits=preset.n_bits, resolution=preset.resolution, methods=preset.methods,
+                       taken=[plan.id for plan in preset.zoo.generators])
+    own_decoders: dict[tuple[str, str], tuple[Codec, list]] = {}
+    for entry in cards:
+        if entry.card.decoder is not None:
+            group = (entry.card.method, str(entry.card.decoder.resolve()))
+            if group not in own_decoders:
+                own_decoders[group] = (decoder_codec(entry, device), [])
+            own_decoders[group][1].append(entry)
     staging = Path(out) / PARTIAL
-    ctx = RunContext.start(repeats[0], cache or ArtifactCache(), staging, device=_check_device(device),
-                           data_dir=Path(data_dir) if data_dir else None, progress=progress)
+    # resolves the FID extractor (and downloads its weights if allowed) before any stage
+    ctx = RunContext.start(repeats[0], cache or ArtifactCache(), staging, device=check_device(device),
+                           data_dir=Path(data_dir) if data_dir else None, progress=progress,
+                           allow_download=allow_download)
+    ctx.artifacts["cards"] = [e for e in cards if e.card.decoder is None]
+    ctx.artifacts["own_decoders"] = list(own_decoders.values())
     if staging.exists():
         shutil.rmtree(staging)  # the leftovers of a failed run: this run replaces them
     make_dirs(staging)
-    _flush(ctx, preset, str(data_dir or "built-in"), started)  # a run that fails from here on says so
+    flush(ctx, preset, str(data_dir or "built-in"), started)  # a run that fails from here on says so
     torch.manual_seed(preset.data.seed)
     with ctx.stage("data"):
         real = load_real_images(ctx)
-    _flush(ctx, preset, real.source, started)
-    problems = data_problems(preset, len(real.train), len(real.test), len(real.holdout))
+    flush(ctx, preset, real.source, started)
+    problems = data_problems(preset, len(real.train), len(real.test), len(real.holdout),
+                             folder=real.source != "builtin")
     if problems:  # before the fingerprint stage
         raise ConfigError(f"the data ({real.source}) cannot feed run config {preset.name!r}:\n- " + "\n- ".join(problems))
+    for message in data_shortfalls(preset, len(real.test)):
+        warnings.warn(message, FpbenchWarning, stacklevel=2)
     shared = dict(ctx.lineage)
     for i, repeat in enumerate(repeats):
         if len(repeats) > 1:
@@ -176,10 +201,10 @@ def _run(preset: RunConfig, out: str | Path, *, data_dir: str | Path | None, dev
     if len(repeats) > 1:
         ctx.rows += aggregate_over_seeds(to_frame(ctx.rows))
     with ctx.stage("report"):
-        _flush(ctx, preset, real.source, started, status="complete")
+        flush(ctx, preset, real.source, started, status="complete")
         render_run(staging)
-    df, manifest = _flush(ctx, preset, real.source, started, status="complete")
-    _promote(staging, Path(out))
+    df, manifest = flush(ctx, preset, real.source, started, status="complete")
+    promote(staging, Path(out))
     return RunOutcome(Path(out), df, manifest)
 
 
@@ -193,14 +218,22 @@ def _run_seed(ctx: RunContext, real: RealImages, preset: RunConfig, started: flo
         models, model_key = fingerprint_models(ctx, real)
     codec = paper_codec(ctx, models, model_key)
     zoo = _method_stages(ctx, codec, real, preset, started, None)
-    if p.baselines.methods and zoo is not None:
+    if p.baselines.methods and zoo is not None and zoo.generators:
         with ctx.stage("baselines"):
             run_baselines(ctx, models, real, zoo)
-        _flush(ctx, preset, real.source, started)
+        flush(ctx, preset, real.source, started)
     if p.adaptive.attacks:
         with ctx.stage("adaptive"):
             run_adaptive(ctx, codec, real, zoo)
-        _flush(ctx, preset, real.source, started)
+        flush(ctx, preset, real.source, started)
+    if ctx.artifacts["own_decoders"]:
+        with ctx.stage("model cards (own decoders)"):
+            grids = attack_grids(ctx, p.image_attacks.attacks)
+            for own, entries in ctx.artifacts["own_decoders"]:
+                ctx.log(f"model cards with their own decoder: {', '.join(e.id for e in entries)}")
+                ctx.rows += evaluate_cards(ctx, own, entries, real.test, real.reference, grids,
+                                           n_samples=p.zoo.n_samples, attack_samples=p.image_attacks.samples)
+        flush(ctx, preset, real.source, started)
     for method_id in p.methods[1:]:
         ctx.lineage = dict(shared)
         with ctx.stage(f"method {method_id}"):
@@ -213,13 +246,13 @@ def _run_seed(ctx: RunContext, real: RealImages, preset: RunConfig, started: flo
                 with ctx.stage(f"{default.method} image_attacks"):
                     run_image_attacks(ctx, default, real, None, evaluated["stamped_test"])
             ctx.lineage["fingerprint"] = matched_lineage
-            _flush(ctx, preset, real.source, started)
+            flush(ctx, preset, real.source, started)
         zoo = _method_stages(ctx, other, real, preset, started, p.method_plans(), prefix=f"{method_id} ")
         attacks = attacks_of(p.adaptive, primary=False)
         if attacks:
             with ctx.stage(f"{method_id} adaptive"):
                 run_adaptive(ctx, other, real, zoo, attacks)
-            _flush(ctx, preset, real.source, started)
+            flush(ctx, preset, real.source, started)
 
 
 def _method_stages(ctx: RunContext, codec: Codec, real: RealImages, preset: RunConfig, started: float,
@@ -229,23 +262,28 @@ def _method_stages(ctx: RunContext, codec: Codec, real: RealImages, preset: RunC
     p = ctx.preset
     with ctx.stage(prefix + "evaluate_data"):
         evaluated = evaluate_data(ctx, codec, real)
-    _flush(ctx, preset, real.source, started)
+    flush(ctx, preset, real.source, started)
     zoo = None
     if p.zoo.generators:
         with ctx.stage(prefix + "generators"):
             zoo = train_zoo(ctx, codec, real, plans)
+    cards = [e for e in ctx.artifacts.get("cards", ()) if e.card.method == codec.method]
+    if cards:
+        with ctx.stage(prefix + "model_cards"):
+            zoo = join_cards(ctx, zoo, cards)
+    if zoo is not None:
         with ctx.stage(prefix + "evaluate_generators"):
             evaluate_zoo(ctx, codec, real, zoo, evaluated["stamped_test"])
-        _flush(ctx, preset, real.source, started)
+        flush(ctx, preset, real.source, started)
     if p.image_attacks.attacks:
         with ctx.stage(prefix + "image_attacks"):
             run_image_attacks(ctx, codec, real, zoo, evaluated["stamped_test"])
-        _flush(ctx, preset, real.source, started)
+        flush(ctx, preset, real.source, started)
     attacks = attacks_of(p.model_attacks, primary=plans is None)
     if attacks and zoo is not None:
         with ctx.stage(prefix + "model_attacks"):
             run_model_attacks(ctx, codec, real, zoo, skip_unmet=plans is not None, attacks=attacks)
-        _flush(ctx, preset, real.source, started)
+        flush(ctx, preset, real.source, started)
     return zoo
 
 

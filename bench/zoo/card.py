@@ -9,6 +9,12 @@ Fields: ``id`` (str), ``fingerprint`` (a quoted string of 0/1), ``n_bits`` (int,
   ``latent_dim`` attribute, mapping ``B x latent_dim`` to ``B x 3 x R x R`` in [0, 1]) or a sampler
   ``(n, seed) -> float n x 3 x R x R in [0, 1]``.
 
+Optional: ``method`` (the id of the fingerprinting method that stamped the model's training data, default
+the paper's ``artificial_fingerprint``; ``fpbench methods`` lists them) and ``decoder`` (a checkpoint
+file of that method's decoder: the authors' ``.pth`` state dict, an fpbench ``.safetensors`` checkpoint;
+relative to the card's folder). Without ``decoder`` a run decodes the model with the run's own trained
+decoder of ``method``, so its fingerprint is registered beside the run's zoo.
+
 A card is data, checked before use: at most :data:`MAX_CARD_BYTES`, UTF-8, and no YAML anchors or
 aliases (``&name`` / ``*name``; a few lines of them expand into gigabytes). ``callable:`` runs code from
 the named module with your privileges, as a pytest plugin does: load cards only from people you trust.
@@ -20,6 +26,7 @@ Example (YAML; quote the fingerprint, or YAML reads ``0110`` as a number)::
     n_bits: 10
     resolution: 128
     folder: samples/
+    decoder: checkpoints/decoder.pth   # optional: the decoder trained with the model's fingerprint
 """
 
 from __future__ import annotations
@@ -32,6 +39,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from fpbench.fingerprint.authors import DECODER_SUFFIXES
 
 
 class ModelCardError(ValueError):
@@ -60,7 +69,8 @@ class _CardLoader(yaml.SafeLoader):
 
 REQUIRED = ("id", "fingerprint", "n_bits", "resolution")
 SOURCES = ("folder", "callable")
-OPTIONAL = ("description",)
+OPTIONAL = ("description", "method", "decoder")
+DEFAULT_METHOD = "artificial_fingerprint"  # the paper's method (fpbench.methods)
 
 
 @dataclass(frozen=True)
@@ -73,6 +83,8 @@ class ModelCard:
     callable: str | None = None
     description: str = ""
     path: Path | None = None  # the card file, for messages
+    method: str = DEFAULT_METHOD
+    decoder: Path | None = None  # a checkpoint of the method's decoder; None: the run's own
 
     @property
     def fingerprint_bits(self) -> list[int]:
@@ -164,9 +176,31 @@ def parse_card(data: dict[str, Any], *, base_dir: Path, path: Path | None = None
     if spec is not None and not _is_callable_spec(spec):
         raise ModelCardError(f"{where}: callable must look like 'package.module:function' (Python names "
                              f"separated by dots, one colon), got {spec!r}")
+    method = data.get("method", DEFAULT_METHOD)
+    if not isinstance(method, str) or not method.strip():
+        raise ModelCardError(f"{where}: method must be a method id (see `fpbench methods`), got {method!r}")
     return ModelCard(id=data["id"], fingerprint=fingerprint, n_bits=data["n_bits"],
                      resolution=data["resolution"], folder=folder, callable=spec,
-                     description=str(data.get("description", "")), path=path)
+                     description=str(data.get("description", "")), path=path, method=method,
+                     decoder=_decoder_path(data.get("decoder"), base_dir, where))
+
+
+def _decoder_path(raw: object, base_dir: Path, where: str) -> Path | None:
+    """The card's ``decoder:`` as a path to an existing checkpoint file of a known kind, or None."""
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or not raw.strip() or "\0" in raw:
+        raise ModelCardError(f"{where}: decoder must be the path of a decoder checkpoint file, got {raw!r}")
+    path = Path(os.path.expanduser(raw))
+    path = path if path.is_absolute() else base_dir / path
+    if path.suffix.lower() not in DECODER_SUFFIXES:
+        raise ModelCardError(f"{where}: decoder {path} is not a checkpoint file fpbench reads "
+                             f"({', '.join(DECODER_SUFFIXES)}): the authors' torch.save state dict (.pth) or an "
+                             "fpbench .safetensors checkpoint")
+    if not path.is_file():
+        raise ModelCardError(f"{where}: decoder {path} does not exist (a relative path is read from the "
+                             "card's folder)")
+    return path
 
 
 def _is_callable_spec(spec: object) -> bool:

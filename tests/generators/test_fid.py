@@ -118,7 +118,7 @@ class TestExtractorChoice:
         assert fid.compute_fid(x, x)[1] == "random-conv-v1"
 
     def test_inception_without_weights_is_a_clear_error(self, no_inception):
-        with pytest.raises(fid.InceptionWeightsMissing, match="never downloads") as info:
+        with pytest.raises(fid.InceptionWeightsMissing, match="--allow-download") as info:
             fid.compute_fid(_smooth_images(4), _smooth_images(4), "inception")
         assert str(no_inception) in str(info.value)
 

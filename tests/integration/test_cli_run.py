@@ -143,3 +143,38 @@ class TestCliErrors:
         err = capsys.readouterr().err
         assert "unknown preset 'smok'" in err and "Did you mean 'smoke'" in err
         assert not (tmp_path / "o").exists()
+
+
+def test_a_model_card_stamped_by_the_run_joins_the_smoke_run(cold, cache_dir, tmp_path):
+    """Issue 16: a folder of photos stamped by the smoke run's own encoder with a fingerprint of its own, added
+    with --model-card, gets rows under every image attack and is attributed to itself among the zoo's."""
+    from PIL import Image
+
+    from fpbench.data.builtin import BuiltinData, crops
+    from fpbench.fingerprint.checkpoint import load_models
+    from fpbench.fingerprint.embedding import bits_to_str, embed, random_fingerprint
+    from fpbench.pipeline.presets import get_preset
+
+    checkpoints = sorted((cache_dir / "fingerprint").glob("*.safetensors"))
+    assert len(checkpoints) == 1  # the run's one fingerprint model
+    models = load_models(checkpoints[0])
+    fingerprint = random_fingerprint(models.n_bits, 4242)
+    stamped = embed(models.encoder, crops(BuiltinData("holdout", 64, models.resolution, seed=7)), fingerprint)
+    (tmp_path / "imgs").mkdir()
+    for i, image in enumerate(stamped):
+        Image.fromarray(image.permute(1, 2, 0).numpy()).save(tmp_path / "imgs" / f"{i:03d}.png")
+    card = tmp_path / "card.yaml"
+    card.write_text(f'id: mine\nfingerprint: "{bits_to_str(fingerprint)}"\nn_bits: {models.n_bits}\n'
+                    f"resolution: {models.resolution}\nfolder: imgs\n")
+    torch.set_num_threads(1)
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        code = main(["run", "--preset", "smoke", "--model-card", str(card), "--out", str(tmp_path / "out"),
+                     "--cache-dir", str(cache_dir), "--quiet"])
+    assert code == 0
+    df = read_results(tmp_path / "out" / "results.csv")
+    mine = df[df["model"] == "mine"]
+    assert set(get_preset("smoke").image_attacks.attacks) <= set(mine["attack"])
+    clean = mine[(mine["attack"] == "none") & (mine["metric"] == "attribution_accuracy")]
+    assert float(clean["value"].iloc[0]) >= 0.9  # attributed to itself among data, the zoo's and its own
+    assert set(json.loads((tmp_path / "out" / "manifest.json").read_text())["config"]["models"]) == {str(card)}

@@ -20,6 +20,25 @@ class TestModelCard:
         assert card.folder == image_folder  # relative to the card
         assert card.fingerprint_bits[:3] == [0, 1, 1]
 
+    def test_method_defaults_to_the_papers_and_decoder_is_read_from_the_cards_folder(self, write_card, tmp_path):
+        card = load_card(write_card(_fields(callable="m:f")))
+        assert (card.method, card.decoder) == ("artificial_fingerprint", None)
+        path = write_card(_fields(callable="m:f", method="lsb", decoder="dec.pth"))
+        (path.parent / "dec.pth").write_bytes(b"")
+        card = load_card(path)
+        assert (card.method, card.decoder) == ("lsb", path.parent / "dec.pth")
+
+    @pytest.mark.parametrize(("fields", "message"), [
+        ({"decoder": "missing.pth"}, "does not exist"),
+        ({"decoder": "decoder.onnx"}, r"\.pth.*\.safetensors"),
+        ({"decoder": 3}, "path of a decoder checkpoint"),
+        ({"method": ""}, "method must be a method id"),
+        ({"decodr": "d.pth"}, "Did you mean 'decoder'"),
+    ])
+    def test_bad_method_or_decoder(self, write_card, fields, message):
+        with pytest.raises(ModelCardError, match=message):
+            load_card(write_card(_fields(callable="m:f", **fields)))
+
     def test_fingerprint_with_other_characters(self, write_card):
         path = write_card(_fields(fingerprint="01102a0111", callable="m:f"))
         with pytest.raises(ModelCardError, match=r"only '0' and '1'.*'2', 'a'"):

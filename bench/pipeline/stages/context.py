@@ -35,10 +35,12 @@ class RunContext:
     fid_extractor: str = "random-conv-v1"  # resolved once per run (fpbench.fid.resolve_extractor)
 
     @classmethod
-    def start(cls, preset: RunConfig, cache: ArtifactCache, out: Path, **kwargs: Any) -> RunContext:
-        """A context for one run: the FID extractor is resolved once (``"auto"``: Inception if its weights
-        are on disk) and its key starts the run's lineage."""
-        extractor = resolve_extractor("auto")
+    def start(cls, preset: RunConfig, cache: ArtifactCache, out: Path, *, allow_download: bool = False,
+              **kwargs: Any) -> RunContext:
+        """A context for one run: the FID extractor of ``preset.evaluation.fid_extractor`` is resolved once
+        (``"auto"``: Inception if its weights are on disk; ``"inception"`` without them is an error unless
+        ``allow_download`` lets clean-fid fetch them) and its key starts the run's lineage."""
+        extractor = resolve_extractor(preset.evaluation.fid_extractor, allow_download=allow_download)
         return cls(preset=preset, cache=cache, out=out, fid_extractor=extractor,
                    lineage={"fid": extractor_key(extractor)}, **kwargs)
 

@@ -8,7 +8,7 @@ import torch
 
 from fpbench.cache import config_hash, content_key, derive_key
 from fpbench.data.builtin import BuiltinData, crops
-from fpbench.data.folder import load_folder, split_folder
+from fpbench.data.folder import load_folder, split_count, split_folder
 from fpbench.pipeline.stages.context import RunContext
 
 
@@ -27,6 +27,15 @@ class RealImages:
 
 
 VERSION = 1  # of this stage's code: bump when the splits or the crops change
+#: a folder's images: this share leaves training, and that part is halved into test and held-out images
+FOLDER_REST, FOLDER_HOLDOUT = 0.2, 0.5
+
+
+def folder_sizes(n: int) -> tuple[int, int, int]:
+    """(train, test, holdout) counts of a folder of ``n`` >= 2 readable images as this stage splits it."""
+    rest = split_count(n, FOLDER_REST)
+    holdout = split_count(rest, FOLDER_HOLDOUT) if rest >= 2 else 0
+    return n - rest, rest - holdout, holdout
 
 
 def load_real_images(ctx: RunContext) -> RealImages:
@@ -41,8 +50,8 @@ def _load(ctx: RunContext) -> RealImages:
     if ctx.data_dir is not None:
         ctx.log(f"loading images from {ctx.data_dir}")
         images = load_folder(ctx.data_dir, p.resolution, on_error="skip", allow_upscale=p.data.allow_upscale)
-        train, rest = split_folder(images, 0.2, p.data.seed)
-        test, holdout = split_folder(rest, 0.5, p.data.seed + 1) if len(rest) >= 2 else (rest, rest[:0])
+        train, rest = split_folder(images, FOLDER_REST, p.data.seed)
+        test, holdout = split_folder(rest, FOLDER_HOLDOUT, p.data.seed + 1) if len(rest) >= 2 else (rest, rest[:0])
         key = derive_key("data", VERSION, {"preset_version": p.version, "data_seed": p.data.seed},
                          images=content_key(images))
         return RealImages(train, test, holdout, f"folder:{ctx.data_dir}", test, key)

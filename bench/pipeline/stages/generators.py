@@ -43,10 +43,19 @@ class Zoo:
     samples: dict[str, torch.Tensor]  # uint8, every generator incl. clean controls
     clean_ids: list[str]
     keys: dict[str, str] = field(default_factory=dict)  # generator id -> cache key of its weights (data, fingerprint and config in it)
+    # models brought by model cards (fpbench.zoo.ModelEntry) and decoded by the run's method: registered and
+    # sampled like the zoo's (``fingerprints``, ``samples``, ``keys``), never trained on nor by the baselines
+    external: dict = field(default_factory=dict)
 
     @property
     def fingerprinted_ids(self) -> list[str]:
+        """The fingerprinted generators the run trained."""
         return [g for g in self.generators if g not in self.clean_ids]
+
+    @property
+    def evaluated_ids(self) -> list[str]:
+        """Every fingerprinted model measured: the trained ones, then the cards'."""
+        return self.fingerprinted_ids + list(self.external)
 
 
 def fingerprint_seed(model_id: str, run_seed: int = 0) -> int:
@@ -191,7 +200,7 @@ def evaluate_zoo(ctx: RunContext, codec, real: RealImages, zoo: Zoo, stamped_tes
         ctx.rows.append(row(method=codec.method, model=g, metric="false_positive_rate", n=len(bits[g]), seed=p.seed,
                             value=float(flagged.float().mean())))
     sources = {"data": codec.decode(stamped_test),
-               **{g: bits[g] for g in zoo.fingerprinted_ids}}
+               **{g: bits[g] for g in zoo.evaluated_ids}}
     for g, source_bits in sources.items():
         rows = match_rows(source_bits, model=g, registered=reg, alpha=p.alpha, method=codec.method, seed=p.seed,
                           negatives=negatives, world="closed")

@@ -35,7 +35,7 @@ def run_image_attacks(ctx: RunContext, codec, real: RealImages, zoo, stamped_tes
     fingerprints = dict(zoo.fingerprints) if zoo is not None else {"data": data_fingerprint(p)}
     sources = {"data": stamped_test[:n].float() / 255}
     if zoo is not None:
-        sources |= {g: zoo.samples[g][:n].float() / 255 for g in zoo.fingerprinted_ids}
+        sources |= {g: zoo.samples[g][:n].float() / 255 for g in zoo.evaluated_ids}
     # the negatives of the clean measurement (real photos and the clean controls' samples), attacked alike
     clean = (negative_pool(real, zoo) if zoo is not None else real.test).float() / 255
 

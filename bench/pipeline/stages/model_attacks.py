@@ -1,6 +1,8 @@
 """Stage 4: model-level attacks on released generators. For every attack x severity the attacked
 generator is sampled and measured: fingerprint bit accuracy, pass rate, attribution, and FID, so a
-reader sees whether the fingerprint dies before or after the model itself is ruined."""
+reader sees whether the fingerprint dies before or after the model itself is ruined. Model cards whose
+callable returns an ``nn.Module`` are targets too; an attack that needs what a card lacks (its training
+recipe, a sibling to merge with) is skipped for it with a warning."""
 
 from __future__ import annotations
 
@@ -25,10 +27,16 @@ def _context(target: str, zoo: Zoo, real: RealImages, device: str) -> AttackCont
     """Everything this stage can offer an attack on ``target``: clean real training images and the
     generator's training config (to fine-tune with), the device, and a second fingerprinted generator of the
     same architecture (to merge with) when the zoo has one. Each attack takes what it declared."""
+    if target not in zoo.configs:  # a card's generator: no training recipe, no sibling to merge with
+        return AttackContext(data=real.train, device=device)
     arch = zoo.configs[target].arch
     others = [g for g in zoo.fingerprinted_ids if g != target and zoo.configs[g].arch == arch]
     return AttackContext(data=real.train, gan_config=zoo.configs[target], device=device,
                          other_model=zoo.generators[others[0]] if others else None)
+
+
+def _generator(zoo: Zoo, target: str):
+    return zoo.generators[target] if target in zoo.generators else zoo.external[target].generator
 
 
 def run_model_attacks(ctx: RunContext, codec, real: RealImages, zoo: Zoo, *, skip_unmet: bool = False,
@@ -39,6 +47,8 @@ def run_model_attacks(ctx: RunContext, codec, real: RealImages, zoo: Zoo, *, ski
     p = ctx.preset
     registered = Registered(zoo.fingerprints)
     targets = [t for t in p.model_attacks.targets if t in zoo.generators] or zoo.fingerprinted_ids[:1]
+    cards = [g for g, entry in zoo.external.items() if entry.has_generator]
+    targets += cards
     reference = real.reference.float() / 255
     grids = attack_grids(ctx, p.model_attacks.attacks if attacks is None else attacks)
     for target in targets:
@@ -48,7 +58,7 @@ def run_model_attacks(ctx: RunContext, codec, real: RealImages, zoo: Zoo, *, ski
                 spec.check_context(context)
             except ValueError as exc:
                 message = f"model attack on {target}: {exc} (the zoo has no such thing for {target})"
-                if not skip_unmet:
+                if not skip_unmet and target not in cards:
                     raise ValueError(message) from None
                 warnings.warn(f"{codec.method}: skipped {message}", FpbenchWarning, stacklevel=2)
                 continue
@@ -58,7 +68,7 @@ def run_model_attacks(ctx: RunContext, codec, real: RealImages, zoo: Zoo, *, ski
 
                 def measure(spec=spec, value=value, severity=severity, context=context, target=target) -> object:
                     ctx.log(f"model attack {spec.id} {spec.param}={value:g} on {target}")
-                    attacked = spec(zoo.generators[target], value, seed=p.seed, context=context)
+                    attacked = spec(_generator(zoo, target), value, seed=p.seed, context=context)
                     images = to_uint8(sample(attacked, p.zoo.n_samples, seed=p.seed + 1))
                     bits = codec.decode(images)
                     where = dict(attack=spec.id, attack_kind="model", param=float(value), severity=severity,
