@@ -4,16 +4,30 @@ A subclass supplies the network (``_build_module``), the optimiser (``_make_opti
 them, training-time augmentation (``_augment``, numpy in [0,1]), a test-time view (``_test_view``) and the
 input scaling the network expects (``_scale``). Everything else (seeding, batching, the loss, progress bar,
 thread count, batched inference) lives here once.
+
+Training runs to convergence within a budget: ``validation_fraction`` of the training images (stratified by
+class, drawn from the training set only) are held out; after every epoch the loss and accuracy on them are
+recorded (``val_loss_curve_``, ``val_accuracy_curve_``), the weights of the last epoch that lowered the
+validation loss by at least 1e-4 are kept,
+and training stops once ``patience`` epochs brought no improvement, or after ``epochs`` (the budget). The
+learning rate follows a cosine schedule over the budget. ``learned_`` says whether the best validation
+accuracy beat always guessing the largest class (``val_chance_``) by more than three binomial standard
+errors: a baseline that did not learn is no result. It is None (cannot tell) when the validation set is too
+small for that margin to fit below 1, or there is none.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
+import math
+import time
 from collections.abc import Iterator
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from torch import nn
 from tqdm.auto import tqdm
@@ -48,9 +62,19 @@ class TorchImageClassifier(ImageClassifier):
     ``epochs``, ``max_steps`` (None: no cap), ``batch_size``, ``learning_rate``, ``device``,
     ``num_threads`` (None: torch's current setting), ``random_state``, ``verbose`` (tqdm bar).
 
-    Learned state: ``module_`` (the trained ``torch.nn.Module``, eval mode), ``n_steps_``,
-    ``loss_curve_`` (mean training loss per epoch).
+    Training to convergence (see the module docstring), declared in each subclass' ``__init__`` too:
+    ``validation_fraction`` (0: no validation, no early stopping), ``patience`` (epochs without a lower
+    validation loss before stopping) and ``schedule`` ("cosine" or "constant").
+
+    Learned state: ``module_`` (the trained ``torch.nn.Module``, eval mode, the best epoch's weights),
+    ``n_steps_``, ``loss_curve_`` (mean training loss per epoch), ``val_loss_curve_`` and
+    ``val_accuracy_curve_`` (per epoch), ``best_epoch_`` (1-based; 0 without validation), ``val_chance_``,
+    ``learned_``, ``fit_seconds_``.
     """
+
+    validation_fraction = 0.0  # class-level defaults, for subclasses that do not declare them
+    patience = 5
+    schedule = "constant"
 
     #: True for a single-logit binary detector (BCE loss), False for a K-way softmax (cross-entropy).
     _single_logit = False
@@ -81,6 +105,11 @@ class TorchImageClassifier(ImageClassifier):
         check_positive("batch_size", self.batch_size, integer=True)
         check_positive("learning_rate", self.learning_rate)
         check_positive("num_threads", self.num_threads, integer=True, allow_none=True)
+        if not 0 <= self.validation_fraction < 0.5:
+            raise ValueError(f"validation_fraction must be in [0, 0.5), got {self.validation_fraction!r}")
+        check_positive("patience", self.patience, integer=True)
+        if self.schedule not in ("cosine", "constant"):
+            raise ValueError(f"schedule must be 'cosine' or 'constant', got {self.schedule!r}")
         self._device()
 
     def _device(self) -> torch.device:
@@ -97,10 +126,44 @@ class TorchImageClassifier(ImageClassifier):
             return F.binary_cross_entropy_with_logits(logits.squeeze(1), yb.float())
         return F.cross_entropy(logits, yb)
 
+    def _split(self, y_idx: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """(train, validation) indices: ``validation_fraction`` of each class, at least one image each."""
+        every = np.arange(len(y_idx))
+        if not self.validation_fraction:
+            return every, every[:0]
+        counts = np.bincount(y_idx)
+        if counts[counts > 0].min() < 2:
+            raise ValueError(f"{type(self).__name__}: validation needs at least 2 images of every class, got "
+                             f"{counts.tolist()}; give more images or set validation_fraction=0")
+        n_val = max(int(round(self.validation_fraction * len(y_idx))), int((counts > 0).sum()))
+        train, val = train_test_split(every, test_size=n_val, stratify=y_idx, random_state=seed % 2**32)
+        return np.sort(train), np.sort(val)
+
+    def _validate(self, module: nn.Module, X: np.ndarray, y: torch.Tensor) -> tuple[float, float]:
+        """(mean loss, accuracy) of ``module`` on validation images, as it would see them at test time."""
+        device = next(module.parameters()).device
+        module.eval()
+        losses, right = [], 0
+        view = self._test_view(X)
+        with torch.no_grad():
+            for start in range(0, len(X), 4 * self.batch_size):
+                xb = torch.from_numpy(np.ascontiguousarray(view[start:start + 4 * self.batch_size])).to(device)
+                yb = y[start:start + 4 * self.batch_size].to(device)
+                logits = module(self._scale(xb))
+                losses.append(float(self._loss(logits, yb)) * len(yb))
+                guess = (logits[:, 0] > 0).long() if self._single_logit else logits.argmax(1)
+                right += int((guess == yb).sum())
+        module.train()
+        return sum(losses) / len(X), right / len(X)
+
     def _fit(self, X: np.ndarray, y_idx: np.ndarray, n_classes: int) -> None:
+        started = time.perf_counter()
         device = self._device()
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         rng = np.random.default_rng(seed)
+        train, val = self._split(y_idx, seed)
+        X_val, y_val = X[val], torch.from_numpy(y_idx[val])
+        X, y_idx = X[train], y_idx[train]
         n = len(X)
         # a lone leftover image (n % batch_size == 1) is skipped each epoch: batch norm cannot train on it
         steps_per_epoch = n // self.batch_size + int(n % self.batch_size >= 2)
@@ -113,8 +176,11 @@ class TorchImageClassifier(ImageClassifier):
             torch.manual_seed(seed)
             module = self._build_module(tuple(X.shape[1:]), n_outputs).to(device)
             optimizer = self._make_optimizer(module.parameters())
+            schedule = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, total))
+                        if self.schedule == "cosine" else None)
             module.train()
-            step, loss_curve = 0, []
+            step, loss_curve, val_loss_curve, val_accuracy_curve = 0, [], [], []
+            best, best_state, best_epoch, stale = math.inf, None, 0, 0
             bar = tqdm(total=total, desc=type(self).__name__, disable=not self.verbose, leave=False)
             try:
                 while step < total:
@@ -129,20 +195,49 @@ class TorchImageClassifier(ImageClassifier):
                         optimizer.zero_grad(set_to_none=True)
                         loss.backward()
                         optimizer.step()
+                        if schedule is not None:
+                            schedule.step()
                         step += 1
-                        epoch_losses.append(loss.item())
+                        epoch_losses.append(loss.detach())
                         bar.update(1)
-                        bar.set_postfix(loss=f"{epoch_losses[-1]:.4f}")
                         if step >= total:
                             break
                     if not epoch_losses:  # cannot happen with n >= 2 and batch_size >= 2; never spin
                         break
-                    loss_curve.append(float(np.mean(epoch_losses)))
+                    loss_curve.append(float(torch.stack(epoch_losses).mean()))
+                    if len(val):
+                        val_loss, val_accuracy = self._validate(module, X_val, y_val)
+                        val_loss_curve.append(val_loss)
+                        val_accuracy_curve.append(val_accuracy)
+                        bar.set_postfix(loss=f"{loss_curve[-1]:.4f}", val_loss=f"{val_loss:.4f}",
+                                        val_acc=f"{val_accuracy:.3f}")
+                        if val_loss < best - 1e-4:
+                            best, best_epoch, stale = val_loss, len(val_loss_curve), 0
+                            best_state = copy.deepcopy(module.state_dict())
+                        else:
+                            stale += 1
+                            if stale >= self.patience:
+                                break
+                    else:
+                        bar.set_postfix(loss=f"{loss_curve[-1]:.4f}")
             finally:
                 bar.close()
+            if best_state is not None:
+                module.load_state_dict(best_state)
         self.module_ = module.eval()
         self.n_steps_ = step
         self.loss_curve_ = loss_curve
+        self.val_loss_curve_ = val_loss_curve
+        self.val_accuracy_curve_ = val_accuracy_curve
+        self.best_epoch_ = best_epoch
+        counts = np.bincount(y_val.numpy(), minlength=n_classes) if len(val) else np.zeros(1)
+        self.val_chance_ = float(counts.max() / max(1, counts.sum()))
+        margin = 3 * math.sqrt(self.val_chance_ * (1 - self.val_chance_) / len(val)) if len(val) else math.inf
+        if self.val_chance_ + margin >= 1:  # too few validation images to tell learning from luck
+            self.learned_ = None
+        else:
+            self.learned_ = bool(val_accuracy_curve[best_epoch - 1] > self.val_chance_ + margin)
+        self.fit_seconds_ = time.perf_counter() - started
 
     def _predict_proba(self, X: np.ndarray) -> np.ndarray:
         device = next(self.module_.parameters()).device

@@ -5,7 +5,11 @@ cannot be downloaded here, so this is the honest CPU variant: a small ResNet tra
 (``pretrained = False``) with the paper's recipe otherwise: one logit (binary cross-entropy), Gaussian blur
 (sigma ~ U(0, 3)) with probability ``blur_prob`` and real JPEG (PIL, quality ~ U{30..100}) with probability
 ``jpeg_prob`` (0.5 each by default; the paper's "Blur+JPEG (0.5)"), then a random crop and a random
-horizontal flip; Adam lr 1e-4. At test time the network sees the centre crop of the same size.
+horizontal flip. At test time the network sees the centre crop of the same size.
+
+Learning rate: the paper's Adam lr 1e-4 fine-tunes a pretrained ResNet-50; trained from scratch with it, this
+network reached 0.858 closed-world detection on the quick zoo after 40 epochs, against 0.968 with lr 1e-3
+after 20 (cosine schedule, early stopping; issue 22's note), so 1e-3 is the default.
 """
 
 from __future__ import annotations
@@ -75,12 +79,14 @@ class Wang2020(TorchImageClassifier):
 
     Parameters
     ----------
-    epochs, max_steps, batch_size, learning_rate : training length and Adam step (paper: batch 64, 1e-4).
+    epochs, max_steps, batch_size, learning_rate : training length and Adam step (paper: batch 64, 1e-4 when
+        fine-tuning; 1e-3 here, from scratch).
     widths, blocks_per_stage : the ResNet's stage widths and basic blocks per stage.
     blur_prob, blur_sigma_max : Gaussian blur with sigma ~ U(0, blur_sigma_max) applied with this probability.
     jpeg_prob, jpeg_quality_min, jpeg_quality_max : PIL JPEG with quality ~ U{min..max} with this probability.
     crop_fraction : side of the random training crop (centre crop at test) as a fraction of the image side.
     hflip : random horizontal flips during training.
+    validation_fraction, patience, schedule : training to convergence, see :class:`TorchImageClassifier`.
     device, num_threads, random_state, verbose : see :class:`TorchImageClassifier`.
     """
 
@@ -88,10 +94,10 @@ class Wang2020(TorchImageClassifier):
     pretrained = False
     _single_logit = True
 
-    def __init__(self, *, epochs=10, max_steps=None, batch_size=64, learning_rate=1e-4, widths=(32, 64, 128),
+    def __init__(self, *, epochs=10, max_steps=None, batch_size=64, learning_rate=1e-3, widths=(32, 64, 128),
                  blocks_per_stage=1, blur_prob=0.5, blur_sigma_max=3.0, jpeg_prob=0.5, jpeg_quality_min=30,
-                 jpeg_quality_max=100, crop_fraction=0.875, hflip=True, device="cpu", num_threads=None,
-                 random_state=None, verbose=False):
+                 jpeg_quality_max=100, crop_fraction=0.875, hflip=True, validation_fraction=0.1, patience=5,
+                 schedule="cosine", device="cpu", num_threads=None, random_state=None, verbose=False):
         self.epochs = epochs
         self.max_steps = max_steps
         self.batch_size = batch_size
@@ -105,6 +111,9 @@ class Wang2020(TorchImageClassifier):
         self.jpeg_quality_max = jpeg_quality_max
         self.crop_fraction = crop_fraction
         self.hflip = hflip
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.schedule = schedule
         self.device = device
         self.num_threads = num_threads
         self.random_state = random_state

@@ -3,8 +3,10 @@
 Small from-scratch version of the recipe: per resolution two 3x3 convs + LeakyReLU(0.2) + 2x2 average
 pooling, widths doubling from ``base_width`` up to ``max_width`` (512 in the paper; 128 is enough on CPU),
 no fromRGB layer, until the feature map is ``final_resolution`` pixels or smaller, then one dense layer to K
-classes. Inputs are mapped to [-1, 1]; Adam (lr 1e-3, betas (0, 0.99)), batch 32, random horizontal flips,
-softmax cross-entropy.
+classes. Inputs are mapped to [-1, 1]; Adam lr 1e-3, batch 32, random horizontal flips, softmax
+cross-entropy. Adam's betas are (0.9, 0.999), not the paper's ProGAN-style (0, 0.99): on the quick zoo, 20
+epochs with a cosine schedule reached 0.992 closed-world attribution with them and 0.964 with the paper's,
+whose first epochs sit longer at chance (issue 22's note).
 """
 
 from __future__ import annotations
@@ -44,19 +46,20 @@ class Yu2019(TorchImageClassifier):
     Parameters
     ----------
     epochs, max_steps, batch_size : training length; ``max_steps`` (None: no cap) stops early.
-    learning_rate, betas : Adam settings (paper: 1e-3, (0, 0.99)).
+    learning_rate, betas : Adam settings (paper: 1e-3, (0, 0.99); here (0.9, 0.999), see above).
     base_width, max_width : channel width of the first resolution block, and the cap of the doubling.
     final_resolution : stop down-sampling once the feature map's short side is at most this.
     hflip : random horizontal flips during training.
+    validation_fraction, patience, schedule : training to convergence, see :class:`TorchImageClassifier`.
     device, num_threads, random_state, verbose : see :class:`TorchImageClassifier`.
 
     >>> clf = Yu2019(epochs=5, max_width=64, random_state=0)  # doctest: +SKIP
     >>> clf.fit(X_train, y_train).predict(X_test)              # doctest: +SKIP
     """
 
-    def __init__(self, *, epochs=10, max_steps=None, batch_size=32, learning_rate=1e-3, betas=(0.0, 0.99),
-                 base_width=16, max_width=128, final_resolution=4, hflip=True, device="cpu",
-                 num_threads=None, random_state=None, verbose=False):
+    def __init__(self, *, epochs=10, max_steps=None, batch_size=32, learning_rate=1e-3, betas=(0.9, 0.999),
+                 base_width=16, max_width=128, final_resolution=4, hflip=True, validation_fraction=0.1,
+                 patience=5, schedule="cosine", device="cpu", num_threads=None, random_state=None, verbose=False):
         self.epochs = epochs
         self.max_steps = max_steps
         self.batch_size = batch_size
@@ -66,6 +69,9 @@ class Yu2019(TorchImageClassifier):
         self.max_width = max_width
         self.final_resolution = final_resolution
         self.hflip = hflip
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.schedule = schedule
         self.device = device
         self.num_threads = num_threads
         self.random_state = random_state

@@ -242,7 +242,7 @@ def _extra_outputs(results: pd.DataFrame, run_dir: Path,
                    config: ReportConfig = DEFAULT_CONFIG) -> tuple[dict[str, Path], Extras]:
     """Tables and plots beyond the main ones: the adaptive best-success table and success-vs-PSNR plot,
     the model-attack breakpoints, and plots a stage drew from images."""
-    from fpbench.reports import breakpoints
+    from fpbench.reports import baselines, breakpoints
     from fpbench.reports.adaptive import (
         best_success,
         best_success_display,
@@ -265,6 +265,13 @@ def _extra_outputs(results: pd.DataFrame, run_dir: Path,
         extras["model_attack_breakpoints"] = (
             "Model attacks: where the fingerprint fails vs where FID doubles",
             breakpoints.display(breakpoints.model_attack_breakpoints(results), config.attack_labels))
+    path = run_dir / "plots" / "baseline_training.png"
+    manifest = load_manifest(run_dir)
+    if baselines.plot_training(manifest, path) is not None:
+        plots["baseline_training"] = path
+        extras["baseline_training"] = (baselines.TITLE, baselines.training_table(manifest))
+    else:
+        path.unlink(missing_ok=True)
     path = run_dir / "plots" / "fingerprint_spectrum.png"
     if (run_dir / SPECTRA_FILE).exists() and plot_spectrum(read_spectra(run_dir / SPECTRA_FILE), path):
         plots["fingerprint_spectrum"] = path

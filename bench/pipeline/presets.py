@@ -65,9 +65,11 @@ PRESETS.add("smoke", RunConfig(
                       batch_size=32, lr=3e-4)), n_samples=64),
     image_attacks=ImageAttackConfig(attacks=("gaussian_noise", "jpeg"), samples=32),
     model_attacks=ModelAttackConfig(attacks=("weight_noise", "finetuning")),
-    baselines=BaselineConfig(methods=("yu2019", "wang2020", "frank2020", "marra2019"), train_per_class=64, epochs=1,
+    # the CNN baselines cannot learn from 64 images per class at 16 px (validation at chance, so no result):
+    # their code runs in tests/stages/test_baselines_stage.py and in quick
+    baselines=BaselineConfig(methods=("frank2020", "marra2019"), train_per_class=64, epochs=1,
                              unseen=("dcgan-s0",), attacks=("gaussian_noise", "jpeg"),
-                             attack_methods=("yu2019", "frank2020"), attack_samples=32, immunised=True),
+                             attack_methods=("frank2020",), attack_samples=32, immunised=True),
     adaptive=AdaptiveConfig(
         attacks=_ADAPTIVE_ATTACKS, samples=16, detect_test=16, pgd_steps=5, cnn_steps=20, autoencoder_steps=20,
         adversary=FingerprintTrainConfig(n_bits=16, resolution=16, steps=20, batch_size=16, lr=5e-4,
@@ -104,7 +106,7 @@ PRESETS.add("quick", RunConfig(
     methods=_METHODS,
     image_attacks=ImageAttackConfig(attacks=_IMAGE_ATTACKS, samples=500),
     model_attacks=ModelAttackConfig(attacks=_MODEL_ATTACKS, targets=("dcgan-s1",), per_method=_CHEAP_MODEL_ATTACKS),
-    baselines=BaselineConfig(methods=_BASELINES, train_per_class=1000, epochs=2, unseen=("dcgan-s2", "resnet-s1"),
+    baselines=BaselineConfig(methods=_BASELINES, train_per_class=1000, epochs=20, unseen=("dcgan-s2", "resnet-s1"),
                              attacks=_PAPER_IMAGE_ATTACKS, attack_methods=("yu2019", "frank2020"),
                              attack_samples=300, immunised=True),
     adaptive=AdaptiveConfig(

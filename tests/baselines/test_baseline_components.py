@@ -91,7 +91,7 @@ class TestYu2019:
         model = Yu2019()
         np.testing.assert_allclose(model._scale(torch.tensor([0.0, 0.5, 1.0])), [-1.0, 0.0, 1.0])
         optimizer = model._make_optimizer([torch.nn.Parameter(torch.zeros(1))])
-        assert optimizer.defaults["lr"] == 1e-3 and optimizer.defaults["betas"] == (0.0, 0.99)
+        assert optimizer.defaults["lr"] == 1e-3 and optimizer.defaults["betas"] == (0.9, 0.999)  # not the paper's (0, 0.99): issue 22
         assert model.batch_size == 32
 
     def test_too_small_images(self, patterns):

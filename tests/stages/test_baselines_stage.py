@@ -75,10 +75,23 @@ def _baselines(**changes) -> object:
     return PRESET.updated({"baselines": changes})
 
 
-def run(tmp_path, preset=PRESET, zoo=None, cache_dir="cache") -> tuple[RunContext, object]:
+def run(tmp_path, preset=PRESET, zoo=None, cache_dir="cache", judge=False) -> tuple[RunContext, object]:
+    """The stage on the tiny world. Its CNNs train one epoch on 24 images per class, too little to learn:
+    unless ``judge``, they keep no validation split, so they are not judged (and dropped) as at chance."""
+    import fpbench.pipeline.stages.baselines as stage
+
     ctx = RunContext(preset=preset, cache=ArtifactCache(tmp_path / cache_dir), out=tmp_path, progress=False)
     models = FingerprintModels(encoder=None, decoder=RowDecoder())
-    run_baselines(ctx, models, make_real(), zoo or make_zoo())
+    make = stage.make_estimator
+
+    def unjudged(baseline_id, ctx):
+        clf = make(baseline_id, ctx)
+        return clf.set_params(validation_fraction=0.0) if "validation_fraction" in clf.get_params() else clf
+
+    with pytest.MonkeyPatch.context() as mp:
+        if not judge:
+            mp.setattr(stage, "make_estimator", unjudged)
+        run_baselines(ctx, models, make_real(), zoo or make_zoo())
     return ctx, to_frame(ctx.rows)
 
 
@@ -212,3 +225,61 @@ class TestHelpers:
         # half kept; of the attacked half, the std 0 level is the identity: ~1/4 change
         assert 0.15 < float(changed) < 0.35
         assert torch.equal(out, immunise(images, grids, seed=3))
+
+
+def test_a_baseline_that_does_not_learn_is_flagged_and_left_out(tmp_path, monkeypatch):
+    """Issue 22: a CNN whose learning rate is too small to move it stays at chance on its validation split;
+    the run warns, naming it, and reports no rows for it."""
+    import fpbench.pipeline.stages.baselines as stage
+    from fpbench.baselines.yu2019 import Yu2019
+    from fpbench.warnings import FpbenchWarning
+
+    frozen = lambda baseline_id, ctx: Yu2019(epochs=2, learning_rate=1e-12, random_state=0)  # noqa: E731
+    monkeypatch.setattr(stage, "make_estimator", frozen)
+    preset = _baselines(methods=["yu2019"], unseen=[], attack_methods=[], immunised=False)
+    with pytest.warns(FpbenchWarning, match=r"baseline yu2019/closed did not learn: validation accuracy"):
+        ctx, df = run(tmp_path, preset, judge=True)
+    assert "yu2019" not in set(df["method"])
+    record = ctx.notes["baseline_training"]["yu2019/closed"]
+    assert record["learned"] is False and record["epochs"] == 2 and len(record["val_accuracy"]) == 2
+    # a rerun from the cache warns again and records the same fit
+    with pytest.warns(FpbenchWarning, match="did not learn"):
+        ctx2, df2 = run(tmp_path, preset, judge=True)
+    assert ctx2.notes["baseline_training"] == ctx.notes["baseline_training"] and df2.empty == df.empty
+
+
+@pytest.mark.filterwarnings("ignore:baseline .* did not learn")
+def test_no_test_image_reaches_a_baselines_training_or_validation(tmp_path, monkeypatch):
+    """Issue 22: every training set a baseline is fitted on (its validation split is carved out of it) holds
+    none of the real test images nor any evaluated generator sample; the built-in photos are split by photo."""
+    import fpbench.pipeline.stages.baselines as stage
+    from fpbench.data.builtin import SPLITS
+
+    fitted: list[torch.Tensor] = []
+    original = stage.make_estimator
+
+    def recording(baseline_id, ctx):
+        clf = original(baseline_id, ctx)
+        fit = clf.fit
+
+        def fit_and_record(X, y):
+            fitted.append(torch.as_tensor(X))
+            return fit(X, y)
+
+        clf.fit = fit_and_record
+        return clf
+
+    monkeypatch.setattr(stage, "make_estimator", recording)
+    zoo, real = make_zoo(), make_real()
+    ctx = RunContext(preset=PRESET, cache=ArtifactCache(tmp_path / "cache"), out=tmp_path, progress=False)
+    run_baselines(ctx, FingerprintModels(encoder=None, decoder=RowDecoder()), real, zoo)
+    assert len(fitted) >= 4  # every baseline, both worlds, the immunised variant
+
+    def as_bytes(images: torch.Tensor) -> set[bytes]:
+        images = images if images.dtype == torch.uint8 else (images * 255).round().to(torch.uint8)
+        return {bytes(x.numpy().tobytes()) for x in images}
+
+    tested = as_bytes(real.test) | set().union(*(as_bytes(s) for s in zoo.samples.values()))
+    for X in fitted:
+        assert not as_bytes(X) & tested
+    assert not set(SPLITS["train"]) & set(SPLITS["test"])  # built-in: test crops come from other photos

@@ -40,15 +40,24 @@ Protocol (issue #7):
   1/2, replaced by its attacked version at a uniformly drawn (attack, grid value) of the evaluation grid.
   It is measured closed-world, clean and on the grid.
 
+- **Training** (learned baselines): to convergence within the budget ``p.baselines.epochs``, with a
+  validation split of the training images (``validation_fraction``, stratified by class; never a test
+  image), early stopping on the validation loss and a cosine learning-rate schedule
+  (``fpbench.baselines._torch_classifier``). Each fit's record (epochs, best epoch, steps, seconds, the
+  validation curves, chance) goes into the manifest (``baseline_training``). A fit whose validation
+  accuracy does not beat chance is no result: the run warns, naming it, and its world's rows are left out.
+
 Every baseline's frame is cached (``ctx.cache.rows("baselines", key, ...)``) under a key of its
 hyperparameters, the protocol settings, the data and the zoo (generator weights, configs,
-fingerprints), the grid and the seed.
+fingerprints), the grid and the seed; the training records beside it (``<key>.training.json``).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -58,6 +67,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 from tqdm.auto import tqdm
 
+from fpbench.atomic import write_json_atomic
 from fpbench.baselines import BASELINES
 from fpbench.evaluation.measure import Registered, match_rows
 from fpbench.evaluation.operating_points import tpr_at_fpr
@@ -70,8 +80,9 @@ from fpbench.pipeline.stages.fingerprint import METHOD as FINGERPRINT_METHOD
 from fpbench.pipeline.stages.generators import Zoo, negative_pool
 from fpbench.pipeline.stages.image_attacks import attack_grids
 from fpbench.results import COLUMNS, Row, row, rows_from_frame, to_frame
+from fpbench.warnings import FpbenchWarning
 
-PROTOCOL_VERSION = 1  # in every cache key: bump when the protocol above changes
+PROTOCOL_VERSION = 2  # in every cache key: bump when the protocol above changes (2: training to convergence)
 REAL = "real"
 GENERATED = "generated"
 IMMUNISED = "+immunised"
@@ -269,6 +280,29 @@ def _fit(ctx: RunContext, clf, method: str, split: Split, data: TrainingSamples,
     return clf.fit(X, y)
 
 
+def training_record(clf) -> dict | None:
+    """What a learned baseline's fit did (None for one without a validation curve)."""
+    if not getattr(clf, "val_loss_curve_", None):
+        return None
+    return {"epochs": len(clf.loss_curve_), "best_epoch": clf.best_epoch_, "budget_epochs": clf.epochs,
+            "steps": clf.n_steps_, "seconds": round(clf.fit_seconds_, 2), "chance": round(clf.val_chance_, 4),
+            "learned": clf.learned_, "loss": [round(v, 5) for v in clf.loss_curve_],
+            "val_loss": [round(v, 5) for v in clf.val_loss_curve_],
+            "val_accuracy": [round(v, 5) for v in clf.val_accuracy_curve_]}
+
+
+def _report_training(ctx: RunContext, records: dict[str, dict]) -> None:
+    """Put the training records in the manifest and warn about every fit that did not learn."""
+    for name, record in records.items():
+        ctx.notes.setdefault("baseline_training", {})[name] = record
+        if record["learned"] is False:
+            best = record["val_accuracy"][max(record["best_epoch"], 1) - 1]
+            warnings.warn(f"baseline {name} did not learn: validation accuracy {best:.3f} against chance "
+                          f"{record['chance']:.3f} after {record['epochs']} epochs; its rows are left out of the "
+                          "results (more training images or epochs: baselines.train_per_class, baselines.epochs)",
+                          FpbenchWarning, stacklevel=2)
+
+
 def fingerprint_open_rows(ctx: RunContext, models: FingerprintModels, real: RealImages, zoo: Zoo,
                           unseen: Sequence[str]) -> list[Row]:
     """The fingerprint's open-world rows: computed for each unseen fingerprinted model as in its closed
@@ -325,12 +359,19 @@ def run_baselines(ctx: RunContext, models: FingerprintModels, real: RealImages, 
                 "columns": COLUMNS, "method": method, "baseline": baseline_id, "params": params, "n": n,
                 "worlds": worlds, "grid": (grid_key, p.baselines.attack_samples) if on_grid else (), "seed": p.seed})
 
+            records: dict[str, dict] = {}
+
             def compute(method=method, augment=augment, worlds=worlds, on_grid=on_grid,
-                        baseline_id=baseline_id) -> pd.DataFrame:
+                        baseline_id=baseline_id, records=records) -> pd.DataFrame:
                 start = time.perf_counter()
                 rows: list[Row] = []
                 for split in worlds:
                     clf = _fit(ctx, make_estimator(baseline_id, ctx), method, split, data, augment)
+                    record = training_record(clf)
+                    if record is not None:
+                        records[f"{method}/{split.world}"] = record
+                        if record["learned"] is False:
+                            continue
                     rows += clean_rows(method, clf, split, real, zoo, p.seed)
                     if split.world == "closed" and on_grid:
                         rows += attack_rows(method, clf, grids, real, zoo, p.baselines.attack_samples, p.seed,
@@ -339,6 +380,12 @@ def run_baselines(ctx: RunContext, models: FingerprintModels, real: RealImages, 
                 return to_frame(rows)
 
             ctx.rows += rows_from_frame(ctx.cache.rows("baselines", key, compute))
+            sidecar = ctx.cache.path("baselines", key, "training.json")
+            if records and ctx.cache.enabled:
+                write_json_atomic(sidecar, records)
+            elif not records and sidecar.is_file():  # a cached frame: its fits' records beside it
+                records = json.loads(sidecar.read_text(encoding="utf-8"))
+            _report_training(ctx, records)
     if opened is not None:
         key = ctx.key("baselines", PROTOCOL_VERSION, {"columns": COLUMNS, "method": FINGERPRINT_METHOD,
                                                       "world": opened, "alpha": p.alpha, "seed": p.seed})
