@@ -82,7 +82,7 @@ from fpbench.pipeline.stages.image_attacks import attack_grids
 from fpbench.results import COLUMNS, Row, row, rows_from_frame, to_frame
 from fpbench.warnings import FpbenchWarning
 
-PROTOCOL_VERSION = 2  # in every cache key: bump when the protocol above changes (2: training to convergence)
+PROTOCOL_VERSION = 3  # in every cache key: bump when the protocol above changes (2: training to convergence; 3: channels-last CNNs)
 REAL = "real"
 GENERATED = "generated"
 IMMUNISED = "+immunised"
