@@ -23,7 +23,6 @@ from fpbench.cache import ArtifactCache, config_hash
 from fpbench.data.builtin import BuiltinData, crops
 from fpbench.data.folder import load_folder
 from fpbench.evaluation.summary import robustness_auc_rows
-from fpbench.methods import get_method_factory
 from fpbench.pipeline.config import ConfigError, RunConfig
 from fpbench.pipeline.presets import get_preset
 from fpbench.pipeline.runner import (
@@ -35,13 +34,12 @@ from fpbench.pipeline.runner import (
     record_failure,
     warning_messages,
 )
-from fpbench.pipeline.stages.codec import Codec
 from fpbench.pipeline.stages.context import RunContext
-from fpbench.pipeline.stages.external import classical_codec, decoder_codec, evaluate_cards, load_cards
+from fpbench.pipeline.stages.external import codec_groups, evaluate_cards, load_cards
 from fpbench.pipeline.stages.image_attacks import attack_grids
 from fpbench.reports import render_run
 from fpbench.results import to_frame
-from fpbench.zoo import ModelCardError, ModelEntry
+from fpbench.zoo import ModelCardError, load_card
 
 DEFAULT_NEGATIVES = 1000  # built-in photo crops when no --negatives folder is given
 
@@ -64,25 +62,6 @@ def evaluation_config(cards: Sequence[str | Path], *, n_bits: int, resolution: i
         "adaptive": {"attacks": []},
         "evaluation": {"fid_extractor": fid_extractor, "alpha": base.alpha if alpha is None else alpha},
     })
-
-
-def _codec_groups(entries: Sequence[ModelEntry], device: str) -> list[tuple[Codec, list[ModelEntry]]]:
-    """The cards grouped by the decoder that reads them (their checkpoint, or their classical method)."""
-    groups: dict[tuple[str, str], tuple[Codec, list[ModelEntry]]] = {}
-    for entry in entries:
-        card = entry.card
-        if card.decoder is None and getattr(get_method_factory(card.method), "learned", False):
-            raise ModelCardError(f"model card {card.path}: method {card.method!r} is learned, so its decoder must "
-                                 "come with the card: add `decoder: PATH` (the authors' .pth state dict or an "
-                                 "fpbench .safetensors checkpoint); `fpbench run --model-card` can decode it "
-                                 "with a decoder the run trains instead")
-        group = (card.method, str(card.decoder.resolve()) if card.decoder else "")
-        if group not in groups:
-            codec = decoder_codec(entry, device) if card.decoder else classical_codec(card.method, card.n_bits,
-                                                                                      card.resolution)
-            groups[group] = (codec, [])
-        groups[group][1].append(entry)
-    return list(groups.values())
 
 
 def _negatives(ctx: RunContext, folder: Path | None, resolution: int, seed: int) -> tuple[torch.Tensor, str]:
@@ -123,25 +102,25 @@ def _evaluate(cards: Sequence[str | Path], out: Path, *, attacks: Sequence[str] 
               allow_download: bool,
               cache: ArtifactCache | None, device: str, progress: bool) -> RunOutcome:
     started = time.perf_counter()
-    shapes = {(c.n_bits, c.resolution) for c in (_peek(path) for path in cards)}
+    shapes = {(c.n_bits, c.resolution) for c in map(load_card, cards)}
     if len(shapes) != 1:
         raise ModelCardError("fpbench evaluate takes cards of one fingerprint length and resolution, got "
                              f"{sorted(shapes)}: evaluate each group on its own")
     (n_bits, resolution), = shapes
     entries = load_cards(cards, n_bits=n_bits, resolution=resolution, methods=None)
-    groups = _codec_groups(entries, device)
+    groups = codec_groups(entries, device)
     preset = evaluation_config(cards, n_bits=n_bits, resolution=resolution, attacks=attacks, n_samples=n_samples,
                                attack_samples=attack_samples, seed=seed, fid_extractor=fid_extractor, alpha=alpha)
     if 0.5 ** n_bits >= preset.alpha:
         raise ConfigError(f"with {n_bits}-bit fingerprints the smallest p-value is {0.5 ** n_bits:.3g}, not below "
                           f"alpha {preset.alpha:g}: no image could ever be detected; pass a larger --alpha (e.g. "
                           f"{min(0.01, 0.5 ** n_bits * 100):.0e}) or use longer fingerprints")
+    if negatives is not None and not Path(negatives).is_dir():
+        raise ConfigError(f"--negatives {negatives} is not a folder: give a folder of unfingerprinted images")
     staging = out / PARTIAL
     ctx = RunContext.start(preset, cache or ArtifactCache(), staging, device=check_device(device),
                            progress=progress, allow_download=allow_download)
     grids = attack_grids(ctx, preset.image_attacks.attacks)  # an unknown attack fails here, with "did you mean"
-    if negatives is not None and not Path(negatives).is_dir():
-        raise ConfigError(f"--negatives {negatives} is not a folder: give a folder of unfingerprinted images")
     if staging.exists():
         shutil.rmtree(staging)  # the leftovers of a failed evaluation: this one replaces them
     make_dirs(staging)
@@ -163,8 +142,3 @@ def _evaluate(cards: Sequence[str | Path], out: Path, *, attacks: Sequence[str] 
     promote(staging, out)
     return RunOutcome(out, df, manifest)
 
-
-def _peek(path: str | Path):
-    from fpbench.zoo import load_card
-
-    return load_card(path)

@@ -33,7 +33,7 @@ from fpbench.pipeline.stages.baselines import run_baselines
 from fpbench.pipeline.stages.codec import Codec, method_codec, paper_codec
 from fpbench.pipeline.stages.context import RunContext
 from fpbench.pipeline.stages.data import RealImages, load_real_images
-from fpbench.pipeline.stages.external import decoder_codec, evaluate_cards, join_cards, load_cards
+from fpbench.pipeline.stages.external import codec_groups, evaluate_cards, join_cards, load_cards
 from fpbench.pipeline.stages.fingerprint import evaluate_data, fingerprint_models
 from fpbench.pipeline.stages.generators import evaluate_zoo, gan_config, train_zoo
 from fpbench.pipeline.stages.image_attacks import attack_grids, run_image_attacks
@@ -162,20 +162,14 @@ def _run(preset: RunConfig, out: str | Path, *, data_dir: str | Path | None, dev
     # every model card read and checked (its images, its decoder) before any stage
     cards = load_cards(preset.models, n_bits=preset.n_bits, resolution=preset.resolution, methods=preset.methods,
                        taken=[plan.id for plan in preset.zoo.generators])
-    own_decoders: dict[tuple[str, str], tuple[Codec, list]] = {}
-    for entry in cards:
-        if entry.card.decoder is not None:
-            group = (entry.card.method, str(entry.card.decoder.resolve()))
-            if group not in own_decoders:
-                own_decoders[group] = (decoder_codec(entry, device), [])
-            own_decoders[group][1].append(entry)
+    own_decoders = codec_groups([e for e in cards if e.card.decoder is not None], device)
     staging = Path(out) / PARTIAL
     # resolves the FID extractor (and downloads its weights if allowed) before any stage
-    ctx = RunContext.start(repeats[0], cache or ArtifactCache(), staging, device=check_device(device),
+    ctx = RunContext.start(repeats[0], cache or ArtifactCache(), staging, device=device,
                            data_dir=Path(data_dir) if data_dir else None, progress=progress,
                            allow_download=allow_download)
     ctx.artifacts["cards"] = [e for e in cards if e.card.decoder is None]
-    ctx.artifacts["own_decoders"] = list(own_decoders.values())
+    ctx.artifacts["own_decoders"] = own_decoders
     if staging.exists():
         shutil.rmtree(staging)  # the leftovers of a failed run: this run replaces them
     make_dirs(staging)
@@ -185,7 +179,7 @@ def _run(preset: RunConfig, out: str | Path, *, data_dir: str | Path | None, dev
         real = load_real_images(ctx)
     flush(ctx, preset, real.source, started)
     problems = data_problems(preset, len(real.train), len(real.test), len(real.holdout),
-                             folder=real.source != "builtin")
+                             folder=ctx.data_dir is not None)
     if problems:  # before the fingerprint stage
         raise ConfigError(f"the data ({real.source}) cannot feed run config {preset.name!r}:\n- " + "\n- ".join(problems))
     for message in data_shortfalls(preset, len(real.test)):

@@ -120,6 +120,26 @@ def classical_codec(method_id: str, n_bits: int, resolution: int) -> Codec:
                  instance=method)
 
 
+def codec_groups(entries: Sequence[ModelEntry], device: str) -> list[tuple[Codec, list[ModelEntry]]]:
+    """The cards grouped by the decoder that reads them: their ``decoder:`` checkpoint, or, for a method that
+    needs no fitting, the method at its defaults (a learned method without a checkpoint is an error)."""
+    groups: dict[tuple[str, str], tuple[Codec, list[ModelEntry]]] = {}
+    for entry in entries:
+        card = entry.card
+        if card.decoder is None and getattr(get_method_factory(card.method), "learned", False):
+            raise ModelCardError(f"model card {card.path}: method {card.method!r} is learned, so its decoder must "
+                                 "come with the card: add `decoder: PATH` (the authors' .pth state dict or an "
+                                 "fpbench .safetensors checkpoint); `fpbench run --model-card` can decode it "
+                                 "with a decoder the run trains instead")
+        group = (card.method, str(card.decoder.resolve()) if card.decoder else "")
+        if group not in groups:
+            codec = decoder_codec(entry, device) if card.decoder else classical_codec(card.method, card.n_bits,
+                                                                                      card.resolution)
+            groups[group] = (codec, [])
+        groups[group][1].append(entry)
+    return list(groups.values())
+
+
 def _cannot_stamp(images: torch.Tensor, bits: torch.Tensor) -> torch.Tensor:
     raise RuntimeError("a model card's decoder only decodes; nothing in an evaluation stamps")
 
