@@ -45,22 +45,28 @@ def plot_spectrum(spectra: dict[str, np.ndarray], path: Path) -> Path | None:
     return write_atomic(path, lambda p: fig.savefig(p, format="png", dpi=DPI))
 
 
-def plot_success_vs_psnr(results: pd.DataFrame, path: Path) -> Path | None:
-    """Attack success rate against PSNR, one line per attack (points = grid values), one panel per model."""
+def plot_success_vs_psnr(results: pd.DataFrame, path: Path, method: str = "artificial_fingerprint") -> Path | None:
+    """Attack success rate against PSNR, one line per attack (points = grid values), one panel per model,
+    for ``method`` (every method's rows where it was not measured: then one panel per method and model)."""
     df = results[(results["attack_kind"] == "adaptive") & results["metric"].isin(["attack_success_rate", "psnr"])]
-    wide = df.pivot_table(index=["model", "attack", "param"], columns="metric", values="value").reset_index()
+    if (df["method"] == method).any():  # the paper's method; others where it was not measured
+        df = df[df["method"] == method]
+    wide = df.pivot_table(index=["method", "model", "attack", "param"], columns="metric",
+                          values="value").reset_index()
     if wide.empty or not {"attack_success_rate", "psnr"} <= set(wide.columns):
         return None
-    models = sorted(wide["model"].unique())
-    fig, axes = _figure(len(models))
-    for ax, model in zip(axes, models, strict=True):
-        for attack, g in wide[wide["model"] == model].groupby("attack", sort=True):
+    panels = sorted(set(zip(wide["method"], wide["model"], strict=True)))
+    several = len({m for m, _ in panels}) > 1
+    fig, axes = _figure(len(panels))
+    for ax, (method_id, model) in zip(axes, panels, strict=True):
+        here = wide[(wide["method"] == method_id) & (wide["model"] == model)]
+        for attack, g in here.groupby("attack", sort=True):
             g = g[np.isfinite(g["psnr"])].sort_values("param")
             style = "--" if attack.startswith("forgery") else "-"
             ax.plot(g["psnr"], g["attack_success_rate"], style, marker="o", label=attack)
         for level in (30, 25):
             ax.axvline(level, color="grey", lw=0.8, ls=":")
-        ax.set_title(model)
+        ax.set_title(f"{model} ({method_id})" if several else model)
         ax.set_xlabel("PSNR (dB) ↑")
         ax.set_ylabel("attack success rate")
         ax.set_ylim(-0.03, 1.03)
@@ -77,23 +83,24 @@ def plot_success_vs_psnr(results: pd.DataFrame, path: Path) -> Path | None:
 
 def best_success(results: pd.DataFrame, labels: AttackLabels | None = None,
                  levels: tuple[float, ...] = PSNR_LEVELS) -> pd.DataFrame:
-    """Each (model, attack)'s highest ``attack_success_rate`` over grid values whose mean PSNR is at least
-    each level: columns model, attack, min_psnr, best_success, param, psnr (NaN where no value qualifies).
+    """Each (method, model, attack)'s highest ``attack_success_rate`` over grid values whose mean PSNR is at least
+    each level: columns method, model, attack, min_psnr, best_success, param, psnr (NaN where no value qualifies).
     Grid values equal to the attack's neutral (no-op) value, as ``labels`` (from the manifest) give it,
     are not candidates."""
     df = results[(results["attack_kind"] == "adaptive") & results["metric"].isin(["attack_success_rate", "psnr"])]
-    wide = df.pivot_table(index=["model", "attack", "param"], columns="metric", values="value").reset_index()
+    wide = df.pivot_table(index=["method", "model", "attack", "param"], columns="metric",
+                          values="value").reset_index()
     out = []
     if not {"attack_success_rate", "psnr"} <= set(wide.columns):
-        return pd.DataFrame(columns=["model", "attack", "min_psnr", "best_success", "param", "psnr"])
-    for (model, attack), g in wide.groupby(["model", "attack"], sort=True):
+        return pd.DataFrame(columns=["method", "model", "attack", "min_psnr", "best_success", "param", "psnr"])
+    for (method, model, attack), g in wide.groupby(["method", "model", "attack"], sort=True):
         neutral = (labels or {}).get(attack, GENERIC).neutral
         if neutral is not None:
             g = g[g["param"] != neutral]  # a no-op grid value is not an attack
         for level in levels:
             ok = g[g["psnr"] >= level]
             best = ok.sort_values(["attack_success_rate", "psnr"], ascending=[False, False]).head(1)
-            out.append({"model": model, "attack": attack, "min_psnr": level,
+            out.append({"method": method, "model": model, "attack": attack, "min_psnr": level,
                         "best_success": float(best["attack_success_rate"].iloc[0]) if len(best) else math.nan,
                         "param": float(best["param"].iloc[0]) if len(best) else math.nan,
                         "psnr": float(best["psnr"].iloc[0]) if len(best) else math.nan})
@@ -105,11 +112,11 @@ def _cell(value: float, digits: int = 3) -> str:
 
 
 def best_success_display(table: pd.DataFrame) -> pd.DataFrame:
-    """One row per model x attack, a column per PSNR level: ``success (param, PSNR dB)``."""
+    """One row per method x model x attack, a column per PSNR level: ``success (param, PSNR dB)``."""
     levels = sorted(table["min_psnr"].unique(), reverse=True) if len(table) else []
     rows = []
-    for (model, attack), g in table.groupby(["model", "attack"], sort=True):
-        row = {"model": model, "attack": attack}
+    for (method, model, attack), g in table.groupby(["method", "model", "attack"], sort=True):
+        row = {"method": method, "model": model, "attack": attack}
         for lv in levels:
             r = g[g["min_psnr"] == lv].iloc[0]
             row[f"best success ↑ at PSNR ≥ {lv:g} dB (param, PSNR)"] = (

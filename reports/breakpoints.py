@@ -1,6 +1,6 @@
 """Model attacks: does the fingerprint die before or after the model is ruined (the paper's argument)?
 
-For each (model, attack), walking the grid from weakest to strongest: the first value at which the
+For each (method, model, attack), walking the grid from weakest to strongest: the first value at which the
 fingerprint falls under the decision threshold (``pass_rate`` < 0.5: most samples no longer detected)
 and the first value at which FID has doubled relative to the unattacked model (``attack == "none"``).
 Selection only: every number comes from results.csv.
@@ -17,7 +17,7 @@ from fpbench.atomic import write_atomic, write_text_atomic
 from fpbench.reports.format import format_number, to_latex, to_markdown
 from fpbench.reports.labels import AttackLabels, param_text
 
-COLUMNS = ["model", "attack", "clean_fid", "fingerprint_fails_at", "fid_doubles_at", "verdict"]
+COLUMNS = ["method", "model", "attack", "clean_fid", "fingerprint_fails_at", "fid_doubles_at", "verdict"]
 
 
 def _first(levels: pd.DataFrame, mask: pd.Series) -> float:
@@ -30,14 +30,14 @@ def model_attack_breakpoints(results: pd.DataFrame) -> pd.DataFrame:
     if model_rows.empty:
         return pd.DataFrame(columns=COLUMNS)
     clean_fid = results[(results["attack"] == "none") & (results["metric"] == "fid")]
-    clean_fid = clean_fid.groupby("model")["value"].first()
+    clean_fid = clean_fid.groupby(["method", "model"])["value"].first()
     out = []
-    for (model, attack), g in model_rows.groupby(["model", "attack"], sort=True):
+    for (method, model, attack), g in model_rows.groupby(["method", "model", "attack"], sort=True):
         wide = g.pivot_table(index=["severity", "param"], columns="metric", values="value").reset_index()
         wide = wide.sort_values("severity")
-        if "pass_rate" not in wide or "fid" not in wide or model not in clean_fid:
+        if "pass_rate" not in wide or "fid" not in wide or (method, model) not in clean_fid:
             continue
-        base = float(clean_fid[model])
+        base = float(clean_fid[(method, model)])
         fails = _first(wide, wide["pass_rate"] < 0.5)
         doubles = _first(wide, wide["fid"] >= 2 * base)
         sev = {float(p): int(s) for s, p in zip(wide["severity"], wide["param"], strict=True)}
@@ -51,7 +51,7 @@ def model_attack_breakpoints(results: pd.DataFrame) -> pd.DataFrame:
             verdict = "both at the same severity"
         else:
             verdict = "fingerprint fails first"
-        out.append({"model": model, "attack": attack, "clean_fid": base, "fingerprint_fails_at": fails,
+        out.append({"method": method, "model": model, "attack": attack, "clean_fid": base, "fingerprint_fails_at": fails,
                     "fid_doubles_at": doubles, "verdict": verdict})
     return pd.DataFrame(out, columns=COLUMNS)
 
@@ -61,7 +61,7 @@ def display(table: pd.DataFrame, labels: AttackLabels | None = None) -> pd.DataF
         return "never" if math.isnan(value) else param_text(attack, value, labels)
 
     return pd.DataFrame({
-        "model": table["model"], "attack": table["attack"],
+        "method": table["method"], "model": table["model"], "attack": table["attack"],
         "FID ↓ unattacked": [format_number(v, "fid") for v in table["clean_fid"]],
         "fingerprint fails at (pass rate < 0.5)": [at(a, v) for a, v in zip(table["attack"], table["fingerprint_fails_at"], strict=True)],
         "FID doubles at": [at(a, v) for a, v in zip(table["attack"], table["fid_doubles_at"], strict=True)],

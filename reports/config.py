@@ -41,6 +41,10 @@ class ReportConfig:
     detection_metrics: tuple[str, ...] = ("detection_accuracy", "attribution_accuracy", "auc", "tpr_at_fpr",
                                           "tpr_at_fpr_analytic")
     attacks: tuple[tuple[str, AttackLabel], ...] = ()  # parameter names and units, from the manifest
+    # quality budgets of the headline's "most damaging attack" (reports.headline)
+    image_psnr_budget: float = 25.0   # dB, attacked image against the unattacked one
+    model_fid_factor: float = 2.0     # FID under this multiple of the unattacked model's
+    adaptive_psnr_budget: float = 30.0  # dB
 
     @property
     def attack_labels(self) -> dict[str, AttackLabel]:

@@ -1,91 +1,57 @@
 """The report page: ``RUN/report.md`` (links the PNGs) and ``RUN/report.html`` (one self-contained file,
 PNGs embedded as base64), both built from ``RUN/results.csv`` and ``RUN/manifest.json`` alone.
 
-The headline only *selects* rows (lowest, highest) and quotes their values; it computes nothing. Where the
-run aggregated seeds, the page shows the aggregate rows (``reports.tables.select_seeds``).
+Reading order: the answers on top (``reports.headline``: each number quoted from a row, linked to its
+section), the run's warnings, one section per question (``reports.sections``: plot, compact table, long
+table collapsed), the methods side by side when several ran, and provenance last (long lists such as
+cache keys collapsed behind their count). Where the run aggregated seeds, the page shows the aggregate
+rows (``reports.tables.select_seeds``).
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from fpbench.atomic import write_text_atomic
+from fpbench.reports import html as h
 from fpbench.reports import methods
 from fpbench.reports.config import DEFAULT_CONFIG, ReportConfig
-from fpbench.reports.format import MISSING, format_number, to_html, to_markdown
-from fpbench.reports.labels import param_text
+from fpbench.reports.format import MISSING, to_markdown
+from fpbench.reports.headline import Answer, headline
 from fpbench.reports.plots import plot_methods_robustness, write_plots
+from fpbench.reports.sections import PLOT_CAPTIONS, Extra, Plot, Section, layout
 from fpbench.reports.tables import NOTE, Table, build_tables, select_seeds, table_markdown, write_tables
 from fpbench.results import read_results, validate
 from fpbench.spectra import SPECTRA_FILE, read_spectra
 
-PLOT_CAPTIONS = {
-    "robustness_image": "Bit accuracy under image perturbations (paper Fig. 3 style).",
-    "robustness_methods": "Detection / attribution accuracy of each method under image perturbations.",
-    "model_attacks": "Bit accuracy against FID under model perturbations.",
-    "heatmap_strongest": "Bit accuracy at the strongest severity of every attack.",
-    "roc": "ROC points: TPR at fixed FPR.",
-    "adaptive_success_vs_psnr": "Adaptive attacks: success rate against the PSNR the adversary pays.",
-    "fingerprint_spectrum": "Mean amplitude spectrum of fingerprinted minus clean images (drawn by the run).",
-    "methods_robustness": "Bit accuracy of every fingerprinting method under image perturbations: solid on the "
-                          "stamped photos, dashed on generator samples, dash-dotted at a method's own default "
-                          "strength.",
-}
 METHODS_PLOT = "methods_robustness"
+LIST_ROWS = 8  # a manifest list longer than this (cache keys) is collapsed behind its count
+TITLE = "fpbench report"
 
 
-def _pick(rows: pd.DataFrame, lowest: bool) -> dict | None:
-    if rows.empty:
-        return None
-    return rows.loc[rows["value"].idxmin() if lowest else rows["value"].idxmax()].to_dict()
-
-
-def headline(results: pd.DataFrame, config: ReportConfig = DEFAULT_CONFIG) -> list[str]:
-    """Short summary lines, each quoting rows of the results table (selection only, no arithmetic)."""
+def scope(results: pd.DataFrame) -> str:
+    """One line on what the run measured."""
     kinds = results.loc[results["attack_kind"] != "none"].groupby("attack_kind")["attack"].nunique()
-    lines = [
-        f"{_plural(len(results), 'measured number')}: {_plural(results['method'].nunique(), 'method')}, "
-        f"{_plural(results['model'].nunique(), 'model')}, attacks per kind: "
-        + (", ".join(f"{k} {v}" for k, v in kinds.items()) or "none") + "."
-    ]
-    fp = results[results["method"] == config.fingerprint_method]
-    generators = pd.Series([g not in (config.data_model, config.real_model) and not config.is_clean(g, m)
-                            for g, m in zip(fp["model"], fp["method"], strict=True)], index=fp.index, dtype=bool)
-    clean = fp[(fp["attack"] == "none") & (fp["metric"] == "bit_accuracy") & generators]
-    lo, hi = _pick(clean, True), _pick(clean, False)
-    if lo is not None and hi is not None:
-        lines.append(f"Bit accuracy without attack ({config.fingerprint_method}): lowest "
-                     f"{format_number(lo['value'], 'bit_accuracy')} ({lo['model']}), highest "
-                     f"{format_number(hi['value'], 'bit_accuracy')} ({hi['model']}).")
-    for kind in ("image", "model", "adaptive"):
-        worst = _pick(fp[(fp["attack_kind"] == kind) & (fp["metric"] == "bit_accuracy")], True)
-        if worst is not None:
-            article = "an" if kind[0] in "aeiou" else "a"
-            lines.append(f"Lowest bit accuracy under {article} {kind} attack: "
-                         f"{format_number(worst['value'], 'bit_accuracy')} ({worst['attack']}, "
-                         f"{param_text(worst['attack'], worst['param'], config.attack_labels)}, {worst['model']}).")
-    for metric in ("detection_accuracy", "attribution_accuracy"):
-        rows = results[(results["attack"] == "none") & (results["metric"] == metric)]
-        for world in sorted(rows["world"].unique()):
-            sub = rows[rows["world"] == world]
-            best, worst = _pick(sub, False), _pick(sub, True)
-            where = f" ({world} world)" if world else ""
-            lines.append(f"{metric.replace('_', ' ').capitalize()}{where} without attack: highest "
-                         f"{format_number(best['value'], metric)} ({best['method']}, {best['model']}), lowest "
-                         f"{format_number(worst['value'], metric)} ({worst['method']}, {worst['model']}).")
-    return lines
+    return (f"{_plural(len(results), 'measured number')}: {_plural(results['method'].nunique(), 'method')}, "
+            f"{_plural(results['model'].nunique(), 'model')}, attacks per kind: "
+            + (", ".join(f"{k} {v}" for k, v in kinds.items()) or "none") + ".")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def _is_nested(value: object) -> bool:
     items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
     return any(isinstance(v, (dict, list, tuple)) for v in items)
+
+
+def _is_long_list(value: object) -> bool:
+    return isinstance(value, (list, tuple)) and len(value) > LIST_ROWS and not _is_nested(value)
 
 
 def _manifest_value(value: object) -> str:
@@ -99,133 +65,153 @@ def _manifest_value(value: object) -> str:
 
 
 def manifest_rows(manifest: dict) -> list[tuple[str, str]]:
-    """``(key, text)`` for every flat manifest key, in file order (dicts of scalars as ``k=v`` lists)."""
-    return [(str(k), _manifest_value(v)) for k, v in manifest.items() if not _is_nested(v)]
+    """``(key, text)`` for every flat manifest key, in file order (dicts of scalars as ``k=v`` lists);
+    warnings and long lists are left to :func:`manifest_lists`."""
+    return [(str(k), _manifest_value(v)) for k, v in manifest.items()
+            if k != "warnings" and not _is_nested(v) and not _is_long_list(v)]
+
+
+def manifest_lists(manifest: dict) -> list[tuple[str, list[str]]]:
+    """``(key, items)`` for manifest lists too long to show inline, such as the cache keys."""
+    return [(str(k), [_manifest_value(x) for x in v]) for k, v in manifest.items()
+            if k != "warnings" and _is_long_list(v)]
 
 
 def manifest_blocks(manifest: dict) -> list[tuple[str, str]]:
     """``(key, indented JSON)`` for nested manifest values such as the full preset config."""
-    return [(str(k), json.dumps(v, indent=2, default=str)) for k, v in manifest.items() if _is_nested(v)]
+    return [(str(k), json.dumps(v, indent=2, default=str)) for k, v in manifest.items()
+            if k != "warnings" and _is_nested(v)]
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
-
-
-Extras = dict[str, tuple[str, pd.DataFrame]]  # name -> (title, table of strings) beyond the main tables
+def run_warnings(manifest: dict | None) -> list[str]:
+    warnings = (manifest or {}).get("warnings")
+    return [str(w) for w in warnings] if isinstance(warnings, list) else []
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """The "Methods compared" section: opening text, tables and plot (only when several methods ran)."""
+    """The "Methods side by side" section: opening text, tables and plot (only when several methods ran)."""
 
     intro: str
     tables: dict[str, Table]
     plot: Path | None = None
 
-    def items(self) -> list[tuple[str, Table | Path]]:
+    def section(self) -> Section:
         """Tables and plot in reading order: the curves just before the area table that condenses them."""
-        out: list[tuple[str, Table | Path]] = [(n, t) for n, t in self.tables.items() if n != "methods_robustness"]
-        out += [(METHODS_PLOT, self.plot)] if self.plot is not None else []
-        return out + [(n, t) for n, t in self.tables.items() if n == "methods_robustness"]
+        items: list[tuple[str, Table | Plot]] = [(n, t) for n, t in self.tables.items() if n != METHODS_PLOT]
+        if self.plot is not None:
+            items.append((METHODS_PLOT, Plot(self.plot, PLOT_CAPTIONS[METHODS_PLOT])))
+        items += [(n, t) for n, t in self.tables.items() if n == METHODS_PLOT]
+        return Section("methods", "Methods side by side", self.intro, tuple(items))
 
 
-def _comparison_markdown(comparison: Comparison) -> list[str]:
-    out = ["## Methods compared", "", comparison.intro, ""]
-    for name, item in comparison.items():
-        if isinstance(item, Table):
-            out += [table_markdown(item), f"Files: [CSV](tables/{name}.csv), [Markdown](tables/{name}.md), "
-                    f"[LaTeX](tables/{name}.tex)", ""]
-        else:
-            out += _figure_markdown(name)
-    return out
+def _sections(tables: dict[str, Table], plots: dict[str, Path], extras: dict[str, Extra],
+              comparison: Comparison | None) -> list[Section]:
+    sections = layout(tables, plots, extras)
+    if comparison is not None:
+        at = next((i for i, s in enumerate(sections) if s.anchor == "more"), len(sections))
+        sections.insert(at, comparison.section())
+    return sections
 
 
-def _figure_markdown(name: str) -> list[str]:
-    caption = PLOT_CAPTIONS.get(name, name)
-    return [f"![{caption}](plots/{name}.png)", "", f"*{caption}*", ""]
+# --- Markdown ---------------------------------------------------------------------------------------------
+
+def _item_markdown(name: str, item: Table | Extra | Plot) -> list[str]:
+    if isinstance(item, Plot):
+        return [f"![{item.caption}](plots/{name}.png)", "", f"*{item.caption}*", ""]
+    if isinstance(item, Table):
+        body, title, rows = table_markdown(item), item.title, len(item.data)
+        files = f"Files: [CSV](tables/{name}.csv), [Markdown](tables/{name}.md), [LaTeX](tables/{name}.tex)"
+    else:
+        body, title, rows = f"**{item.title}**\n\n{to_markdown(item.frame)}", item.title, len(item.frame)
+        files = f"Files: [CSV](tables/{name}.csv), [Markdown](tables/{name}.md)"
+    if rows > h.COLLAPSE_ROWS:
+        return [f"<details><summary>{title} ({rows} rows)</summary>", "", body, files, "", "</details>", ""]
+    return [body, files, ""]
+
+
+def _answer_markdown(answer: Answer) -> str:
+    return f"- **[{answer.question}](#{answer.section})**: {answer.text}"
 
 
 def render_markdown(results: pd.DataFrame, tables: dict[str, Table], plots: dict[str, Path],
                     manifest: dict | None, config: ReportConfig = DEFAULT_CONFIG,
-                    extras: Extras | None = None, comparison: Comparison | None = None) -> str:
-    out = ["# fpbench report", ""]
+                    extras: dict[str, Extra] | None = None, comparison: Comparison | None = None) -> str:
+    sections = _sections(tables, plots, extras or {}, comparison)
+    out = [f"# {TITLE}", ""]
     if manifest and "preset" in manifest:
-        out += [f"Preset `{manifest['preset']}`.", ""]
-    out += ["## Summary", "", *[f"- {line}" for line in headline(results, config)], ""]
-    if comparison is not None:
-        out += _comparison_markdown(comparison)
+        out += [f"Preset `{manifest['preset']}`. {scope(results)}", ""]
+    else:
+        out += [scope(results), ""]
+    out += ['<a id="headline"></a>', "", "## Answers", "", *map(_answer_markdown, headline(results, config)), ""]
+    warnings = run_warnings(manifest)
+    if warnings:
+        out += [f"<details><summary>{_plural(len(warnings), 'warning')} from the run</summary>", "",
+                *[f"- {w}" for w in warnings], "", "</details>", ""]
+    entries = [(s.anchor, s.title) for s in sections] + ([("provenance", "Provenance")] if manifest else [])
+    out += ["Contents: " + " · ".join(f"[{t}](#{a})" for a, t in entries), ""]
+    for section in sections:
+        out += [f'<a id="{section.anchor}"></a>', "", f"## {section.title}", "", section.intro, ""]
+        for name, item in section.items:
+            out += _item_markdown(name, item)
     if manifest:
-        out += ["## Provenance (manifest.json)", "", "| key | value |", "|---|---|"]
+        out += ['<a id="provenance"></a>', "", "## Provenance (manifest.json)", "", "| key | value |", "|---|---|"]
         out += [f"| {k} | {v.replace('|', '/')} |" for k, v in manifest_rows(manifest)]
         out.append("")
+        for key, items in manifest_lists(manifest):
+            out += [f"<details><summary>{key}: {len(items)}</summary>", "", *[f"- `{x}`" for x in items], "",
+                    "</details>", ""]
         for key, block in manifest_blocks(manifest):
             out += [f"<details><summary>{key}</summary>", "", "```json", block, "```", "", "</details>", ""]
-    out += ["## Tables", ""]
-    for name, table in tables.items():
-        out += [table_markdown(table),
-                f"Files: [CSV](tables/{name}.csv), [Markdown](tables/{name}.md), [LaTeX](tables/{name}.tex)",
-                ""]
-    for name, (title, frame) in (extras or {}).items():
-        out += [f"### {title}", "", to_markdown(frame), f"Files: [CSV](tables/{name}.csv), "
-                f"[Markdown](tables/{name}.md)", ""]
-    if plots:
-        out += ["## Plots", ""]
-        for name in plots:
-            out += _figure_markdown(name)
     return "\n".join(out)
 
 
-_CSS = """body{font-family:system-ui,sans-serif;max-width:1150px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:.9em}
-th,td{border-bottom:1px solid #ddd;padding:.25em .6em;text-align:left}th{border-bottom:2px solid #444}
-img{max-width:100%;border:1px solid #eee}figcaption{font-style:italic;color:#555}"""
+# --- HTML -------------------------------------------------------------------------------------------------
+
+def _item_html(name: str, item: Table | Extra | Plot) -> str:
+    if isinstance(item, Plot):
+        return h.figure(item.path, item.caption, anchor=f"plot-{h.slug(name)}")
+    if isinstance(item, Table):
+        return h.table_box(item.display(), title=item.title, anchor=f"table-{h.slug(name)}")
+    return h.table_box(item.frame, title=item.title, anchor=f"table-{h.slug(name)}")
 
 
-def _figure_html(name: str, path: Path) -> str:
-    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
-    caption = html.escape(PLOT_CAPTIONS.get(name, name))
-    return (f'<figure><img alt="{caption}" src="data:image/png;base64,{data}">'
-            f"<figcaption>{caption}</figcaption></figure>")
-
-
-def _comparison_html(comparison: Comparison) -> list[str]:
-    esc = html.escape
-    intro = re.sub(r"`([^`]+)`", r"<code>\1</code>", esc(comparison.intro))
-    parts = ["<h2>Methods compared</h2>", f"<p>{intro}</p>"]
-    for name, item in comparison.items():
-        parts.append(f"<h3>{esc(item.title)}</h3>" + to_html(item.display()) if isinstance(item, Table)
-                     else _figure_html(name, item))
-    return parts
+def _headline_html(answers: list[Answer]) -> str:
+    rows = "".join(f'<dt><a href="#{h.esc(a.section)}">{h.esc(a.question)}</a></dt><dd>{h.esc(a.text)}</dd>'
+                   for a in answers)
+    return (f'<section id="headline"><h2>Answers</h2><dl class="headline">{rows}</dl>'
+            '<p class="muted">Each answer quotes rows of results.csv; its heading links to the section with the '
+            f"full tables and plots. {h.esc(NOTE)}</p></section>")
 
 
 def render_html(results: pd.DataFrame, tables: dict[str, Table], plots: dict[str, Path],
-                manifest: dict | None, config: ReportConfig = DEFAULT_CONFIG, extras: Extras | None = None,
+                manifest: dict | None, config: ReportConfig = DEFAULT_CONFIG, extras: dict[str, Extra] | None = None,
                 comparison: Comparison | None = None) -> str:
-    esc = html.escape
-    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-             f"<title>fpbench report</title><style>{_CSS}</style></head><body>", "<h1>fpbench report</h1>"]
-    if manifest and "preset" in manifest:
-        parts.append(f"<p>Preset <code>{esc(str(manifest['preset']))}</code>.</p>")
-    parts.append("<h2>Summary</h2><ul>" + "".join(f"<li>{esc(x)}</li>" for x in headline(results, config))
-                 + "</ul>")
-    if comparison is not None:
-        parts += _comparison_html(comparison)
+    sections = _sections(tables, plots, extras or {}, comparison)
+    preset = f"Preset <code>{h.esc(manifest['preset'])}</code>. " if manifest and "preset" in manifest else ""
+    body = [f"<h1>{TITLE}</h1>", f"<p>{preset}{h.esc(scope(results))}</p>",
+            _headline_html(headline(results, config))]
+    warnings = run_warnings(manifest)
+    if warnings:
+        body.append(f"<details id=\"warnings\"><summary>{_plural(len(warnings), 'warning')} from the run"
+                    "</summary><ul>" + "".join(f"<li>{h.esc(w)}</li>" for w in warnings) + "</ul></details>")
+    entries = [(s.anchor, s.title) for s in sections] + ([("provenance", "Provenance")] if manifest else [])
+    body.append(h.toc(entries))
+    for section in sections:
+        body.append(f'<section id="{h.esc(section.anchor)}"><h2>{h.esc(section.title)}</h2>'
+                    f"<p>{h.inline_code(section.intro)}</p>")
+        body += [_item_html(name, item) for name, item in section.items]
+        body.append("</section>")
     if manifest:
-        parts.append("<h2>Provenance (manifest.json)</h2>"
-                     + to_html(pd.DataFrame(manifest_rows(manifest), columns=["key", "value"])))
-        parts += [f"<details><summary>{esc(key)}</summary><pre>{esc(block)}</pre></details>"
-                  for key, block in manifest_blocks(manifest)]
-    parts.append(f"<h2>Tables</h2><p>{esc(NOTE)}</p>")
-    for table in tables.values():
-        parts.append(f"<h3>{esc(table.title)}</h3>" + to_html(table.display()))
-    for title, frame in (extras or {}).values():
-        parts.append(f"<h3>{esc(title)}</h3>" + to_html(frame))
-    if plots:
-        parts.append("<h2>Plots</h2>")
-        parts += [_figure_html(name, path) for name, path in plots.items()]
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
+        body.append('<section id="provenance"><h2>Provenance (manifest.json)</h2>'
+                    + h.table_box(pd.DataFrame(manifest_rows(manifest), columns=["key", "value"]),
+                                  collapse_rows=len(manifest)))
+        body += [f"<details><summary>{h.esc(key)}: {len(items)}</summary><pre>{h.esc(chr(10).join(items))}"
+                 "</pre></details>" for key, items in manifest_lists(manifest)]
+        body += [f"<details><summary>{h.esc(key)}</summary><pre>{h.esc(block)}</pre></details>"
+                 for key, block in manifest_blocks(manifest)]
+        body.append("</section>")
+    return h.document(TITLE, body)
 
 
 def load_manifest(run_dir: str | Path) -> dict | None:
@@ -239,7 +225,7 @@ def load_manifest(run_dir: str | Path) -> dict | None:
 
 
 def _extra_outputs(results: pd.DataFrame, run_dir: Path,
-                   config: ReportConfig = DEFAULT_CONFIG) -> tuple[dict[str, Path], Extras]:
+                   config: ReportConfig = DEFAULT_CONFIG) -> tuple[dict[str, Path], dict[str, Extra]]:
     """Tables and plots beyond the main ones: the adaptive best-success table and success-vs-PSNR plot,
     the model-attack breakpoints, and plots a stage drew from images."""
     from fpbench.reports import baselines, breakpoints
@@ -253,23 +239,23 @@ def _extra_outputs(results: pd.DataFrame, run_dir: Path,
 
     plots, extras = {}, {}
     path = run_dir / "plots" / "adaptive_success_vs_psnr.png"
-    if plot_success_vs_psnr(results, path) is not None:
+    if plot_success_vs_psnr(results, path, config.fingerprint_method) is not None:
         plots["adaptive_success_vs_psnr"] = path
         table = best_success(results, config.attack_labels)
         write_best_success(table, run_dir / "tables")
-        extras["adaptive_best_success"] = ("Adaptive attacks: best success at a PSNR floor",
-                                           best_success_display(table))
+        extras["adaptive_best_success"] = Extra("Adaptive attacks: best success at a PSNR floor",
+                                                best_success_display(table))
     else:
         path.unlink(missing_ok=True)
     if breakpoints.write_breakpoints(results, run_dir / "tables"):
-        extras["model_attack_breakpoints"] = (
+        extras["model_attack_breakpoints"] = Extra(
             "Model attacks: where the fingerprint fails vs where FID doubles",
             breakpoints.display(breakpoints.model_attack_breakpoints(results), config.attack_labels))
     path = run_dir / "plots" / "baseline_training.png"
     manifest = load_manifest(run_dir)
     if baselines.plot_training(manifest, path) is not None:
         plots["baseline_training"] = path
-        extras["baseline_training"] = (baselines.TITLE, baselines.training_table(manifest))
+        extras["baseline_training"] = Extra(baselines.TITLE, baselines.training_table(manifest))
     else:
         path.unlink(missing_ok=True)
     path = run_dir / "plots" / "fingerprint_spectrum.png"

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 
-# Okabe-Ito (colour-blind safe) for methods; tab10-like hues for generators; fingerprinted data is black.
+# Okabe-Ito for methods, seaborn's "colorblind" hues for generators and any other id (both colour-blind
+# safe); fingerprinted data is black.
 FIXED: dict[str, str] = {
     "artificial_fingerprint": "#0072B2",
     "yu2019": "#E69F00",
@@ -17,17 +18,15 @@ FIXED: dict[str, str] = {
     "durall2020": "#D55E00",
     "marra2019": "#56B4E9",
     "data": "#000000",
-    "progan": "#1f77b4",
-    "stylegan": "#ff7f0e",
-    "stylegan2": "#2ca02c",
-    "biggan": "#d62728",
-    "dcgan": "#9467bd",
-    "cut": "#8c564b",
+    "progan": "#0173b2",
+    "stylegan": "#de8f05",
+    "stylegan2": "#029e73",
+    "biggan": "#d55e00",
+    "dcgan": "#cc78bc",
+    "cut": "#ca9161",
 }
-FALLBACK = (
-    "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666",
-    "#17becf", "#bcbd22", "#7f7f7f", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5",
-)
+FALLBACK = ("#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc", "#ca9161", "#fbafe4", "#949494",
+            "#ece133", "#56b4e9")
 
 
 def colour(name: str) -> str:

@@ -123,9 +123,12 @@ def _bit_accuracy_panel(ax, rows: pd.DataFrame, attack: str, config: ReportConfi
 
 def plot_robustness(results: pd.DataFrame, path: Path, config: ReportConfig = DEFAULT_CONFIG) -> Path | None:
     """Paper Fig. 3: one panel per image attack, bit accuracy against the attack parameter, one line per
-    model (fingerprinted real data dashed black), error bars = stderr, band = 95% interval, chance dotted."""
+    model of the paper's method (``config.fingerprint_method``; every method where it was not measured;
+    the methods side by side: :func:`plot_methods_robustness`) (fingerprinted real data dashed black), error bars = stderr, band = 95% interval, chance dotted."""
     results = select_seeds(results)
     rows = results[(results["attack_kind"] == "image") & (results["metric"] == "bit_accuracy")]
+    if (rows["method"] == config.fingerprint_method).any():  # the others: methods_robustness
+        rows = rows[rows["method"] == config.fingerprint_method]
     if rows.empty:
         return None
     attacks = sorted(rows["attack"].unique())

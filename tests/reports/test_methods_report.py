@@ -246,7 +246,7 @@ class TestPage:
     @pytest.mark.parametrize("name", ["report.md", "report.html"])
     def test_section_near_the_top(self, run, name):
         text = (run / name).read_text(encoding="utf-8")
-        assert text.index("Methods compared") < text.index("Provenance") < text.index("Tables")
+        assert text.index("Answers") < text.index("Methods side by side") < text.index("Provenance")
         assert "matched data PSNR (the run" in text and "target, 30.00 dB)" in text
         assert "at their own default strength" in text and "lsb (own default strength)" in text
         assert "Fingerprinting methods compared (no attack)" in text and "negative control" in text

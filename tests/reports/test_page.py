@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+import pandas as pd
 import pytest
 
 from fpbench import reports
@@ -62,21 +63,26 @@ class TestPage:
 
     def test_headline_quotes_rows(self, rendered):
         text = (rendered[0] / "report.md").read_text(encoding="utf-8")
-        assert "Lowest bit accuracy under an image attack: 0.570 (jpeg, quality 10, progan)" in text
-        assert "lowest 0.102 (yu2019, progan)" in text
+        assert "progan 0.980 ± 0.004, stylegan2 0.990 ± 0.004" in text  # transfer
+        assert ("weight_noise (0.12) on progan, bit accuracy 0.865 ± 0.006 (FID 19.00 against 14.38 "
+                "unattacked)") in text  # 0.70 at sigma 0.3 costs FID 77 > 2 x 14.38: over the budget
+        assert "unseen progan: fingerprint 0.995 ± 0.008, best passive baseline yu2019 0.102 ± 0.030" in text
 
     def test_labels_come_from_the_manifest_not_the_attack_code(self, tmp_path, summarised_results):
         """A run renders with the parameter names it was measured with, whatever the registry says today;
         a manifest without them (an old run) shows the bare value."""
-        write_results(summarised_results, tmp_path / "results.csv")
+        jpeg = summarised_results[(summarised_results["attack"] == "jpeg")
+                                  & (summarised_results["metric"] == "bit_accuracy")]
+        psnr = jpeg.assign(metric="psnr", value=30.0, stderr=float("nan"), higher_is_better=True)
+        write_results(pd.concat([summarised_results, psnr], ignore_index=True), tmp_path / "results.csv")
         renamed = {**MANIFEST, "attacks": {"jpeg": {"param": "q_factor", "unit": "", "neutral": None}}}
         (tmp_path / "manifest.json").write_text(json.dumps(renamed), encoding="utf-8")
         reports.render_run(tmp_path)
-        assert "(jpeg, q_factor 10, progan)" in (tmp_path / "report.md").read_text(encoding="utf-8")
+        assert "jpeg (q_factor 10) on progan" in (tmp_path / "report.md").read_text(encoding="utf-8")
         (tmp_path / "manifest.json").write_text(json.dumps({k: v for k, v in MANIFEST.items() if k != "attacks"}),
                                                 encoding="utf-8")
         reports.render_run(tmp_path)
-        assert "(jpeg, 10, progan)" in (tmp_path / "report.md").read_text(encoding="utf-8")
+        assert "jpeg (10) on progan" in (tmp_path / "report.md").read_text(encoding="utf-8")
 
     def test_renders_without_manifest(self, tmp_path, results):
         clean = results[results["attack"] == "none"]
