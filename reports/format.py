@@ -1,11 +1,10 @@
-"""Formatting only: metric headers with arrows and units, ``value ± error`` cells, and tiny Markdown,
-LaTeX (booktabs) and HTML table writers. Nothing here computes a result; it turns numbers into text (the
-± of a cell is half its row's 95% interval, or the stderr where there is no interval).
+"""Formatting only: metric headers with arrows and units, ``value ± error`` cells, and tiny Markdown and
+LaTeX (booktabs) table writers (HTML tables: ``reports.html``). Nothing here computes a result; it turns
+numbers into text (the ± of a cell is half its row's 95% interval, or the stderr where there is none).
 """
 
 from __future__ import annotations
 
-import html
 import math
 import re
 
@@ -126,13 +125,3 @@ def to_latex(frame: pd.DataFrame, *, caption: str = "", label: str = "") -> str:
         lines.append(" & ".join(latex_escape(v) for v in values) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
     return "\n".join(lines) + "\n"
-
-
-def to_html(frame: pd.DataFrame) -> str:
-    """A plain HTML table of a frame of strings (every cell escaped)."""
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in values) + "</tr>"
-        for values in frame.itertuples(index=False)
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
