@@ -203,8 +203,9 @@ def _key_legend(fig: Figure, handles: list[Line2D]) -> None:
     """A legend of key entries (colour = method, style = images) below the panels, as wide as fits."""
     width_chars = fig.get_figwidth() * 11  # as in :func:`_legend`
     per_entry = max(len(h.get_label()) for h in handles) + 6
-    fig.legend(handles=handles, loc="outside lower center", frameon=False,
-               ncols=max(1, min(4, len(handles), int(width_chars // per_entry))))
+    ncols = max(1, min(4, len(handles), int(width_chars // per_entry)))
+    fig.set_figheight(fig.get_figheight() + LEGEND_ROW_INCHES * math.ceil(len(handles) / ncols))
+    fig.legend(handles=handles, loc="outside lower center", frameon=False, ncols=ncols)
 
 
 def plot_methods_robustness(results: pd.DataFrame, path: Path,
@@ -226,18 +227,17 @@ def plot_method_comparison(results: pd.DataFrame, path: Path,
         return None
     metrics = [m for m in metrics if m in set(rows["metric"])]
     attacks = sorted(rows["attack"].unique())
-    markers = dict(zip(sorted(rows["model"].unique()), "o^sDvP*X", strict=False))
+    markers = _markers(rows, config)
     with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.9):
-        fig, axes = _new_figure(len(metrics) * len(attacks), ncols=len(attacks))
+        fig, axes = _new_figure(len(metrics) * len(attacks))
         for i, metric in enumerate(metrics):
             for j, attack in enumerate(attacks):
                 ax = axes[i * len(attacks) + j]
                 sub = rows[(rows["metric"] == metric) & (rows["attack"] == attack)]
                 for key, grp in sorted(_line_groups(sub, ["method", "model", "world"]),
                                        key=lambda g: config.method_rank(g[0]["method"])):
-                    label = f"{key['method']} / {key['model']}" + (f" ({key['world']})" if key["world"] else "")
-                    ax.errorbar(grp["param"], grp["value"], yerr=grp["stderr"].fillna(0.0), label=label,
-                                color=colour(key["method"]), marker=markers.get(key["model"], "o"),
+                    ax.errorbar(grp["param"], grp["value"], yerr=grp["stderr"].fillna(0.0),
+                                color=colour(key["method"]), marker=markers[key["model"]],
                                 markersize=4, linestyle=WORLD_STYLE.get(key["world"], "-"), capsize=2)
                     _band(ax, grp, "param", colour(key["method"]))
                 if not sub.empty:
@@ -247,8 +247,27 @@ def plot_method_comparison(results: pd.DataFrame, path: Path,
                 ax.set_ylabel(metric_label(metric))
                 ax.set_ylim(-0.02, 1.02)
         fig.suptitle("Detection and attribution under image perturbations, by method")
-        _legend(fig, axes)
+        _key_legend(fig, _keys(rows, markers, config))
         return _save(fig, path)
+
+
+def _markers(rows: pd.DataFrame, config: ReportConfig) -> dict[str, str]:
+    """One marker per model (the data model a square)."""
+    models = sorted(rows["model"].unique(), key=config.model_rank)
+    shapes = iter("o^DvP*X<>ph8")
+    return {m: "s" if m == config.data_model else next(shapes, "o") for m in models}
+
+
+def _keys(rows: pd.DataFrame, markers: dict[str, str], config: ReportConfig,
+          extra: tuple[Line2D, ...] = ()) -> list[Line2D]:
+    """Key legend entries instead of one entry per line: colour = method, marker = model, style = world."""
+    methods = sorted(rows["method"].unique(), key=config.method_rank)
+    worlds = sorted(w for w in rows["world"].fillna("").unique() if w) if "world" in rows else []
+    return ([Line2D([], [], color=colour(m), linewidth=2, label=m) for m in methods]
+            + [Line2D([], [], color="black", marker=markers[m], markersize=4, linestyle="none", label=m)
+               for m in markers]
+            + [Line2D([], [], color="grey", linestyle=WORLD_STYLE.get(w, "-"), label=f"{w} world") for w in worlds]
+            + list(extra))
 
 
 def _paired(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -352,31 +371,30 @@ def plot_roc(results: pd.DataFrame, path: Path, config: ReportConfig = DEFAULT_C
     rows = results[results["metric"].isin(FPR_METRICS) & results["fpr"].notna() & (results["attack"] == "none")]
     if rows.empty:
         return None
-    by_method = rows["method"].nunique() > 1
     keys = ["method", "model", "metric"]
+    markers = _markers(rows, config)
     with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.9):
-        fig, (ax,) = _new_figure(1, size=(5.0, 4.0))
+        fig, (ax,) = _new_figure(1, size=(6.0, 4.4))
         for key, grp in _line_groups(rows, keys, x="fpr"):
             grp = grp.sort_values("fpr")
             analytic = key["metric"] == "tpr_at_fpr_analytic"
-            label = f"{key['method']} / {key['model']}" + (" (analytic threshold)" if analytic else "") + _suffix(
-                key, tuple(keys))
-            ax.errorbar(grp["fpr"], grp["value"], yerr=grp["stderr"].fillna(0.0), marker="s" if analytic else "o",
-                        markersize=4, capsize=2, label=label,
-                        color=colour(key["method"] if by_method else key["model"]),
+            ax.errorbar(grp["fpr"], grp["value"], yerr=grp["stderr"].fillna(0.0), marker=markers[key["model"]],
+                        markersize=4, capsize=2, color=colour(key["method"]),
                         linestyle="-." if analytic else WORLD_STYLE.get(key.get("world", ""), "-"))
         fpr = rows["fpr"].to_numpy(dtype=float)
         log = bool((fpr > 0).all() and fpr.max() / fpr.min() >= 10)
         lo = float(fpr.min()) if log else 0.0
         chance = np.geomspace(lo, 1.0, 50) if log else np.linspace(0.0, 1.0, 2)
-        ax.plot(chance, chance, color="grey", linestyle=":", linewidth=1, label="chance (TPR = FPR)")
+        ax.plot(chance, chance, color="grey", linestyle=":", linewidth=1)
         if log:
             ax.set_xscale("log")
         ax.set_xlabel("false-positive rate [fraction]" + (" (log scale)" if log else ""))
         ax.set_ylabel(metric_label("tpr_at_fpr"))
         ax.set_ylim(-0.02, 1.02)
         ax.set_title("ROC points (TPR at fixed FPR)")
-        _legend(fig, [ax])
+        extra = (Line2D([], [], color="grey", linestyle="-.", label="analytic threshold"),
+                 Line2D([], [], color="grey", linestyle=":", linewidth=1, label="chance (TPR = FPR)"))
+        _key_legend(fig, _keys(rows, markers, config, extra))
         return _save(fig, path)
 
 
