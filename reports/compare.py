@@ -3,11 +3,14 @@
 Rows are matched on the identity columns; a NaN ``param`` (the clean measurement) matches NaN, and so
 does a NaN ``fpr`` (every metric but the TPRs; a table without the column reads as all NaN). Whether
 a change is an improvement comes from the metric registry (``higher_is_better``), never from the sign.
+Tolerance rules (a ``<name>.tolerance.json``, see ``reports.regression``) are matched to rows here, for
+both ``compare`` and the regression check.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -18,6 +21,9 @@ from fpbench.results import IDENTITY, NAN_EQUAL
 
 OPTIONAL = {"world": "", "fpr": math.nan}  # identity columns older tables may lack, with their default
 CHANGES = ("worse", "removed", "improved", "added", "unchanged")
+FLOAT_SLACK = 1e-12  # so a move of exactly a (positive) tolerance stays inside it
+
+Rule = tuple[dict[str, object], float]
 
 
 def identity_keys(*frames: pd.DataFrame) -> list[str]:
@@ -90,18 +96,86 @@ def align(old: pd.DataFrame, new: pd.DataFrame, keys: list[str],
     return merged.drop(columns=[*flags, *hib_cols])
 
 
-def compare_runs(a: pd.DataFrame, b: pd.DataFrame, *, atol: float = 0.0) -> pd.DataFrame:
+def tolerance_rules(tolerance: pd.DataFrame | Mapping) -> list[Rule]:
+    """Every accepted tolerance form as ``(match, tolerance)`` rules: a tolerance file's dict (``metrics``
+    and ``rows``), a plain ``{metric: tolerance}`` dict, or a DataFrame (``metric``, ``tolerance`` and any
+    identity columns to match exactly). Raises ``ValueError`` on a bad rule."""
+    rules: list[Rule] = []
+    if isinstance(tolerance, pd.DataFrame):
+        if not {"metric", "tolerance"} <= set(tolerance.columns):
+            raise ValueError("a tolerance table needs the columns 'metric' and 'tolerance'")
+        cols = [c for c in (*IDENTITY, "seed") if c in tolerance.columns]
+        for rec in tolerance.to_dict("records"):
+            rules.append(({c: rec[c] for c in cols}, rec["tolerance"]))
+    elif isinstance(tolerance, Mapping):
+        structured = "metrics" in tolerance  # the tolerance-file form; else a plain {metric: tolerance}
+        per_metric = tolerance["metrics"] if structured else tolerance
+        rules += [({"metric": m}, tol) for m, tol in per_metric.items()]
+        for rec in tolerance.get("rows", []) if structured else []:
+            rec = dict(rec)
+            tol = rec.pop("tolerance")
+            unknown = set(rec) - {*IDENTITY, "seed"}
+            if unknown:
+                raise ValueError(f"tolerance row has unknown keys {sorted(unknown)}")
+            rules.append((rec, tol))
+    else:
+        raise TypeError(f"tolerance must be a DataFrame or a dict, got {type(tolerance).__name__}")
+    for match, tol in rules:
+        if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not math.isfinite(tol) or tol < 0:
+            raise ValueError(f"tolerance for {match} must be a finite number >= 0, got {tol!r}")
+    return [(m, float(t)) for m, t in rules]
+
+
+def _matches(match: dict[str, object], rec: dict) -> bool:
+    for col, want in match.items():
+        got = rec.get(col)
+        if col in NAN_EQUAL or isinstance(want, float):
+            want_nan = want is None or (isinstance(want, float) and math.isnan(want))
+            got_nan = got is None or (isinstance(got, float) and math.isnan(got))
+            if want_nan or got_nan:
+                if want_nan != got_nan:
+                    return False
+                continue
+            if float(want) != float(got):
+                return False
+        elif got != want:
+            return False
+    return True
+
+
+def row_tolerances(rows: pd.DataFrame, rules: list[Rule]) -> np.ndarray:
+    """The tolerance of each row: the most specific rule that matches it (most keys), NaN where none does."""
+    def one(rec: dict) -> float:
+        best: tuple[int, float] | None = None
+        for match, tol in rules:
+            if _matches(match, rec) and (best is None or len(match) > best[0]):
+                best = (len(match), tol)
+        return math.nan if best is None else best[1]
+
+    return np.array([one(rec) for rec in rows.to_dict("records")], dtype=float)
+
+
+def compare_runs(a: pd.DataFrame, b: pd.DataFrame, *, atol: float = 0.0,
+                 tolerance: pd.DataFrame | Mapping | None = None) -> pd.DataFrame:
     """Compare run ``a`` (old) with run ``b`` (new), one line per measurement.
 
-    Returns the identity columns and ``old``, ``new``, ``delta`` (new - old), ``higher_is_better`` and
-    ``change`` in {worse, removed, improved, added, unchanged}; a move of at most ``atol`` is unchanged.
+    A row's tolerance is that of the most specific ``tolerance`` rule matching it (any form
+    :func:`tolerance_rules` takes, e.g. a tolerance file's dict), else ``atol``; a move of at most the
+    tolerance is unchanged. Returns the identity columns and ``old``, ``new``, ``delta`` (new - old),
+    ``tolerance``, ``higher_is_better`` and ``change`` in {worse, removed, improved, added, unchanged}.
     Sorted worst first.
     """
+    if isinstance(atol, bool) or not isinstance(atol, (int, float)) or not math.isfinite(atol) or atol < 0:
+        raise ValueError(f"atol must be a finite number >= 0, got {atol!r}")
+    rules = tolerance_rules(tolerance) if tolerance is not None else []
     keys = identity_keys(a, b)
     merged = align(a, b, keys)
     merged["delta"] = merged["new"] - merged["old"]
+    tol = row_tolerances(merged, rules)
+    merged["tolerance"] = tol = np.where(np.isnan(tol), float(atol), tol)
+    bound = tol + np.where(tol > 0, FLOAT_SLACK, 0.0)
     signed = improvement(merged["metric"], merged["old"], merged["new"], merged["higher_is_better"])
-    change = np.select([signed > atol, signed < -atol], ["improved", "worse"], default="unchanged")
+    change = np.select([signed > bound, signed < -bound], ["improved", "worse"], default="unchanged")
     change = np.where(merged["_merge"] == "left_only", "removed", change)
     change = np.where(merged["_merge"] == "right_only", "added", change)
     # a value that became NaN (or stopped being one) is a change worth seeing
@@ -112,7 +186,7 @@ def compare_runs(a: pd.DataFrame, b: pd.DataFrame, *, atol: float = 0.0) -> pd.D
     merged = merged.sort_values(["change", "method", "model", "attack", "param", "metric", "fpr"],
                                 na_position="first", kind="stable").reset_index(drop=True)
     merged["change"] = merged["change"].astype(str)
-    return merged[[*keys, "old", "new", "delta", "higher_is_better", "change"]]
+    return merged[[*keys, "old", "new", "delta", "tolerance", "higher_is_better", "change"]]
 
 
 def metric_text(metric: str, fpr: float | None = None) -> str:

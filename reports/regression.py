@@ -26,6 +26,7 @@ and any identity columns to match exactly) works too. The most specific matching
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -38,9 +39,19 @@ import pandas as pd
 
 from fpbench.atomic import write_json_atomic
 from fpbench.metrics import METRICS
-from fpbench.reports.compare import align, identity_keys, improvement, metric_text, signed_number, text_table
+from fpbench.reports.compare import (
+    FLOAT_SLACK,
+    align,
+    identity_keys,
+    improvement,
+    metric_text,
+    row_tolerances,
+    signed_number,
+    text_table,
+    tolerance_rules,
+)
 from fpbench.reports.format import format_number, format_param
-from fpbench.results import IDENTITY, NAN_EQUAL, coerce, read_results, validate, write_results
+from fpbench.results import IDENTITY, coerce, read_results, validate, write_results
 
 REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
 FORMAT_VERSION = 1
@@ -51,7 +62,6 @@ DEFAULT_FLOORS = {"fraction": 0.005, "probability": 0.005, "log10 probability": 
 FALLBACK_FLOOR = 1e-6
 STATUSES = ("invalid", "worse", "missing", "improved", "within", "new")
 FAILING = ("invalid", "worse", "missing")
-_EPS = 1e-12  # float slack so a move of exactly the tolerance passes
 RULE = ("tolerance = max(k * spread, floor), absolute, per metric; per row (full identity incl. fpr) where the "
         "row spread was measured: max(k * row std, margin * largest distance of a measured run from the reference, "
         "metric floor); a row fails when it moves in its metric's bad direction (away from its ideal value for "
@@ -106,62 +116,6 @@ class RegressionReport:
         return self.summary()
 
 
-Rule = tuple[dict[str, object], float]
-
-
-def _rules(tolerance: pd.DataFrame | Mapping) -> list[Rule]:
-    """Normalise every accepted tolerance form into ``(match, tolerance)`` rules."""
-    rules: list[Rule] = []
-    if isinstance(tolerance, pd.DataFrame):
-        if not {"metric", "tolerance"} <= set(tolerance.columns):
-            raise ValueError("a tolerance table needs the columns 'metric' and 'tolerance'")
-        cols = [c for c in (*IDENTITY, "seed") if c in tolerance.columns]
-        for rec in tolerance.to_dict("records"):
-            rules.append(({c: rec[c] for c in cols}, rec["tolerance"]))
-    elif isinstance(tolerance, Mapping):
-        structured = "metrics" in tolerance  # the tolerance-file form; else a plain {metric: tolerance}
-        per_metric = tolerance["metrics"] if structured else tolerance
-        rules += [({"metric": m}, tol) for m, tol in per_metric.items()]
-        for rec in tolerance.get("rows", []) if structured else []:
-            rec = dict(rec)
-            tol = rec.pop("tolerance")
-            unknown = set(rec) - {*IDENTITY, "seed"}
-            if unknown:
-                raise ValueError(f"tolerance row has unknown keys {sorted(unknown)}")
-            rules.append((rec, tol))
-    else:
-        raise TypeError(f"tolerance must be a DataFrame or a dict, got {type(tolerance).__name__}")
-    for match, tol in rules:
-        if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not math.isfinite(tol) or tol < 0:
-            raise ValueError(f"tolerance for {match} must be a finite number >= 0, got {tol!r}")
-    return [(m, float(t)) for m, t in rules]
-
-
-def _matches(match: dict[str, object], rec: dict) -> bool:
-    for col, want in match.items():
-        got = rec.get(col)
-        if col in NAN_EQUAL or isinstance(want, float):
-            want_nan = want is None or (isinstance(want, float) and math.isnan(want))
-            got_nan = got is None or (isinstance(got, float) and math.isnan(got))
-            if want_nan or got_nan:
-                if want_nan != got_nan:
-                    return False
-                continue
-            if float(want) != float(got):
-                return False
-        elif got != want:
-            return False
-    return True
-
-
-def _tolerance_for(rec: dict, rules: list[Rule]) -> float:
-    best: tuple[int, float] | None = None
-    for match, tol in rules:
-        if _matches(match, rec) and (best is None or len(match) > best[0]):
-            best = (len(match), tol)
-    return math.nan if best is None else best[1]
-
-
 def check_regression(current: pd.DataFrame, reference: pd.DataFrame,
                      tolerance: pd.DataFrame | Mapping) -> RegressionReport:
     """Compare ``current`` with ``reference`` row by row; see the module docstring for the rules.
@@ -169,17 +123,16 @@ def check_regression(current: pd.DataFrame, reference: pd.DataFrame,
     Raises ``ValueError`` when a reference row has no tolerance (every checked number needs a stated
     one) or when rows cannot be matched unambiguously.
     """
-    rules = _rules(tolerance)
+    rules = tolerance_rules(tolerance)
     keys = identity_keys(current, reference)
     merged = align(reference, current, keys).rename(columns={"old": "reference", "new": "current"})
-    recs = merged.to_dict("records")
-    merged["tolerance"] = [_tolerance_for(r, rules) if r["_merge"] != "right_only" else math.nan for r in recs]
+    merged["tolerance"] = np.where(merged["_merge"] != "right_only", row_tolerances(merged, rules), math.nan)
     lacking = sorted(set(merged.loc[(merged["_merge"] != "right_only") & merged["tolerance"].isna(), "metric"]))
     if lacking:
         raise ValueError(f"no tolerance for metric(s) {lacking}; add them to the tolerance file")
     merged["delta"] = merged["current"] - merged["reference"]
     signed = improvement(merged["metric"], merged["reference"], merged["current"], merged["higher_is_better"])
-    status = np.select([signed < -(merged["tolerance"] + _EPS), signed > merged["tolerance"] + _EPS],
+    status = np.select([signed < -(merged["tolerance"] + FLOAT_SLACK), signed > merged["tolerance"] + FLOAT_SLACK],
                        ["worse", "improved"], default="within")
     current, reference = merged["current"].to_numpy(float), merged["reference"].to_numpy(float)
     same = (current == reference) | (np.isnan(current) & np.isnan(reference))
@@ -300,28 +253,50 @@ def update_reference(results_csv: str | Path, preset: str, spread: Mapping[str, 
     return csv_path, tol_path
 
 
-def load_reference(preset: str, reference_dir: str | Path = REFERENCE_DIR) -> tuple[pd.DataFrame, dict]:
-    """``(reference rows, tolerance dict)`` of a preset, as written by :func:`update_reference`."""
-    import json
+def reference_paths(reference: str | Path, reference_dir: str | Path = REFERENCE_DIR) -> tuple[Path, Path]:
+    """``(<name>.csv, <name>.tolerance.json)`` of a preset name under ``reference_dir``, or of the path of a
+    reference CSV (its tolerance file beside it)."""
+    path = Path(reference)
+    folder, name = (path.parent, path.stem) if path.suffix == ".csv" else (Path(reference_dir), str(reference))
+    return folder / f"{name}.csv", folder / f"{name}.tolerance.json"
 
-    reference_dir = Path(reference_dir)
-    csv_path, tol_path = reference_dir / f"{preset}.csv", reference_dir / f"{preset}.tolerance.json"
+
+def read_tolerance(path: str | Path) -> dict:
+    """A ``<name>.tolerance.json`` (module docstring), its rules checked; a ``ValueError`` naming the problem
+    and the fix when it cannot be read or is not one."""
+    path = Path(path)
+    fix = ("give a <name>.tolerance.json as `fpbench update-reference` writes it "
+           "(like reports/reference/smoke.tolerance.json)")
+    try:
+        tolerance = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValueError(f"cannot read the tolerance file {path} ({exc.strerror or exc}): {fix}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"the tolerance file {path} is not JSON ({exc}): {fix}") from None
+    if not isinstance(tolerance, dict) or not isinstance(tolerance.get("metrics"), dict):
+        raise ValueError(f"the tolerance file {path} has no \"metrics\" object of metric -> tolerance: {fix}")
+    if tolerance.get("format") != FORMAT_VERSION:
+        raise ValueError(f"{path}: unsupported format {tolerance.get('format')!r} (want {FORMAT_VERSION}): {fix}")
+    try:
+        tolerance_rules(tolerance)  # a bad rule is refused here, before any comparison
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"the tolerance file {path}: {exc}") from None
+    return tolerance
+
+
+def load_reference(reference: str | Path, reference_dir: str | Path = REFERENCE_DIR) -> tuple[pd.DataFrame, dict]:
+    """``(reference rows, tolerance dict)`` of a preset name or a reference CSV path (:func:`reference_paths`),
+    as written by :func:`update_reference`."""
+    csv_path, tol_path = reference_paths(reference, reference_dir)
     for path in (csv_path, tol_path):
         if not path.exists():
-            raise FileNotFoundError(f"no reference for preset {preset!r}: {path} is missing")
-    tolerance = json.loads(tol_path.read_text(encoding="utf-8"))
-    if tolerance.get("format") != FORMAT_VERSION:
-        raise ValueError(f"{tol_path}: unsupported format {tolerance.get('format')!r} (want {FORMAT_VERSION})")
-    return read_results(csv_path), tolerance
+            raise FileNotFoundError(f"no reference {str(reference)!r}: {path} is missing")
+    return read_results(csv_path), read_tolerance(tol_path)
 
 
 def check_reference(current: pd.DataFrame, reference: str | Path,
                     reference_dir: str | Path = REFERENCE_DIR) -> RegressionReport:
     """:func:`check_regression` against a committed reference: ``reference`` is a preset name under
     ``reference_dir`` or the path of a reference CSV with its ``.tolerance.json`` beside it."""
-    path = Path(reference)
-    if path.suffix == ".csv":
-        ref, tolerance = load_reference(path.stem, path.parent)
-    else:
-        ref, tolerance = load_reference(str(reference), reference_dir)
+    ref, tolerance = load_reference(reference, reference_dir)
     return check_regression(current, ref, tolerance)

@@ -7,8 +7,8 @@
     fpbench methods                                (built-in methods and installed plug-ins)
     fpbench attacks [--kind image|model|adaptive]
     fpbench report RUN_DIR
-    fpbench compare RUN_A RUN_B
-    fpbench check RUN_DIR [--reference NAME]      (CI regression gate)
+    fpbench compare RUN_A RUN_B [--atol X] [--tolerance NAME.tolerance.json] [--html OUT.html]
+    fpbench check RUN_DIR [--reference NAME] [--html OUT.html]  (CI regression gate; the page: its artifact)
     fpbench update-reference RUN_DIR --name NAME --out DIR  (regenerate reference numbers on purpose)
 """
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import traceback
@@ -68,6 +69,19 @@ def _positive(flag: str):
             raise argparse.ArgumentTypeError(f"{flag} expects a whole number >= 1, got {text!r}") from None
         if value < 1:
             raise argparse.ArgumentTypeError(f"{flag} expects a whole number >= 1, got {value}")
+        return value
+
+    return parse
+
+
+def _nonnegative(flag: str):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag} expects a number >= 0, got {text!r}") from None
+        if not (math.isfinite(value) and value >= 0):
+            raise argparse.ArgumentTypeError(f"{flag} expects a finite number >= 0, got {text!r}")
         return value
 
     return parse
@@ -260,18 +274,54 @@ def _valid_results(run_dir: str) -> object:
     return df
 
 
+def _html_target(path: Path | None) -> Path | None:
+    """``--html`` as a file whose folder exists (created) and is writable, checked before the work."""
+    if path is None:
+        return None
+    if path.is_dir():
+        raise ValueError(f"--html {path} is a folder: give a file name such as {path / 'compare.html'}")
+    check_output_folder(path.parent, "the folder of --html")
+    return path
+
+
+def _write_page(path: Path, rows: object, *, old: str, new: str, tolerance: str) -> None:
+    from fpbench.atomic import write_text_atomic
+    from fpbench.reports.compare_page import render_comparison
+
+    write_text_atomic(path, render_comparison(rows, old=old, new=new, tolerance=tolerance))
+    print(f"wrote {path}")
+
+
 def _cmd_compare(args: argparse.Namespace) -> int:
     from fpbench.reports.compare import compare_runs, format_comparison
+    from fpbench.reports.regression import read_tolerance
 
-    print(format_comparison(compare_runs(_valid_results(args.run_a), _valid_results(args.run_b))))
+    tolerance = read_tolerance(args.tolerance) if args.tolerance is not None else None
+    old, new = _valid_results(args.run_a), _valid_results(args.run_b)
+    html = _html_target(args.html)
+    rows = compare_runs(old, new, atol=args.atol, tolerance=tolerance)
+    print(format_comparison(rows))
+    if html is not None:
+        every_row = f"absolute tolerance {args.atol:g}" + (" (any change counts)" if args.atol == 0 else "")
+        used = every_row + " on every row" if tolerance is None else (
+            f"the rules of {args.tolerance} (per row and per metric, the most specific wins); rows no rule "
+            f"matches: {every_row}")
+        _write_page(html, rows, old=args.run_a, new=args.run_b, tolerance=used)
     return 0
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from fpbench.reports.regression import check_reference
+    from fpbench.reports.compare_page import from_regression
+    from fpbench.reports.regression import check_reference, reference_paths
 
-    report = check_reference(_results(args.run_dir), args.reference)
+    current = _results(args.run_dir)
+    html = _html_target(args.html)
+    report = check_reference(current, args.reference)
     print(report.summary())
+    if html is not None:
+        csv_path, tol_path = reference_paths(args.reference)
+        _write_page(html, from_regression(report), old=str(csv_path), new=args.run_dir,
+                    tolerance=f"the reference's, {tol_path} (per row and per metric, the most specific wins)")
     return 0 if report.passed else 1
 
 
@@ -379,14 +429,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("compare", help="what changed between two runs, metric by metric")
-    p.add_argument("run_a")
-    p.add_argument("run_b")
+    p.add_argument("run_a", help="the old run (a run folder or its results.csv)")
+    p.add_argument("run_b", help="the new run")
+    p.add_argument("--atol", type=_nonnegative("--atol"), default=0.0,
+                   help="absolute tolerance of every row (of rows no --tolerance rule matches); default 0: "
+                        "any move counts")
+    p.add_argument("--tolerance", type=Path, metavar="NAME.tolerance.json",
+                   help="per-row and per-metric tolerances (the format of reports/reference/*.tolerance.json)")
+    p.add_argument("--html", type=Path, metavar="OUT.html", help="also write the comparison as an HTML page")
     p.set_defaults(func=_cmd_compare)
 
     p = sub.add_parser("check", help="fail (exit 1) when a metric got worse than the committed reference")
     p.add_argument("run_dir")
     p.add_argument("--reference", default="smoke", help="a reference shipped with fpbench (smoke) or the path of a reference CSV "
                    "with its .tolerance.json beside it")
+    p.add_argument("--html", type=Path, metavar="OUT.html",
+                   help="also write what changed as an HTML page (the reference as the old run); exit code unchanged")
     p.set_defaults(func=_cmd_check)
 
     p = sub.add_parser("update-reference", help="write RUN_DIR's numbers as the new reference, on purpose")
