@@ -30,6 +30,7 @@ nav.toc{background:var(--head);padding:.6em 1em;border-radius:4px}nav.toc ol{mar
 .table-box table{border-collapse:separate;border-spacing:0;font-size:.88em;font-variant-numeric:tabular-nums}
 th,td{border-bottom:1px solid #e4e4e4;padding:.25em .6em;text-align:left;white-space:nowrap;vertical-align:top}
 thead th{position:sticky;top:0;background:var(--head);border-bottom:2px solid #444;z-index:1}
+.table-box.wrap td{white-space:normal;overflow-wrap:anywhere;min-width:8em}
 tr.worse td{background:var(--worse)}tr.improved td{background:var(--better)}
 details{margin:.4em 0 1em}details>summary{cursor:pointer;color:#0b4f8a}
 figure{margin:1em 0 1.6em}img{max-width:100%;height:auto;border:1px solid #eee}
@@ -75,10 +76,12 @@ def table(frame: pd.DataFrame, row_classes: Sequence[str] | None = None) -> str:
 
 
 def table_box(frame: pd.DataFrame, *, title: str = "", anchor: str = "", note: str = "",
-              row_classes: Sequence[str] | None = None, collapse_rows: int = COLLAPSE_ROWS) -> str:
+              row_classes: Sequence[str] | None = None, collapse_rows: int = COLLAPSE_ROWS,
+              wrap: bool = False) -> str:
     """A titled table in its own scroll box; longer than ``collapse_rows`` rows, collapsed behind a
-    summary line that gives the title and the row count."""
-    box = f'<div class="table-box">{table(frame, row_classes)}</div>'
+    summary line that gives the title and the row count. ``wrap``: long cells wrap (key/value lists)
+    instead of widening the table."""
+    box = f'<div class="table-box{" wrap" if wrap else ""}">{table(frame, row_classes)}</div>'
     note_html = f'<p class="muted">{inline_code(note)}</p>' if note else ""
     id_attr = f' id="{esc(anchor)}"' if anchor else ""
     if len(frame) > collapse_rows:

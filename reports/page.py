@@ -205,7 +205,7 @@ def render_html(results: pd.DataFrame, tables: dict[str, Table], plots: dict[str
     if manifest:
         body.append('<section id="provenance"><h2>Provenance (manifest.json)</h2>'
                     + h.table_box(pd.DataFrame(manifest_rows(manifest), columns=["key", "value"]),
-                                  collapse_rows=len(manifest)))
+                                  collapse_rows=len(manifest), wrap=True))
         body += [f"<details><summary>{h.esc(key)}: {len(items)}</summary><pre>{h.esc(chr(10).join(items))}"
                  "</pre></details>" for key, items in manifest_lists(manifest)]
         body += [f"<details><summary>{h.esc(key)}</summary><pre>{h.esc(block)}</pre></details>"
