@@ -15,3 +15,14 @@ torch.set_num_threads(1)
 def _deterministic_torch():
     torch.manual_seed(0)
     yield
+
+
+def pytest_collection_modifyitems(config, items):
+    """``browser`` tests are opt-in: they need Playwright and a system Chromium, so they run only when the
+    ``-m`` expression names them (``tox -e browser``, ``pytest -m browser``)."""
+    if "browser" in (config.getoption("markexpr") or ""):
+        return
+    skip = pytest.mark.skip(reason="browser test: run with `tox -e browser` or `pytest -m browser`")
+    for item in items:
+        if item.get_closest_marker("browser") is not None:
+            item.add_marker(skip)
