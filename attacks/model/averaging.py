@@ -37,9 +37,10 @@ def _check_other(model: nn.Module, other: object) -> dict[str, torch.Tensor]:
 
 @register_attack(
     "weight_averaging", kind="model", param="alpha", unit="interpolation factor toward `other_model`",
-    grid=(0.0, 0.25, 0.5, 0.75, 1.0), neutral=0.0, domain=(0.0, 1.0), category="merging",
+    grid=(0.0, 0.25, 0.5), neutral=0.0, domain=(0.0, 1.0), category="merging",
     description="Interpolate every floating-point state-dict entry toward a second model given as "
-    "context `other_model` (norm layers included).",
+    "context `other_model` (norm layers included). The grid stops at the mean: beyond it the result is "
+    "more the other model than the stolen one (at 1, the other model itself), not an attack on it.",
     needs=("other_model",),
 )
 def weight_averaging(
