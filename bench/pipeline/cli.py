@@ -61,30 +61,26 @@ def _parse_seed(text: str) -> int:
     return seed
 
 
-def _positive(flag: str):
-    def parse(text: str) -> int:
+def _at_least(flag: str, cast: type, low: float, what: str):
+    """An argparse type: ``cast(text)``, finite and >= ``low``, else an error naming ``flag`` and ``what``."""
+    def parse(text: str):
         try:
-            value = int(text)
+            value = cast(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{flag} expects a whole number >= 1, got {text!r}") from None
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"{flag} expects a whole number >= 1, got {value}")
+            raise argparse.ArgumentTypeError(f"{flag} expects {what}, got {text!r}") from None
+        if not (math.isfinite(value) and value >= low):
+            raise argparse.ArgumentTypeError(f"{flag} expects {what}, got {value}")
         return value
 
     return parse
+
+
+def _positive(flag: str):
+    return _at_least(flag, int, 1, "a whole number >= 1")
 
 
 def _nonnegative(flag: str):
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{flag} expects a number >= 0, got {text!r}") from None
-        if not (math.isfinite(value) and value >= 0):
-            raise argparse.ArgumentTypeError(f"{flag} expects a finite number >= 0, got {text!r}")
-        return value
-
-    return parse
+    return _at_least(flag, float, 0.0, "a finite number >= 0")
 
 
 def read_grid_file(path: Path) -> dict[str, tuple[float, ...]]:
