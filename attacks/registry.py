@@ -36,6 +36,31 @@ class AttackKind(str, Enum):
     ADAPTIVE = "adaptive"
 
 
+KNOWLEDGE = ("black-box", "grey-box", "white-box")
+
+
+@dataclass(frozen=True)
+class ThreatCard:
+    """The adversary an adaptive or model attack models, so a reader knows what "removed" means in a row.
+
+    ``knowledge``: one of :data:`KNOWLEDGE` (black-box: the adversary sees outputs only; grey-box: it knows
+    the method and trains its own copy or owns the weights; white-box: it has the defender's decoder);
+    ``data``: what data it uses; ``compute``: its budget (steps, queries, samples); ``quality``: the quality
+    at which the attack counts (a PSNR or FID budget)."""
+
+    knowledge: str
+    data: str
+    compute: str
+    quality: str
+
+    def __post_init__(self) -> None:
+        if self.knowledge not in KNOWLEDGE:
+            raise ValueError(f"ThreatCard.knowledge must be one of {KNOWLEDGE}, got {self.knowledge!r}")
+        for name in ("data", "compute", "quality"):
+            if not str(getattr(self, name)).strip():
+                raise ValueError(f"ThreatCard.{name} must say something")
+
+
 @dataclass(frozen=True)
 class AttackSpec:
     id: str
@@ -53,6 +78,7 @@ class AttackSpec:
     description: str
     needs: tuple[str, ...] = ()  # context fields the attack cannot run without
     optional: tuple[str, ...] = ()  # context fields it uses when given
+    threat: ThreatCard | None = None  # the adversary it models (adaptive and model attacks)
 
     def check_value(self, value: float) -> float:
         """Return ``value`` as the parameter's type, or raise naming the valid domain."""
@@ -110,6 +136,7 @@ def register_attack(
     description: str = "",
     needs: Sequence[str] = (),
     optional: Sequence[str] = (),
+    threat: ThreatCard | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator that registers a pure attack function and returns it unchanged. ``needs`` / ``optional``
     name the :class:`AttackContext` fields it takes, each a keyword-only parameter of ``fn``."""
@@ -121,7 +148,7 @@ def register_attack(
             neutral=neutral, domain=domain, category=category, version=version,
             differentiable=differentiable, integer=integer,
             description=description or (fn.__doc__ or "").strip().splitlines()[0],
-            needs=tuple(needs), optional=tuple(optional),
+            needs=tuple(needs), optional=tuple(optional), threat=threat,
         )
         spec.check_grid(spec.grid)
         ATTACKS.add(attack_id, spec)
