@@ -56,3 +56,18 @@ def image_generator(seed: int, index: int) -> torch.Generator:
     g = torch.Generator(device="cpu")
     g.manual_seed((int(seed) * _SEED_STRIDE + int(index)) & _SEED_MASK)
     return g
+
+
+def area_box(h: int, w: int, area: float) -> tuple[int, int]:
+    """``(round(sqrt(area) * h), round(sqrt(area) * w))``: a box with the image's aspect ratio covering
+    about ``area`` of an ``h x w`` image (0 on a side when it rounds away)."""
+    side = math.sqrt(area)
+    return round(h * side), round(w * side)
+
+
+def random_position(g: torch.Generator, h: int, w: int, box_h: int, box_w: int) -> tuple[int, int]:
+    """Top-left corner ``(top, left)`` of a ``box_h x box_w`` box inside an ``h x w`` image, uniform over
+    the valid positions, drawn from ``g`` (top first, then left)."""
+    top = int(torch.randint(0, h - box_h + 1, (1,), generator=g))
+    left = int(torch.randint(0, w - box_w + 1, (1,), generator=g))
+    return top, left

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 
-from fpbench.attacks.image._checks import check_images, image_generator
+from fpbench.attacks.image._checks import area_box, check_images, image_generator, random_position
 from fpbench.attacks.registry import register_attack
 
 FILL = 0.0
@@ -27,12 +25,10 @@ def erasing(images: torch.Tensor, erased_area: float = 0.25, *, seed: int = 0) -
     check_images(images, "erasing")
     out = images.clone()
     b, _, h, w = images.shape
-    eh, ew = round(h * math.sqrt(erased_area)), round(w * math.sqrt(erased_area))
+    eh, ew = area_box(h, w, erased_area)
     if eh == 0 or ew == 0:
         return out
     for i in range(b):
-        g = image_generator(seed, i)
-        top = int(torch.randint(0, h - eh + 1, (1,), generator=g))
-        left = int(torch.randint(0, w - ew + 1, (1,), generator=g))
+        top, left = random_position(image_generator(seed, i), h, w, eh, ew)
         out[i, :, top:top + eh, left:left + ew] = FILL
     return out
