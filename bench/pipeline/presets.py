@@ -35,7 +35,9 @@ _MODEL_ATTACKS = ("weight_noise", "weight_noise_relative", "weight_rounding", "w
 
 _IMAGE_ATTACKS = ("gaussian_noise", "gaussian_blur", "jpeg", "center_crop", "resize", "rotation",
                   "brightness", "contrast", "saturation", "sharpness", "median_filter", "erasing",
-                  "combo_crop_brightness_jpeg")
+                  "combo_crop_brightness_jpeg", "horizontal_flip", "perspective", "hue", "gamma", "overlay_text",
+                  "webp", "random_resized_crop", "translation", "collage", "salt_pepper", "bilateral",
+                  "combo_geometric_photometric", "combo_degradation")
 
 _METHODS = ("artificial_fingerprint", "artificial_fingerprint_immunised", "lsb", "dct_qim")
 _CHEAP_MODEL_ATTACKS = ("weight_noise", "weight_quantization", "pruning")
