@@ -63,8 +63,8 @@ FALLBACK_FLOOR = 1e-6
 STATUSES = ("invalid", "worse", "missing", "improved", "within", "new")
 FAILING = ("invalid", "worse", "missing")
 RULE = ("tolerance = max(k * spread, floor), absolute, per metric; per row (full identity incl. fpr) where the "
-        "row spread was measured: max(k * row std, margin * largest distance of a measured run from the reference, "
-        "metric floor); a row fails when it moves in its metric's bad direction (away from its ideal value for "
+        "row spread was measured: max(k * row std, margin * largest shortfall of a measured run "
+        "from the reference in the metric's bad direction, metric floor); a row fails when it moves in its metric's bad direction (away from its ideal value for "
         "two-sided metrics) by more than its tolerance, is not finite where the reference is, or is missing")
 
 
@@ -168,7 +168,8 @@ def read_spread(path: str | Path) -> dict[str, float]:
 
 
 def read_row_spread(path: str | Path) -> pd.DataFrame:
-    """Per-row spread file (``scripts/measure_spread.py``): the identity columns, ``std`` and ``max_distance``."""
+    """Per-row spread file (``scripts/measure_spread.py``): the identity columns, ``std`` and ``max_distance``,
+    and from newer files ``max_shortfall`` (the largest distance in the metric's bad direction)."""
     table = coerce(pd.read_csv(path))  # the results schema's text handling (empty world -> "")
     need = {*IDENTITY, "std", "max_distance"}
     if not need <= set(table.columns):
@@ -180,7 +181,10 @@ def _row_rules(row_spread: pd.DataFrame, keep: list[str], floors: dict[str, floa
                margin: float) -> list[dict]:
     rules = []
     for rec in row_spread[row_spread["metric"].isin(keep)].to_dict("records"):
-        std, distance = float(rec["std"]), float(rec["max_distance"])
+        # the check fails a row only in its bad direction, so the runs that fell short of the reference say
+        # how far an honest run falls; files from before the shortfall column use the distance either way
+        worst = rec.get("max_shortfall", math.nan)
+        std, distance = float(rec["std"]), float(worst if pd.notna(worst) else rec["max_distance"])
         if not (math.isfinite(std) and math.isfinite(distance)):
             continue  # a row whose measured runs were not finite: the metric's tolerance applies
         match = {c: (None if isinstance(rec[c], float) and math.isnan(rec[c]) else rec[c]) for c in IDENTITY}

@@ -7,8 +7,10 @@ seed-dependent config (``RunConfig.with_seed``), thread counts move float summat
 machine of the same kind moves the numbers the same way. Writes
 
 - OUT/spread_rows.csv: per row identity (``fpbench.results.IDENTITY``, so each operating point ``fpr`` is
-  its own row): the number of runs, the standard deviation over them and the largest distance of any run
-  from the reference run (the first seed with the first thread count);
+  its own row): the number of runs, the standard deviation over them, the largest distance of any run
+  from the reference run (the first seed with the first thread count) and the largest shortfall: how much
+  worse than the reference any run was, in the metric's own direction (``fpbench.reports.compare.improvement``;
+  the regression check fails only that way, so a run that did better says nothing about its tolerance);
 - OUT/spread.csv (metric,spread): per metric, the 90th percentile over rows of the standard deviation.
 
 Then ``fpbench update-reference OUT/seed-S-threads-T --name PRESET --out reports/reference --spread OUT/spread.csv --row-spread
@@ -26,6 +28,7 @@ import torch
 from fpbench.cache import ArtifactCache
 from fpbench.pipeline.presets import get_preset
 from fpbench.pipeline.runner import run
+from fpbench.reports.compare import improvement
 from fpbench.results import IDENTITY
 
 
@@ -39,9 +42,11 @@ def spread_tables(frames: dict[str, pd.DataFrame], reference: str) -> tuple[pd.D
     dev = df.join(ref.rename("reference"), on=key)
     dev["distance"] = (dev["value"] - dev["reference"]).abs()
     same = dev["value"] == dev["reference"]  # inf == inf: no distance
-    dev.loc[same, "distance"] = 0.0
-    per_row = per_row.merge(dev.groupby(key, dropna=False)["distance"].max().rename("max_distance").reset_index(),
-                            on=key, how="left")
+    dev["shortfall"] = (-improvement(dev["metric"], dev["reference"], dev["value"], dev["higher_is_better"])).clip(0)
+    dev.loc[same, ["distance", "shortfall"]] = 0.0
+    worst = dev.groupby(key, dropna=False)[["distance", "shortfall"]].max()
+    worst = worst.rename(columns={"distance": "max_distance", "shortfall": "max_shortfall"}).reset_index()
+    per_row = per_row.merge(worst, on=key, how="left")
     per_metric = per_row.groupby("metric")["std"].quantile(0.9).fillna(0.0).rename("spread").reset_index()
     return per_row, per_metric
 

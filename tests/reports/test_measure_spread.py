@@ -34,5 +34,24 @@ def test_operating_points_and_infinities(spread_tables):
     tpr = per_row[per_row["metric"] == "tpr_at_fpr"].set_index("fpr")
     assert tpr.loc[0.01, "std"] == 0 and tpr.loc[0.001, "std"] == pytest.approx(0.2)
     assert tpr.loc[0.001, "max_distance"] == pytest.approx(0.2) and (tpr["runs"] == 3).all()
+    # 0.5 -> 0.3 is a shortfall of 0.2, 0.5 -> 0.7 none: the shortfall counts the bad direction only
+    assert tpr.loc[0.001, "max_shortfall"] == pytest.approx(0.2)
     psnr = per_row[per_row["metric"] == "psnr"].iloc[0]
     assert psnr["max_distance"] == 0  # inf == inf: the same value, no distance
+
+
+def test_shortfall_follows_the_metric_direction(spread_tables):
+    """A better run widens the distance but not the shortfall; for a lower-is-better metric (FID) and a
+    two-sided one (the clean control, ideal 0.5) "worse" means up and away from 0.5."""
+    def run(acc, fid, control):
+        return to_frame([row(method="m", model="g", metric="bit_accuracy", value=acc, n=10),
+                         row(method="m", model="g", metric="fid", value=fid, n=10),
+                         row(method="m", model="g", metric="control_bit_accuracy", value=control, n=10)]
+                        ).drop(columns=["seed"])
+
+    frames = {"ref": run(0.90, 10.0, 0.50), "up": run(0.99, 8.0, 0.46), "down": run(0.86, 11.0, 0.52)}
+    per_row = spread_tables(frames, "ref")[0].set_index("metric")
+    assert per_row.loc["bit_accuracy", "max_distance"] == pytest.approx(0.09)
+    assert per_row.loc["bit_accuracy", "max_shortfall"] == pytest.approx(0.04)
+    assert per_row.loc["fid", "max_shortfall"] == pytest.approx(1.0)
+    assert per_row.loc["control_bit_accuracy", "max_shortfall"] == pytest.approx(0.04)

@@ -190,3 +190,20 @@ class TestTrust:
         # 0.6 -> 0.58 at FPR 0.001 is beyond its own tolerance (0.005), though the other point's is 0.3
         report = check_reference(self.frame(tpr2=0.58), "t", reference_dir=tmp_path)
         assert report.failures["fpr"].tolist() == [0.001]
+
+    @pytest.mark.parametrize(("shortfall", "tolerance"), [(0.01, 0.015), (None, 0.3)])
+    def test_row_tolerance_from_the_shortfall_when_measured(self, tmp_path, shortfall, tolerance):
+        """Runs that did better than the reference (distance 0.2, shortfall 0.01) do not widen the gate; a
+        spread file from before the shortfall column keeps the distance either way."""
+        ref = self.frame()
+        write_results(ref, tmp_path / "run.csv")
+        records = [{**{c: r[c] for c in IDENTITY}, "std": 0.0, "max_distance": 0.2}
+                   for r in ref.to_dict("records")]
+        if shortfall is not None:
+            records = [{**r, "max_shortfall": shortfall} for r in records]
+        _, tol_path = update_reference(tmp_path / "run.csv", "t", {m: 0.0 for m in self.TOL},
+                                       row_spread=pd.DataFrame(records), k=3.0, reference_dir=tmp_path)
+        rules = json.loads(tol_path.read_text())["rows"]
+        acc = next(r for r in rules if r["metric"] == "bit_accuracy")
+        assert acc["tolerance"] == pytest.approx(tolerance)
+        assert check_reference(self.frame(acc=0.9 - 0.05), "t", reference_dir=tmp_path).passed is (shortfall is None)
