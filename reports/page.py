@@ -228,7 +228,7 @@ def _extra_outputs(results: pd.DataFrame, run_dir: Path,
                    config: ReportConfig = DEFAULT_CONFIG) -> tuple[dict[str, Path], dict[str, Extra]]:
     """Tables and plots beyond the main ones: the adaptive best-success table and success-vs-PSNR plot,
     the model-attack breakpoints, and plots a stage drew from images."""
-    from fpbench.reports import baselines, breakpoints
+    from fpbench.reports import baselines, breakpoints, threats
     from fpbench.reports.adaptive import (
         best_success,
         best_success_display,
@@ -251,8 +251,11 @@ def _extra_outputs(results: pd.DataFrame, run_dir: Path,
         extras["model_attack_breakpoints"] = Extra(
             "Model attacks: where the fingerprint fails vs where FID doubles",
             breakpoints.display(breakpoints.model_attack_breakpoints(results), config.attack_labels))
-    path = run_dir / "plots" / "baseline_training.png"
     manifest = load_manifest(run_dir)
+    cards = threats.threat_table(manifest)
+    if threats.write_threat_table(cards, run_dir / "tables"):
+        extras["threat_cards"] = Extra(threats.TITLE, cards)
+    path = run_dir / "plots" / "baseline_training.png"
     if baselines.plot_training(manifest, path) is not None:
         plots["baseline_training"] = path
         extras["baseline_training"] = Extra(baselines.TITLE, baselines.training_table(manifest))

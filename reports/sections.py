@@ -64,6 +64,8 @@ SECTIONS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
      "model stay worth stealing?", ("model_attacks", "model_attack_breakpoints")),
     ("adaptive", "Adaptive attacks and detectability", "Can an adversary who knows the method remove, forge or "
      "detect it?", ("adaptive_success_vs_psnr", "adaptive_best_success", "adaptive", "fingerprint_spectrum")),
+    ("threats", "Threat cards", "Whom does each model and adaptive attack model (what it knows, uses and spends), "
+     "and within what quality budget does it count as a success?", ("threat_cards",)),
     ("baselines", "Against passive attribution", "Does it beat classifiers that attribute without a fingerprint "
      "(paper Table 2), closed and open world?",
      ("detection", "roc", "robustness_methods", "baseline_training")),

@@ -7,7 +7,8 @@ from torch import nn
 
 from fpbench.attacks.image._checks import check_images, image_generator
 
-__all__ = ["as_float", "check_adaptive_images", "check_resolution", "image_generator", "require"]
+__all__ = ["add_noise", "as_float", "check_adaptive_images", "check_resolution", "check_training_images",
+           "image_generator", "require"]
 
 
 def check_adaptive_images(images: object, attack: str) -> torch.Tensor:
@@ -37,3 +38,17 @@ def as_float(images: torch.Tensor) -> torch.Tensor:
     """uint8 0..255 or float [0,1] -> float32 [0,1] (for pools of observed images)."""
     return images.float().div(255) if images.dtype == torch.uint8 else images.float()
 
+
+def add_noise(images: torch.Tensor, std: float, seed: int) -> torch.Tensor:
+    """``images`` + N(0, std^2), clamped to [0,1]; image ``i``'s noise comes from its own generator seeded by
+    ``(seed, i)``, so an image's output does not depend on the batch it is in. ``std=0``: the images as they are."""
+    if std == 0 or len(images) == 0:
+        return images
+    noise = torch.stack([torch.randn(images.shape[1:], generator=image_generator(seed, i)) for i in range(len(images))])
+    return (images + std * noise.to(images.device, images.dtype)).clamp(0, 1)
+
+
+def check_training_images(images: torch.Tensor, what: str) -> None:
+    """The adversary trains its tools on uint8 Nx3xRxR photos."""
+    if images.ndim != 4 or images.shape[1] != 3 or images.dtype != torch.uint8 or len(images) == 0:
+        raise ValueError(f"{what} training needs uint8 Nx3xRxR images, got {images.dtype} {tuple(images.shape)}")

@@ -1,8 +1,9 @@
 """The adversary's own models, trained only on data disjoint from the victim's (the ``holdout`` split):
 
 - a surrogate fingerprint encoder/decoder (same method, own seed, own small config), used by
-  ``overwrite``, ``surrogate_pgd`` and ``forgery_surrogate``;
-- a denoising autoencoder for ``regeneration``.
+  ``overwrite``, ``surrogate_pgd``, ``embedding_pgd_surrogate`` and ``forgery_surrogate``;
+- a denoising autoencoder for ``regeneration`` and ``embedding_pgd_autoencoder``;
+- a Gaussian denoiser (DnCNN) for ``purification``.
 
 :class:`AdversaryConfig` is frozen and versioned; its hash (with the holdout images) keys the cache.
 """
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from fpbench.attacks.adaptive.denoiser import Denoiser, DenoiserConfig, train_denoiser
 from fpbench.attacks.adaptive.regeneration import (
     AutoencoderConfig,
     RegenerationAutoencoder,
@@ -33,7 +35,8 @@ def small_surrogate_config(n_bits: int, resolution: int, *, steps: int = 300, se
 class AdversaryConfig:
     surrogate: FingerprintTrainConfig
     autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
-    version: int = 1
+    denoiser: DenoiserConfig | None = field(default_factory=DenoiserConfig)  # None: no denoiser trained
+    version: int = 2  # 2: the PCA-initialised autoencoder and the denoiser
 
 
 @dataclass(frozen=True)
@@ -41,32 +44,41 @@ class Adversary:
     encoder: FingerprintEncoder
     decoder: FingerprintDecoder
     autoencoder: RegenerationAutoencoder
+    denoiser: Denoiser | None = None
     activated_at: int | None = None
 
 
 def train_adversary(holdout: torch.Tensor, cfg: AdversaryConfig, *, device: str = "cpu",
                     progress: bool = False) -> Adversary:
-    """Train the surrogate codec and the regeneration autoencoder on uint8 Nx3xRxR holdout images."""
+    """Train the surrogate codec, the regeneration autoencoder and the denoiser on uint8 Nx3xRxR holdout images."""
     result = train_fingerprint(holdout, cfg.surrogate, device=device, progress=progress)
     autoencoder = train_autoencoder(holdout, cfg.autoencoder, device=device)
-    return Adversary(result.models.encoder.eval(), result.models.decoder.eval(), autoencoder.eval(),
+    denoiser = train_denoiser(holdout, cfg.denoiser, device=device) if cfg.denoiser is not None else None
+    return Adversary(result.models.encoder.eval(), result.models.decoder.eval(), autoencoder.eval(), denoiser,
                      result.activated_at)
+
+
+_NETS = ("encoder", "decoder", "autoencoder", "denoiser")
 
 
 def adversary_state(adv: Adversary) -> dict[str, torch.Tensor]:
     """All weights in one flat dict (for ``ArtifactCache.tensors``)."""
     out = {}
-    for prefix, net in (("encoder", adv.encoder), ("decoder", adv.decoder), ("autoencoder", adv.autoencoder)):
-        out |= {f"{prefix}.{k}": v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    for prefix in _NETS:
+        if getattr(adv, prefix) is None:
+            continue
+        out |= {f"{prefix}.{k}": v.detach().cpu().contiguous() for k, v in getattr(adv, prefix).state_dict().items()}
     return out
 
 
 def adversary_from_state(state: dict[str, torch.Tensor], cfg: AdversaryConfig, *, device: str = "cpu") -> Adversary:
-    s = cfg.surrogate
+    s, a, d = cfg.surrogate, cfg.autoencoder, cfg.denoiser
     nets = {"encoder": FingerprintEncoder(s.n_bits, s.resolution, s.output),
             "decoder": FingerprintDecoder(s.n_bits, s.resolution),
-            "autoencoder": RegenerationAutoencoder(cfg.autoencoder.width, cfg.autoencoder.latent_channels)}
+            "autoencoder": RegenerationAutoencoder(a.patch, a.latent_channels, a.width)}
+    if d is not None:
+        nets["denoiser"] = Denoiser(d.depth, d.width)
     for prefix, net in nets.items():
         net.load_state_dict({k[len(prefix) + 1:]: v for k, v in state.items() if k.startswith(prefix + ".")})
         net.to(device).eval()
-    return Adversary(nets["encoder"], nets["decoder"], nets["autoencoder"])
+    return Adversary(**nets)

@@ -32,7 +32,7 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from fpbench.attacks.adaptive._context import as_float, check_adaptive_images, require
-from fpbench.attacks.registry import register_attack
+from fpbench.attacks.registry import ThreatCard, register_attack
 
 
 def _kernel(rows: list[list[float]], scale: float) -> torch.Tensor:
@@ -124,6 +124,12 @@ _GRID = (16, 64, 256, 1024)
     grid=_GRID, neutral=None, domain=(2, 10_000_000), category="detectability", version=1, integer=True,
     description="SRM-style residual statistics + logistic regression: fingerprinted vs clean.",
     needs=("marked", "clean"),
+    threat=ThreatCard(
+        knowledge="black-box",
+        data="n_train fingerprinted and n_train clean images (fingerprinted vs clean holdout photos, or the "
+             "generator's vs a clean control's samples)",
+        compute="SRM residual statistics and a logistic regression fit; no queries to the victim's decoder",
+        quality="not an image attack: detection accuracy and AUC on a balanced test set"),
 )
 def detectability_srm(images: torch.Tensor, n_train: int = 256, *, seed: int = 0, marked: torch.Tensor | None = None,
                       clean: torch.Tensor | None = None, C: float = 0.1) -> torch.Tensor:
@@ -164,6 +170,12 @@ class SteganalysisCNN(nn.Module):
     grid=_GRID, neutral=None, domain=(2, 10_000_000), category="detectability", version=1, integer=True,
     description="A small steganalysis CNN (fixed SRM high-pass front end) trained fingerprinted vs clean.",
     needs=("marked", "clean"), optional=("cnn_steps",),
+    threat=ThreatCard(
+        knowledge="black-box",
+        data="n_train fingerprinted and n_train clean images (fingerprinted vs clean holdout photos, or the "
+             "generator's vs a clean control's samples)",
+        compute="cnn_steps Adam steps (batch 32) of a small steganalysis CNN; no queries to the victim's decoder",
+        quality="not an image attack: detection accuracy and AUC on a balanced test set"),
 )
 def detectability_cnn(images: torch.Tensor, n_train: int = 256, *, seed: int = 0, marked: torch.Tensor | None = None,
                       clean: torch.Tensor | None = None, cnn_steps: int = 200) -> torch.Tensor:

@@ -18,7 +18,7 @@ from torch import nn
 
 from fpbench.attacks.adaptive._context import as_float, check_adaptive_images, check_resolution, require
 from fpbench.attacks.adaptive.averaging import estimate_pattern
-from fpbench.attacks.registry import register_attack
+from fpbench.attacks.registry import ThreatCard, register_attack
 
 _GRID = (8, 32, 128, 512)
 
@@ -28,6 +28,12 @@ _GRID = (8, 32, 128, 512)
     grid=_GRID, neutral=None, domain=(1, 10_000_000), category="forgery", version=1, integer=True,
     description="Estimate the victim's bits with the surrogate decoder, stamp them with the surrogate encoder.",
     needs=("pool", "surrogate_encoder", "surrogate_decoder"),
+    threat=ThreatCard(
+        knowledge="grey-box",
+        data="n_samples outputs of the victim, and its surrogate codec trained with the victim's method on the "
+             "holdout photos (disjoint from the victim's data)",
+        compute="one surrogate-decoder pass per observed output, one surrogate-encoder pass per forged image",
+        quality="PSNR >= 30 dB (and 25 dB) vs the innocent image (report table)"),
 )
 def forgery_surrogate(images: torch.Tensor, n_samples: int = 128, *, seed: int = 0, pool: torch.Tensor | None = None,
                       surrogate_encoder: nn.Module | None = None,
@@ -57,6 +63,11 @@ def forgery_surrogate(images: torch.Tensor, n_samples: int = 128, *, seed: int =
     grid=_GRID, neutral=None, domain=(1, 10_000_000), category="forgery", version=1, integer=True,
     description="Add the victim's mean noise residual (averaging estimate) to innocent images.",
     needs=("pool",),
+    threat=ThreatCard(
+        knowledge="black-box",
+        data="n_samples outputs of the victim (images carrying its fingerprint)",
+        compute="one Gaussian denoising per observed output; no training",
+        quality="PSNR >= 30 dB (and 25 dB) vs the innocent image (report table)"),
 )
 def forgery_copy(images: torch.Tensor, n_samples: int = 128, *, seed: int = 0,
                  pool: torch.Tensor | None = None) -> torch.Tensor:

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from fpbench.attacks.adaptive._context import check_adaptive_images, check_resolution, require
-from fpbench.attacks.registry import register_attack
+from fpbench.attacks.registry import ThreatCard, register_attack
 from fpbench.fingerprint.embedding import random_fingerprint
 
 
@@ -20,6 +20,13 @@ from fpbench.fingerprint.embedding import random_fingerprint
     grid=(0.0, 0.25, 0.5, 0.75, 1.0), neutral=0.0, domain=(0.0, 1.0), category="removal", version=1,
     description="Blend with the adversary's own fingerprint: x' = (1-a) x + a E'(x, w').",
     needs=("surrogate_encoder",),
+    threat=ThreatCard(
+        knowledge="grey-box",
+        data="its surrogate encoder, trained with the victim's method on the holdout photos (disjoint from the "
+             "victim's data)",
+        compute="one surrogate-encoder forward pass per image; no queries to the victim",
+        quality="counts at PSNR >= 30 dB (and 25 dB) vs the unattacked image (report table); the blend "
+                "factor trades quality for removal"),
 )
 def overwrite(images: torch.Tensor, strength: float = 1.0, *, seed: int = 0,
               surrogate_encoder: nn.Module | None = None) -> torch.Tensor:

@@ -8,14 +8,15 @@ the same thing as in generator training.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import torch
 from torch import nn
 
 from fpbench.attacks.model.layers import fresh_copy
-from fpbench.attacks.registry import register_attack
+from fpbench.attacks.model.threats import CLEAN_DATA, FID_BUDGET
+from fpbench.attacks.model.training import check_steps, check_training_context, train_generator
+from fpbench.attacks.registry import ThreatCard, register_attack
 
 #: Default grid; GanConfig's default training run is 2000 steps, so 3000 goes past it.
 STEPS_GRID = (0, 100, 300, 1000, 3000)
@@ -35,6 +36,8 @@ def steps_grid(trained_steps: int) -> tuple[int, ...]:
     description="Continue adversarial training of the generator on clean real images (context: data, "
     "gan_config, optional discriminator) with fpbench's GAN trainer; returns the EMA generator.",
     needs=("data", "gan_config"), optional=("discriminator", "device"),
+    threat=ThreatCard("grey-box", data=CLEAN_DATA, compute="`steps` GAN training steps (generator and "
+                      "discriminator) at the model's batch size", quality=FID_BUDGET),
 )
 def finetuning(
     model: nn.Module,
@@ -60,29 +63,9 @@ def finetuning(
     ``steps=0`` returns an unchanged copy. Inputs are never modified.
     """
     start = fresh_copy(model, "finetuning")
-    if isinstance(steps, bool) or int(steps) != steps or steps < 0:
-        raise ValueError(f"finetuning: steps must be an integer >= 0, got {steps}")
-    from fpbench.generators import GanConfig, train_gan  # the GAN stack loads only when fine-tuning
-
-    if data is None:
-        raise ValueError("finetuning needs clean real images in context: data=<uint8 N x 3 x R x R tensor>")
-    if not isinstance(gan_config, GanConfig):
-        raise ValueError(
-            "finetuning needs the model's training config in context: gan_config=<fpbench.generators.GanConfig>, "
-            f"got {type(gan_config).__name__}"
-        )
-    if discriminator is not None and not isinstance(discriminator, nn.Module):
-        raise ValueError(f"finetuning: discriminator must be an nn.Module, got {type(discriminator).__name__}")
+    steps = check_steps(steps, "finetuning")
+    config = check_training_context("finetuning", data, gan_config, discriminator)
     if steps == 0:
         return start
-    requires_grad = [p.requires_grad for p in start.parameters()]
-    start.requires_grad_(True)  # a released (EMA) generator is frozen; training needs gradients
-    params = next(start.parameters(), None)
-    device = device if device is not None else (params.device if params is not None else "cpu")
-    config = dataclasses.replace(gan_config, steps=int(steps), seed=int(seed))
-    result = train_gan(data, config, generator=start, discriminator=discriminator, progress=False,
-                       device=device)
-    out = result.generator
-    for p, flag in zip(out.parameters(), requires_grad, strict=True):
-        p.requires_grad_(flag)
-    return out
+    return train_generator(start, steps, seed=seed, data=data, gan_config=config, discriminator=discriminator,
+                           device=device)

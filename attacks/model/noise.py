@@ -13,7 +13,8 @@ import torch
 from torch import nn
 
 from fpbench.attacks.model.layers import fresh_copy, target_tensors
-from fpbench.attacks.registry import register_attack
+from fpbench.attacks.model.threats import FID_BUDGET, NO_DATA
+from fpbench.attacks.registry import ThreatCard, register_attack
 
 
 def _gaussian(p: torch.Tensor, std: float, gen: torch.Generator) -> torch.Tensor:
@@ -25,6 +26,7 @@ def _gaussian(p: torch.Tensor, std: float, gen: torch.Generator) -> torch.Tensor
     "weight_noise", kind="model", param="std", unit="weight std (absolute)",
     grid=(0.0, 0.06, 0.12, 0.18, 0.24, 0.30), neutral=0.0, domain=(0.0, math.inf), category="noise",
     description="Add N(0, std^2) to every Conv/ConvTranspose/Linear weight and bias (paper, Fig. 3).",
+    threat=ThreatCard("grey-box", data=NO_DATA, compute="one draw of Gaussian weight noise (no training)", quality=FID_BUDGET),
 )
 def weight_noise(model: nn.Module, std: float, *, seed: int = 0) -> nn.Module:
     """Return a copy of ``model`` with i.i.d. Gaussian noise of standard deviation ``std`` added to the
@@ -50,6 +52,7 @@ def weight_noise(model: nn.Module, std: float, *, seed: int = 0) -> nn.Module:
     "weight_noise_relative", kind="model", param="std_fraction", unit="fraction of each tensor's std",
     grid=(0.0, 0.05, 0.1, 0.2, 0.5, 1.0), neutral=0.0, domain=(0.0, math.inf), category="noise",
     description="Add N(0, (std_fraction * std(tensor))^2) to every Conv/ConvTranspose/Linear weight and bias.",
+    threat=ThreatCard("grey-box", data=NO_DATA, compute="one draw of Gaussian weight noise (no training)", quality=FID_BUDGET),
 )
 def weight_noise_relative(model: nn.Module, std_fraction: float, *, seed: int = 0) -> nn.Module:
     """Like ``weight_noise`` but scaled per tensor: each weight/bias tensor gets noise with standard

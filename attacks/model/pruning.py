@@ -15,7 +15,8 @@ import torch.nn.utils.prune as prune
 from torch import nn
 
 from fpbench.attacks.model.layers import fresh_copy, output_channel_dim, target_layers
-from fpbench.attacks.registry import register_attack
+from fpbench.attacks.model.threats import FID_BUDGET, NO_DATA
+from fpbench.attacks.registry import ThreatCard, register_attack
 
 #: The norm ``channel_pruning`` ranks output channels by (``n`` of ``prune.ln_structured``).
 CHANNEL_NORM = 2
@@ -31,6 +32,7 @@ def _check_fraction(value: float, name: str, attack: str) -> float:
     "pruning", kind="model", param="sparsity", unit="fraction of conv/linear weights set to zero",
     grid=(0.0, 0.1, 0.3, 0.5, 0.7, 0.9), neutral=0.0, domain=(0.0, 1.0), category="pruning",
     description="Global unstructured L1 magnitude pruning over all Conv/ConvTranspose/Linear weights.",
+    threat=ThreatCard("grey-box", data=NO_DATA, compute="one pass over the weights (no training)", quality=FID_BUDGET),
 )
 def pruning(model: nn.Module, sparsity: float, *, seed: int = 0) -> nn.Module:
     """Return a copy of ``model`` in which the ``sparsity`` fraction of smallest-magnitude weights, ranked
@@ -52,6 +54,7 @@ def pruning(model: nn.Module, sparsity: float, *, seed: int = 0) -> nn.Module:
     grid=(0.0, 0.1, 0.3, 0.5, 0.7, 0.9), neutral=0.0, domain=(0.0, 1.0), category="pruning",
     description="Per-layer structured L2-norm pruning of output channels (weights and bias) of every "
     "Conv/ConvTranspose/Linear layer except the last (the RGB output layer).",
+    threat=ThreatCard("grey-box", data=NO_DATA, compute="one pass over the weights (no training)", quality=FID_BUDGET),
 )
 def channel_pruning(model: nn.Module, amount: float, *, seed: int = 0) -> nn.Module:
     """Return a copy of ``model`` in which, in every conv/transposed conv/linear layer, the ``amount``

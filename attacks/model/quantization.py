@@ -20,7 +20,8 @@ import torch
 from torch import nn
 
 from fpbench.attacks.model.layers import fresh_copy, output_channel_dim, target_layers, target_tensors
-from fpbench.attacks.registry import register_attack
+from fpbench.attacks.model.threats import FID_BUDGET, NO_DATA
+from fpbench.attacks.registry import ThreatCard, register_attack
 
 BITS_DOMAIN = (2, 16)
 
@@ -53,6 +54,7 @@ def fake_quantize(w: torch.Tensor, bits: int, *, channel_dim: int | None = None)
     grid=(8, 6, 4, 3, 2), neutral=None, domain=BITS_DOMAIN, category="precision", integer=True,
     description="Symmetric uniform fake quantisation, one scale per tensor, of every Conv/ConvTranspose/"
     "Linear weight and bias.",
+    threat=ThreatCard("grey-box", data=NO_DATA, compute="one pass over the weights (no training)", quality=FID_BUDGET),
 )
 def weight_quantization(model: nn.Module, bits: int, *, seed: int = 0) -> nn.Module:
     """Return a copy of ``model`` with each conv/transposed conv/linear weight and bias tensor fake-quantised
@@ -70,6 +72,7 @@ def weight_quantization(model: nn.Module, bits: int, *, seed: int = 0) -> nn.Mod
     grid=(8, 6, 4, 3, 2), neutral=None, domain=BITS_DOMAIN, category="precision", integer=True,
     description="Symmetric uniform fake quantisation, one scale per output channel, of every Conv/"
     "ConvTranspose/Linear weight (biases: one scale per tensor).",
+    threat=ThreatCard("grey-box", data=NO_DATA, compute="one pass over the weights (no training)", quality=FID_BUDGET),
 )
 def weight_quantization_per_channel(
     model: nn.Module, bits: int, *, seed: int = 0

@@ -6,13 +6,15 @@ import torch
 from torch import nn
 
 from fpbench.attacks.model.layers import fresh_copy, target_tensors
-from fpbench.attacks.registry import register_attack
+from fpbench.attacks.model.threats import FID_BUDGET, NO_DATA
+from fpbench.attacks.registry import ThreatCard, register_attack
 
 
 @register_attack(
     "weight_rounding", kind="model", param="decimals", unit="decimal places kept",
     grid=(5, 4, 3, 2, 1, 0), neutral=None, domain=(0, 10), category="precision", integer=True,
     description="Round every Conv/ConvTranspose/Linear weight and bias to `decimals` decimals (paper, Sec. 4).",
+    threat=ThreatCard("grey-box", data=NO_DATA, compute="one pass over the weights (no training)", quality=FID_BUDGET),
 )
 def weight_rounding(model: nn.Module, decimals: int, *, seed: int = 0) -> nn.Module:
     """Return a copy of ``model`` whose conv, transposed conv and linear weights and biases are rounded to

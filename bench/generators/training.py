@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import os
 import time
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 import torch
@@ -94,6 +95,32 @@ def _networks(config: GanConfig, generator: nn.Module | None, discriminator: nn.
     return G.train().requires_grad_(True), D.train().requires_grad_(True)
 
 
+def _trainable_parameters(
+    G: nn.Module, trainable: Callable[[str], bool] | Collection[str] | None
+) -> list[nn.Parameter]:
+    """The generator parameters its optimiser updates: all of them (``trainable=None``), or those whose
+    name (as in ``G.named_parameters()``) is in ``trainable`` / satisfies it; the others are frozen
+    (``requires_grad=False``) and keep their values exactly."""
+    named = dict(G.named_parameters())
+    if trainable is None:
+        return list(named.values())
+    if callable(trainable):
+        chosen = {name for name in named if trainable(name)}
+    else:
+        if isinstance(trainable, str):
+            raise TypeError("trainable must be a predicate or a collection of parameter names, not one string")
+        chosen = set(trainable)
+        unknown = sorted(chosen - set(named))
+        if unknown:
+            raise ValueError(f"trainable names parameters the generator does not have: {unknown[:3]} "
+                             f"(its parameters: {list(named)[:5]}...)")
+    if not chosen:
+        raise ValueError("trainable selects no generator parameter: nothing would train")
+    for name, p in named.items():
+        p.requires_grad_(name in chosen)
+    return [p for name, p in named.items() if name in chosen]
+
+
 def train_gan(
     images_uint8: torch.Tensor,
     config: GanConfig,
@@ -103,6 +130,7 @@ def train_gan(
     checkpoint_path: str | os.PathLike[str] | None = None,
     progress: bool = True,
     device: str | torch.device = "cpu",
+    trainable: Callable[[str], bool] | Collection[str] | None = None,
 ) -> GanResult:
     """Train (or continue training) a GAN on ``images_uint8`` (uint8 ``N x 3 x R x R``).
 
@@ -111,6 +139,10 @@ def train_gan(
     on other data; without a ``discriminator`` a fresh one (seeded) is built as ``config`` says.
     ``checkpoint_path``: a safetensors file written every ``config.checkpoint_every`` steps and at the
     end; if it exists, training resumes from it (its config must match, ``steps`` aside).
+    ``trainable``: a predicate on, or a collection of, generator parameter names (``named_parameters()``):
+    only those are updated by G's optimiser, the others stay exactly as they were (how an attack fine-tunes
+    the last layers only, or only low-rank adapters). Default: every parameter. Frozen layers still run in
+    train mode, so their BatchNorm statistics are updated and recalibrated like everyone's.
 
     >>> imgs = torch.randint(0, 256, (8, 3, 16, 16), dtype=torch.uint8)
     >>> res = train_gan(imgs, GanConfig(resolution=16, width=4, latent_dim=8, steps=2, batch_size=4),
@@ -126,7 +158,7 @@ def train_gan(
     G, D = (m.to(device, memory_format=torch.channels_last) for m in (G, D))
     state = TrainingState(
         generator=G, discriminator=D, ema=make_ema(G),
-        opt_g=torch.optim.Adam(G.parameters(), lr=config.lr_g, betas=config.betas),
+        opt_g=torch.optim.Adam(_trainable_parameters(G, trainable), lr=config.lr_g, betas=config.betas),
         opt_d=torch.optim.Adam(D.parameters(), lr=config.lr_d, betas=config.betas),
     )
     if checkpoint_path is not None and os.path.exists(checkpoint_path):

@@ -126,6 +126,7 @@ class ModelAttackConfig:
     targets: tuple[str, ...] = ()  # generator ids; default: the first fingerprinted one
     # the attacks each method after the first (RunConfig.methods) gets; None = all of ``attacks``
     per_method: tuple[str, ...] | None = None
+    finetune_steps: int = 300  # GAN fine-tuning steps after a one-shot change (fine_pruning)
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,7 @@ class AdaptiveConfig:
     cnn_steps: int = 200  # detectability CNN training steps (batch 32)
     adversary: FingerprintTrainConfig | None = None  # the adversary's own fingerprint model; None: a small one
     autoencoder_steps: int = 400
+    denoiser_steps: int = 400  # the adversary's DnCNN denoiser (purification), batch 32
     # the attacks each method after the first (RunConfig.methods) gets; None = all of ``attacks``
     per_method: tuple[str, ...] | None = None
 

@@ -9,6 +9,7 @@ into ``OUT``. A failed or killed rerun therefore leaves the previous complete ru
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -63,10 +64,12 @@ def check_device(device: str) -> str:
 
 def attack_descriptions(attack_ids) -> dict[str, dict]:
     """What a report needs to label the attacks of a run without the attack code: the parameter's name
-    and unit, the neutral value, kind, category and version of each registered attack id."""
+    and unit, the neutral value, kind, category, version and threat card (the adversary it models, or
+    None) of each registered attack id."""
     load_all()
     return {a: {"param": spec.param, "unit": spec.unit, "neutral": spec.neutral, "kind": spec.kind.value,
-                "category": spec.category, "version": spec.version}
+                "category": spec.category, "version": spec.version,
+                "threat": dataclasses.asdict(spec.threat) if spec.threat is not None else None}
             for a in sorted(set(attack_ids)) if a in ATTACKS and (spec := ATTACKS.get(a))}
 
 

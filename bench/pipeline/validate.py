@@ -91,21 +91,26 @@ def config_problems(config: RunConfig) -> list[str]:
 
 def _merge_problems(config: RunConfig) -> list[str]:
     """Model attacks that merge the attacked generator with a second fingerprinted one of its architecture
-    (``needs`` ``other_model``) fail in the model-attack stage, after the zoo trained, without one."""
+    (``needs`` ``other_model``), or with a clean control of it (``needs`` ``clean_model``), fail in the
+    model-attack stage, after the zoo trained, without one."""
     if config.models:  # a model card's generator may be that second one; the stage checks it
         return []
     plans = {g.id: g for g in config.zoo.generators}
     fingerprinted = [g for g in config.zoo.generators if g.fingerprinted]
     targets = [t for t in config.model_attacks.targets if t in plans] or [g.id for g in fingerprinted[:1]]
+    clean = [g for g in config.zoo.generators if not g.fingerprinted]
     problems = []
     for attack_id in config.model_attacks.attacks:
-        if attack_id not in ATTACKS or "other_model" not in ATTACKS.get(attack_id).needs:
-            continue
+        needs = ATTACKS.get(attack_id).needs if attack_id in ATTACKS else ()
         for target in targets:
             arch = plans[target].arch
-            if not any(g.id != target and g.arch == arch for g in fingerprinted):
+            if "other_model" in needs and not any(g.id != target and g.arch == arch for g in fingerprinted):
                 problems.append(f"model_attacks: {attack_id} merges {target} with a second fingerprinted {arch} "
                                 f"generator, and zoo.generators has none: add one (another seed), or drop "
+                                f"{attack_id} from model_attacks.attacks")
+            if "clean_model" in needs and not any(g.arch == arch for g in clean):
+                problems.append(f"model_attacks: {attack_id} merges {target} with a clean {arch} generator, and "
+                                f"zoo.generators has none: add one (fingerprinted: false, arch: {arch}), or drop "
                                 f"{attack_id} from model_attacks.attacks")
     return problems
 

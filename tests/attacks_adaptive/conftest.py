@@ -1,4 +1,4 @@
-"""Tiny CPU fixtures for the adaptive attacks: 16x16 images, 8-bit codecs, a small autoencoder."""
+"""Tiny CPU fixtures for the adaptive attacks: 16x16 images, 8-bit codecs, a small autoencoder and denoiser."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from fpbench.attacks.adaptive.denoiser import Denoiser
 from fpbench.attacks.adaptive.regeneration import RegenerationAutoencoder
 from fpbench.fingerprint.nets import FingerprintDecoder, FingerprintEncoder, initialise
 
@@ -69,7 +70,9 @@ def images() -> torch.Tensor:
 def adversary_tools() -> dict:
     enc, dec = codec(3)
     torch.manual_seed(4)
-    return {"surrogate_encoder": enc, "surrogate_decoder": dec, "autoencoder": RegenerationAutoencoder(8, 4).eval(),
+    return {"surrogate_encoder": enc, "surrogate_decoder": dec,
+            "autoencoder": RegenerationAutoencoder(patch=4, latent_channels=8, width=8).eval(),
+            "denoiser": Denoiser(depth=3, width=8).eval(),
             "pool": (smooth_images(40, 9) * 255).round().to(torch.uint8), "pgd_steps": 5}
 
 

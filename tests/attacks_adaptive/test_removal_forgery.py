@@ -7,15 +7,15 @@ import dataclasses
 import pytest
 import torch
 
-from fpbench.attacks.adaptive.pgd import pgd_scramble
+from fpbench.attacks.adaptive.pgd import pgd_scramble, round_in_ball
 from fpbench.attacks.context import AttackContext
 from fpbench.attacks.registry import AttackKind, get_attack, load_all
 from fpbench.fingerprint.matching import bit_accuracy
 
 IMAGE_ATTACKS = sorted(i for i, s in load_all().items()
                        if s.kind is AttackKind.ADAPTIVE and s.category in ("removal", "forgery"))
-SEEDED = ("surrogate_pgd", "whitebox_pgd", "regeneration", "averaging", "forgery_surrogate", "forgery_copy",
-          "overwrite")
+NEEDY = [i for i in IMAGE_ATTACKS if get_attack(i).needs]  # all but the random ResNet's embedding attack
+PGD = ["surrogate_pgd", "whitebox_pgd", "embedding_pgd_autoencoder", "embedding_pgd_resnet18", "embedding_pgd_surrogate"]
 
 
 def _value(spec) -> float:
@@ -49,13 +49,13 @@ class TestContract:
         b = spec(images, _value(spec), seed=7, context=context)
         assert torch.equal(a, b)
 
-    @pytest.mark.parametrize("attack_id", ["surrogate_pgd", "whitebox_pgd", "regeneration", "averaging"])
+    @pytest.mark.parametrize("attack_id", [*PGD, "regeneration", "purification", "averaging"])
     def test_seed_matters(self, attack_id, images, context):
         spec = get_attack(attack_id)
-        value = 0.1 if attack_id == "regeneration" else (8 if "pgd" in attack_id else 4)
+        value = 0.1 if spec.param == "std" else (8 if "pgd" in attack_id else 4)
         assert not torch.equal(spec(images, value, seed=1, context=context), spec(images, value, seed=2, context=context))
 
-    @pytest.mark.parametrize("attack_id", IMAGE_ATTACKS)
+    @pytest.mark.parametrize("attack_id", NEEDY)
     def test_missing_context_is_a_clear_error(self, attack_id, images):
         spec = get_attack(attack_id)
         with pytest.raises(ValueError, match="needs `"):
@@ -74,18 +74,39 @@ class TestContract:
 
 
 class TestPGD:
-    @pytest.mark.parametrize("attack_id", ["surrogate_pgd", "whitebox_pgd"])
+    @pytest.mark.parametrize("attack_id", PGD)
     @pytest.mark.parametrize("eps", [2, 4, 8, 16])
     def test_linf_budget(self, attack_id, eps, images, context):
+        """Off the uint8 grid the rounding may cross the ball by its float slack (< 1e-6), never by a level."""
         out = get_attack(attack_id)(images, eps, seed=0, context=context)
-        assert float((out - images).abs().max()) <= eps / 255 + 1e-7
+        assert float((out - images).abs().max()) <= eps / 255 + 1e-6
         assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
+
+    @pytest.mark.parametrize("attack_id", PGD)
+    @pytest.mark.parametrize("eps", [1, 3, 8])
+    def test_uint8_grid_and_exact_budget_for_saved_images(self, attack_id, eps, images, context):
+        x = torch.round(images * 255) / 255  # a saved image
+        out = get_attack(attack_id)(x, eps, seed=0, context=context)
+        levels = out * 255
+        assert torch.equal(levels, torch.round(levels)), "outputs are on the uint8 grid"
+        assert torch.equal(torch.round(levels).to(torch.uint8).float() / 255, out)
+        assert int((torch.round(levels) - torch.round(x * 255)).abs().max()) <= eps
+        assert int((torch.round(levels) - torch.round(x * 255)).abs().max()) == eps  # the budget is used
 
     def test_budget_holds_at_the_image_range_edges(self, trained_decoder):
         x = torch.zeros(2, 3, 16, 16)
         x[1] = 1.0
         out = pgd_scramble(x, 16, seed=0, decoder=trained_decoder, steps=3)
         assert float((out - x).abs().max()) <= 16 / 255 + 1e-7 and out.min() >= 0 and out.max() <= 1
+
+    @pytest.mark.parametrize("attack_id", PGD)
+    def test_an_image_does_not_depend_on_its_batch(self, attack_id, helpers, context):
+        x = torch.round(helpers.smooth(5, 11) * 255) / 255
+        spec = get_attack(attack_id)
+        whole = spec(x, 8, seed=4, context=context)
+        alone = torch.cat([spec(x[:2], 8, seed=4, context=context), spec(x[2:], 8, seed=4, context=context)])
+        # image i's start and target come from (seed, i) in the whole batch, so compare the first chunk exactly
+        assert torch.equal(whole[:2], alone[:2])
 
     def test_zero_eps_is_identity(self, images, context):
         assert torch.equal(get_attack("whitebox_pgd")(images, 0, seed=0, context=context), images)
@@ -146,3 +167,18 @@ class TestForgery:
         forged = get_attack("forgery_copy")(x, 400, seed=0, pool=pool)
         corr = torch.nn.functional.cosine_similarity((forged - x).flatten(1), pattern.flatten()[None], dim=1)
         assert float(corr.min()) > 0.8
+
+
+class TestRoundInBall:
+    def test_on_grid_inputs_stay_within_eps_levels(self):
+        g = torch.Generator().manual_seed(0)
+        x0 = torch.randint(0, 256, (4, 3, 8, 8), generator=g).float() / 255
+        x = (x0 + (torch.rand(x0.shape, generator=g) * 2 - 1) * 2.6 / 255).clamp(0, 1)  # a little outside eps=2.5
+        out = round_in_ball(x, x0, 2.5)
+        diff = torch.round(out * 255) - torch.round(x0 * 255)
+        assert int(diff.abs().max()) <= 2 and torch.equal(out * 255, torch.round(out * 255))
+
+    def test_nearest_level_inside_the_ball(self):
+        x0 = torch.full((1, 1, 1, 3), 100 / 255)
+        x = torch.tensor([101.4, 98.6, 110.0]).view(1, 1, 1, 3) / 255
+        assert (round_in_ball(x, x0, 4) * 255).round().flatten().tolist() == [101, 99, 104]

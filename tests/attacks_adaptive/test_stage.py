@@ -26,7 +26,8 @@ from fpbench.reports.adaptive import best_success
 from fpbench.results import to_frame, validate
 from fpbench.spectra import SPECTRA_FILE, read_spectra
 
-ATTACKS = ("overwrite", "surrogate_pgd", "whitebox_pgd", "regeneration", "averaging", "forgery_surrogate",
+ATTACKS = ("overwrite", "surrogate_pgd", "whitebox_pgd", "embedding_pgd_autoencoder", "embedding_pgd_resnet18",
+           "embedding_pgd_surrogate", "regeneration", "purification", "averaging", "forgery_surrogate",
            "forgery_copy", "detectability_srm", "detectability_cnn")
 
 
@@ -38,11 +39,13 @@ def run(tmp_path, helpers):
         smoke, data=replace(smoke.data, resolution=16),
         fingerprint=FingerprintTrainConfig(n_bits=helpers.bits, resolution=16, steps=1),
         adaptive=AdaptiveConfig(
-            attacks=ATTACKS, samples=8, detect_test=8, pgd_steps=3, cnn_steps=5, autoencoder_steps=3,
+            attacks=ATTACKS, samples=8, detect_test=8, pgd_steps=3, cnn_steps=5, autoencoder_steps=3, denoiser_steps=3,
             adversary=FingerprintTrainConfig(n_bits=6, resolution=16, steps=3, batch_size=8,
                                              fallback_activation_step=1, checkpoint_every=0, seed=9)),
         evaluation=EvaluationConfig(alpha=1e-2, grids={
             "overwrite": (0.0, 1.0), "surrogate_pgd": (4,), "whitebox_pgd": (2, 8), "regeneration": (0.1,),
+            "purification": (0.05,), "embedding_pgd_autoencoder": (4,), "embedding_pgd_resnet18": (4,),
+            "embedding_pgd_surrogate": (4,),
             "averaging": (4, 16), "forgery_surrogate": (4,), "forgery_copy": (16,), "detectability_srm": (8,),
             "detectability_cnn": (4,)}),
     )
@@ -116,6 +119,23 @@ class TestAdaptiveStage:
         ok = table.dropna(subset=["best_success"])
         assert (ok["psnr"] >= ok["min_psnr"]).all()
         assert set(table["min_psnr"]) == {30.0, 25.0}
+
+    def test_the_denoiser_is_trained_when_needed_and_keys_the_adversary(self, run):
+        make_ctx, models, real, zoo, tmp = run
+        ctx = make_ctx(tmp / "out")
+        adv, key = adversary_models(ctx, real)
+        assert adv.denoiser is not None
+        images = zoo.samples["g1"][:8].float() / 255
+        run_adaptive(ctx, paper_codec(ctx, models, ctx.lineage["fingerprint"]), real, zoo)
+        reported = next(r for r in ctx.rows if r.attack == "purification" and r.model == "g1" and r.metric == "psnr")
+        attacked = get_attack("purification")(images, 0.05, seed=ctx.preset.seed, denoiser=adv.denoiser)
+        assert reported.value == pytest.approx(float(psnr(attacked, images).mean()), rel=1e-6)
+        more = replace(ctx.preset.adaptive, denoiser_steps=4)
+        ctx.preset = replace(ctx.preset, adaptive=more)
+        assert adversary_models(ctx, real)[1] != key  # the denoiser's budget is part of the adversary's key
+        ctx.preset = replace(ctx.preset, adaptive=replace(more, attacks=("overwrite",)))
+        adv, _ = adversary_models(ctx, real)
+        assert adv.denoiser is None  # no attack of the run needs one
 
     def test_nothing_to_do(self, run):
         make_ctx, models, real, zoo, tmp = run

@@ -68,3 +68,17 @@ def generator() -> nn.Sequential:
 @pytest.fixture
 def other_generator() -> nn.Sequential:
     return make_generator(1)
+
+
+@pytest.fixture
+def gan():
+    """A tiny fpbench DCGAN pair (16x16, latent 8, width 8: every layer wider than a rank-4 update), frozen
+    like a released generator, with clean uint8 data and the config it 'was trained with'."""
+    from fpbench.generators import GanConfig, build
+
+    torch.manual_seed(0)
+    G, D = build("dcgan", 16, 8, 8)
+    G.eval().requires_grad_(False)
+    data = torch.randint(0, 256, (8, 3, 16, 16), dtype=torch.uint8)
+    config = GanConfig(resolution=16, width=8, latent_dim=8, batch_size=4, steps=40)
+    return G, D, data, config

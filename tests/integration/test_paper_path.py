@@ -27,6 +27,9 @@ pytestmark = pytest.mark.slow
 RESOLUTION, N_BITS = 128, 100
 FOLDER = {"train": 48, "test": 6, "holdout": 6}  # crops of each built-in split's photos: 60 files, split 48/6/6
 
+# the model attacks that train, in steps
+TRAINING_GRIDS = {"finetuning": [0, 1, 2], "lora_finetuning": [0, 1], "finetune_last_layers": [0, 1],
+                  "retrain_last_layers": [0, 1], "distillation": [1, 2]}
 # the adversary's pools hold 6 held-out photos and 12 - 2 samples of the attacked generator
 POOL_GRIDS = {"averaging": [2, 4], "forgery_surrogate": [2, 4], "forgery_copy": [2, 4],
               "detectability_srm": [2, 4], "detectability_cnn": [2, 4]}
@@ -43,16 +46,17 @@ def shrunk_paper():
         "zoo": {"generators": generators, "n_samples": 12},
         "image_attacks": {"samples": 2},
         "baselines": {"train_per_class": 4, "epochs": 1, "attack_samples": 2},
+        "model_attacks": {"finetune_steps": 1},
         "adaptive": {"samples": 2, "detect_test": 2, "pgd_steps": 1, "cnn_steps": 2, "autoencoder_steps": 2,
-                     "adversary": short},
-        "evaluation": {"grids": {"finetuning": [0, 1, 2], **POOL_GRIDS}},
+                     "denoiser_steps": 2, "adversary": short},
+        "evaluation": {"grids": {**TRAINING_GRIDS, **POOL_GRIDS}},
     })
 
 
-#: what shrunk_paper changes: step counts, sample counts, and the grids of image counts and fine-tuning steps
+#: what shrunk_paper changes: step counts, sample counts, and the grids of image counts and training steps
 SHRUNK = {"steps", "batch_size", "l2_await", "l2_ramp", "fallback_activation_step", "n_samples", "samples",
           "train_per_class", "epochs", "attack_samples", "detect_test", "pgd_steps", "cnn_steps",
-          "autoencoder_steps", "finetuning", *POOL_GRIDS}
+          "autoencoder_steps", "denoiser_steps", "finetune_steps", *TRAINING_GRIDS, *POOL_GRIDS}
 
 
 def leaves(tree, path=()) -> dict[tuple, object]:

@@ -198,3 +198,31 @@ class TestModelAttackNeeds:
             "zoo.generators has none: add one (another seed), or drop weight_averaging from model_attacks.attacks"]
         paper = get_preset("paper")
         assert config_problems(paper) == []
+
+    def test_model_soup_needs_a_clean_generator_of_the_architecture(self):
+        grids = {"weight_noise": None, "finetuning": None}
+        assert config_problems(tiny(model_attacks={"attacks": ["model_soup"]}, evaluation={"grids": grids})) == []
+        no_clean = tiny(model_attacks={"attacks": ["model_soup"]}, evaluation={"grids": grids},
+                        zoo={"generators": [{"id": "dcgan-s0", "arch": "dcgan", "seed": 0},
+                                            {"id": "resnet-clean", "arch": "resnet", "seed": 0,
+                                             "fingerprinted": False}]})
+        assert config_problems(no_clean) == [
+            "model_attacks: model_soup merges dcgan-s0 with a clean dcgan generator, and zoo.generators has none: "
+            "add one (fingerprinted: false, arch: dcgan), or drop model_soup from model_attacks.attacks"]
+
+    def test_the_stage_offers_the_clean_control_of_the_targets_architecture(self):
+        from types import SimpleNamespace
+
+        from fpbench.generators import GanConfig
+        from fpbench.pipeline.stages.generators import Zoo
+        from fpbench.pipeline.stages.model_attacks import _context
+
+        nets = {g: torch.nn.Linear(1, 1) for g in ("dcgan-s0", "resnet-clean", "dcgan-clean")}
+        configs = {"dcgan-s0": GanConfig(), "resnet-clean": GanConfig(arch="resnet"), "dcgan-clean": GanConfig()}
+        zoo = Zoo(fingerprints={}, generators=nets, configs=configs, samples={},
+                  clean_ids=["resnet-clean", "dcgan-clean"])
+        real = SimpleNamespace(train=torch.zeros(1, 3, 32, 32, dtype=torch.uint8))
+        assert _context("dcgan-s0", zoo, real, "cpu", 300).clean_model is nets["dcgan-clean"]
+        zoo.clean_ids.remove("dcgan-clean")
+        del zoo.generators["dcgan-clean"]
+        assert _context("dcgan-s0", zoo, real, "cpu", 300).clean_model is None

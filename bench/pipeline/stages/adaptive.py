@@ -1,9 +1,10 @@
 """Stage 5: adaptive adversaries (secrecy, removal, overwriting, forgery).
 
 The adversary trains its own models on the ``holdout`` photographs only (disjoint from the victim's
-training and test data): a surrogate fingerprint encoder/decoder and a regeneration autoencoder
-(:mod:`attacks.adaptive.adversary`). Every method of a run meets it through the method protocol (its
-codec stamps and decodes; :func:`surrogate` is the adversary's own copy of the scheme). Then, with
+training and test data): a surrogate fingerprint encoder/decoder, a regeneration autoencoder and a
+denoiser if an attack of the run needs one (:mod:`attacks.adaptive.adversary`). Every method of a run meets
+it through the method protocol (its codec stamps and decodes; :func:`surrogate` is the adversary's own copy
+of the scheme). Then, with
 ``attack_kind="adaptive"`` rows:
 
 - removal (category ``removal``) on two sources, fingerprinted test photos (model ``data``) and the
@@ -48,10 +49,11 @@ from fpbench.attacks.adaptive.adversary import (
     small_surrogate_config,
     train_adversary,
 )
+from fpbench.attacks.adaptive.denoiser import DenoiserConfig
 from fpbench.attacks.adaptive.detectability import amplitude_spectrum
 from fpbench.attacks.adaptive.regeneration import AutoencoderConfig
 from fpbench.attacks.context import AttackContext
-from fpbench.attacks.registry import AttackSpec
+from fpbench.attacks.registry import AttackSpec, get_attack
 from fpbench.cache import derive_key
 from fpbench.evaluation.measure import fingerprint_rows
 from fpbench.fingerprint.matching import attribute
@@ -85,13 +87,18 @@ class Source:
 
 
 def adversary_config(ctx: RunContext) -> AdversaryConfig:
+    """The adversary of the run; it trains a denoiser only if one of the run's attacks needs it."""
     p = ctx.preset
     surrogate = p.adaptive.adversary or small_surrogate_config(p.n_bits, p.resolution, seed=p.seed + 7919)
-    return AdversaryConfig(surrogate, AutoencoderConfig(steps=p.adaptive.autoencoder_steps, seed=p.seed + 104729))
+    wants_denoiser = any("denoiser" in get_attack(a).needs for a in p.adaptive.attacks)
+    denoiser = DenoiserConfig(steps=p.adaptive.denoiser_steps, seed=p.seed + 15485863) if wants_denoiser else None
+    return AdversaryConfig(surrogate, AutoencoderConfig(steps=p.adaptive.autoencoder_steps, seed=p.seed + 104729),
+                           denoiser)
 
 
 def adversary_models(ctx: RunContext, real: RealImages) -> tuple[Adversary, str]:
-    """The adversary's surrogate codec and autoencoder (trained on the holdout split, cached)."""
+    """The adversary's surrogate codec, autoencoder and denoiser (trained on the holdout split, cached; the key
+    holds the whole :class:`AdversaryConfig` and the data's key)."""
     cfg = adversary_config(ctx)
     if len(real.holdout) == 0:
         raise ValueError("the adaptive stage needs holdout images (the adversary's own data); the preset has "
@@ -99,8 +106,9 @@ def adversary_models(ctx: RunContext, real: RealImages) -> tuple[Adversary, str]
     key = derive_key("adversary", VERSION, cfg, data=real.key)
 
     def train() -> dict[str, torch.Tensor]:
-        ctx.log(f"training the adversary's surrogate codec ({cfg.surrogate.steps} steps) and autoencoder "
-                f"({cfg.autoencoder.steps} steps) on {len(real.holdout)} holdout images")
+        denoiser = f", denoiser ({cfg.denoiser.steps} steps)" if cfg.denoiser is not None else ""
+        ctx.log(f"training the adversary's surrogate codec ({cfg.surrogate.steps} steps), autoencoder "
+                f"({cfg.autoencoder.steps} steps){denoiser} on {len(real.holdout)} holdout images")
         adv = train_adversary(real.holdout, cfg, device=ctx.device, progress=ctx.progress)
         ctx.notes["adversary_activated_at"] = adv.activated_at
         return adversary_state(adv)
@@ -162,14 +170,15 @@ def surrogate(ctx: RunContext, codec: Codec, adv: Adversary) -> tuple[nn.Module 
 
 
 def _context(adv: Adversary, codec: Codec, surrogates: tuple, source: Source, pgd_steps: int,
-             cnn_steps: int) -> AttackContext:
-    """What the adversary has against ``source``: its own copy of the scheme (:func:`surrogate`) and its
-    autoencoder, the other images it observed, the detectability training pools, and the victim's decoder
-    (the paper's networks), which only attacks that declare ``victim_decoder`` (the white-box upper bounds)
-    are handed."""
+             cnn_steps: int, device: str | None = None) -> AttackContext:
+    """What the adversary has against ``source``: its own copy of the scheme (:func:`surrogate`), its
+    autoencoder and denoiser, the device it computes on, the other images it observed, the detectability
+    training pools, and the victim's decoder (the paper's networks), which only attacks that declare
+    ``victim_decoder`` (the white-box upper bounds) are handed."""
     marked, clean = source.detect_train if source.detect_train is not None else (None, None)
     encoder, decoder = surrogates
     return AttackContext(surrogate_encoder=encoder, surrogate_decoder=decoder, autoencoder=adv.autoencoder,
+                         denoiser=adv.denoiser, device=device,
                          victim_decoder=codec.models.decoder if codec.models is not None else None, pool=source.pool,
                          marked=marked, clean=clean, pgd_steps=pgd_steps, cnn_steps=cnn_steps)
 
@@ -248,7 +257,7 @@ def run_adaptive(ctx: RunContext, codec: Codec, real: RealImages, zoo, attacks: 
     new_rows: list[Row] = []
     for spec, grid in attack_grids(ctx, attacks):
         for source in sources:
-            context = _context(adv, codec, surrogates, source, p.adaptive.pgd_steps, p.adaptive.cnn_steps)
+            context = _context(adv, codec, surrogates, source, p.adaptive.pgd_steps, p.adaptive.cnn_steps, ctx.device)
             if context.missing(spec.needs):  # e.g. detectability on a source without clean negatives
                 continue
             config = {"attack": (spec.id, spec.version, grid), "source": source.model, "alpha": p.alpha,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import warnings
 
-from fpbench.attacks.context import AttackContext
+from fpbench.attacks.context import SETTING_FIELDS, AttackContext
 from fpbench.evaluation.measure import Registered, match_rows
 from fpbench.fid import compute_fid
 from fpbench.fingerprint.embedding import to_uint8
@@ -23,16 +23,19 @@ from fpbench.warnings import FpbenchWarning
 VERSION = 1  # of this stage's measurement code
 
 
-def _context(target: str, zoo: Zoo, real: RealImages, device: str) -> AttackContext:
+def _context(target: str, zoo: Zoo, real: RealImages, device: str, finetune_steps: int) -> AttackContext:
     """Everything this stage can offer an attack on ``target``: clean real training images and the
     generator's training config (to fine-tune with), the device, and a second fingerprinted generator of the
-    same architecture (to merge with) when the zoo has one. Each attack takes what it declared."""
+    same architecture (to merge with) and a clean control of the same architecture (a model soup's other
+    ingredient) when the zoo has them. Each attack takes what it declared."""
     if target not in zoo.configs:  # a card's generator: no training recipe, no sibling to merge with
-        return AttackContext(data=real.train, device=device)
+        return AttackContext(data=real.train, device=device, finetune_steps=finetune_steps)
     arch = zoo.configs[target].arch
     others = [g for g in zoo.fingerprinted_ids if g != target and zoo.configs[g].arch == arch]
-    return AttackContext(data=real.train, gan_config=zoo.configs[target], device=device,
-                         other_model=zoo.generators[others[0]] if others else None)
+    clean = [g for g in zoo.clean_ids if g in zoo.configs and zoo.configs[g].arch == arch]
+    return AttackContext(data=real.train, gan_config=zoo.configs[target], device=device, finetune_steps=finetune_steps,
+                         other_model=zoo.generators[others[0]] if others else None,
+                         clean_model=zoo.generators[clean[0]] if clean else None)
 
 
 def _generator(zoo: Zoo, target: str):
@@ -52,7 +55,7 @@ def run_model_attacks(ctx: RunContext, codec, real: RealImages, zoo: Zoo, *, ski
     reference = real.reference.float() / 255
     grids = attack_grids(ctx, p.model_attacks.attacks if attacks is None else attacks)
     for target in targets:
-        context = _context(target, zoo, real, ctx.device)
+        context = _context(target, zoo, real, ctx.device, p.model_attacks.finetune_steps)
         for spec, grid in grids:
             try:  # before any work: e.g. no second generator of the architecture to merge with
                 spec.check_context(context)
@@ -63,8 +66,10 @@ def run_model_attacks(ctx: RunContext, codec, real: RealImages, zoo: Zoo, *, ski
                 warnings.warn(f"{codec.method}: skipped {message}", FpbenchWarning, stacklevel=2)
                 continue
             for severity, value in enumerate(grid):
+                settings = {f: getattr(context, f) for f in SETTING_FIELDS if f in spec.needs + spec.optional}
                 key = ctx.key("model_attack", VERSION, {"attack": (spec.id, spec.version, value), "target": target,
-                                                        "n_samples": p.zoo.n_samples, "alpha": p.alpha, "seed": p.seed})
+                                                        "n_samples": p.zoo.n_samples, "alpha": p.alpha, "seed": p.seed,
+                                                        **settings})
 
                 def measure(spec=spec, value=value, severity=severity, context=context, target=target) -> object:
                     ctx.log(f"model attack {spec.id} {spec.param}={value:g} on {target}")
