@@ -131,16 +131,34 @@ class ModelAttackConfig:
 
 @dataclass(frozen=True)
 class BaselineConfig:
-    """Passive attribution baselines on the same data (stage fpbench.pipeline.stages.baselines)."""
+    """Passive attribution baselines on the same data (stage fpbench.pipeline.stages.baselines).
+    ``epochs_by_method`` gives a learned baseline its own epoch budget instead of ``epochs``: keyed by
+    baseline id (``yu2019``), or by an immunised variant's method id (``yu2019+immunised``), which otherwise
+    gets its baseline's budget."""
 
     methods: tuple[str, ...] = ()  # baseline ids (fpbench.baselines.BASELINES)
     train_per_class: int = 1000  # training images per class (real, each generator)
     epochs: int = 2  # epochs of the CNN baselines (yu2019, wang2020)
+    epochs_by_method: Mapping[str, int] = field(default_factory=FrozenMap)  # baseline id -> its own epochs
     unseen: tuple[str, ...] = ()  # open world: generator ids held out of baseline training
     attacks: tuple[str, ...] = ()  # image attacks (grids as for the fingerprint) for the baselines
     attack_methods: tuple[str, ...] = ()  # baselines evaluated on that grid
     attack_samples: int = 300  # test images per source (real, each generator) on the grid
     immunised: bool = False  # also retrain the grid's baselines with the attacks as augmentation
+
+    def __post_init__(self) -> None:
+        budgets = FrozenMap({str(k): int(v) for k, v in self.epochs_by_method.items()})
+        bad = {k: v for k, v in budgets.items() if v < 1}
+        if self.epochs < 1 or bad:
+            raise ConfigError(f"baselines.epochs and baselines.epochs_by_method must be >= 1, got epochs="
+                              f"{self.epochs}, epochs_by_method={dict(budgets)}")
+        object.__setattr__(self, "epochs_by_method", budgets)
+
+    def epochs_of(self, method: str) -> int:
+        """The epoch budget of ``method`` (a baseline id, or ``<id>+immunised``): its own entry in
+        ``epochs_by_method``, else its baseline's, else ``epochs``."""
+        baseline = method.split("+", 1)[0]
+        return self.epochs_by_method.get(method, self.epochs_by_method.get(baseline, self.epochs))
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,31 @@ class TestYu2019:
         with pytest.raises(ValueError, match="at least 16x16"):
             Yu2019(final_resolution=16).fit(X, y)
 
+    def test_he_init_scale(self):
+        """Each convolution's weights get std sqrt(2 / (1 + 0.2^2) / fan_in) (He, LeakyReLU 0.2; fan_in =
+        in_channels * 9) and zero biases; the linear head keeps PyTorch's default."""
+        torch.manual_seed(0)
+        net = Yu2019(init="he")._build_module((3, 32, 32), 5)
+        convs = [m for m in net if isinstance(m, torch.nn.Conv2d)]
+        for conv in convs:
+            expected = (2 / 1.04 / (conv.in_channels * 9)) ** 0.5
+            assert float(conv.weight.detach().std()) == pytest.approx(expected, rel=0.1 if conv.weight.numel() > 4000 else 0.25)
+            assert not conv.bias.any()
+        torch.manual_seed(0)
+        plain = Yu2019(init="torch")._build_module((3, 32, 32), 5)
+        assert float(plain[0].weight.detach().std()) < 0.7 * float(convs[0].weight.detach().std())  # a third of He's variance
+
+    def test_he_init_keeps_images_apart(self):
+        """Why: at PyTorch's default init the logits of different images barely differ (the plateau at
+        chance); at He's they differ ~100x more."""
+        x = torch.rand(64, 3, 32, 32) * 2 - 1
+        spread = {}
+        for init in ("torch", "he"):
+            torch.manual_seed(0)
+            with torch.no_grad():
+                spread[init] = float(Yu2019(init=init)._build_module((3, 32, 32), 5)(x).std(0).mean())
+        assert spread["he"] > 30 * spread["torch"]
+
 
 class TestWang2020:
     def test_no_pretrained_weights(self):

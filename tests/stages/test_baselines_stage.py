@@ -5,6 +5,7 @@ row, so the fingerprint's open-world rows have known values."""
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -18,12 +19,14 @@ from fpbench.evaluation.operating_points import tpr_at_fpr
 from fpbench.fingerprint.checkpoint import FingerprintModels
 from fpbench.fingerprint.embedding import random_fingerprint, to_uint8
 from fpbench.generators import GanConfig, build, sample
+from fpbench.pipeline.config import ConfigError
 from fpbench.pipeline.presets import get_preset
 from fpbench.pipeline.stages.baselines import immunise, open_split, run_baselines
 from fpbench.pipeline.stages.context import RunContext
 from fpbench.pipeline.stages.data import RealImages
 from fpbench.pipeline.stages.generators import Zoo
 from fpbench.pipeline.stages.image_attacks import attack_grids
+from fpbench.pipeline.validate import config_problems
 from fpbench.results import to_frame, validate
 
 RES, N_BITS, N = 16, 16, 24
@@ -84,8 +87,8 @@ def run(tmp_path, preset=PRESET, zoo=None, cache_dir="cache", judge=False) -> tu
     models = FingerprintModels(encoder=None, decoder=RowDecoder())
     make = stage.make_estimator
 
-    def unjudged(baseline_id, ctx):
-        clf = make(baseline_id, ctx)
+    def unjudged(baseline_id, ctx, method=None):
+        clf = make(baseline_id, ctx, method)
         return clf.set_params(validation_fraction=0.0) if "validation_fraction" in clf.get_params() else clf
 
     with pytest.MonkeyPatch.context() as mp:
@@ -176,6 +179,11 @@ class TestCache:
         assert len(other.cache.misses) == 2  # the grid's baselines (frank2020, +immunised); the rest hit
         assert len(other.cache.hits) == 3
 
+    def test_a_baselines_own_budget_misses_only_its_frame(self, cold):
+        tmp, _, _ = cold
+        other, _ = run(tmp, _baselines(epochs_by_method={"wang2020": 2}))
+        assert [m.split("/")[0] for m in other.cache.misses] == ["baselines"] and len(other.cache.hits) == 4
+
 
 class TestChecks:
     def test_unknown_unseen_generator(self, tmp_path):
@@ -197,6 +205,33 @@ class TestChecks:
     def test_typo_in_baseline_id(self, tmp_path):
         with pytest.raises(Exception, match="frank2020"):
             run(tmp_path, _baselines(methods=["frank2021"]))
+
+    @pytest.mark.parametrize(("budgets", "message"), [
+        ({"yu2091": 40}, r"'yu2091' is not a baseline\. Did you mean 'yu2019'\?"),
+        ({"marra2019": 40}, r"'marra2019' is not a baseline of this run.*or drop the entry"),
+        ({"wang2020+immunised": 40}, r"'wang2020\+immunised' is not a baseline of this run"),
+    ])
+    def test_unknown_epoch_budget_is_refused_naming_the_fix(self, tmp_path, budgets, message):
+        preset = _baselines(epochs_by_method=budgets)
+        problems = [p for p in config_problems(preset) if "epochs_by_method" in p]  # the tiny zoo is not in it
+        assert len(problems) == 1 and re.search(message, problems[0])
+        assert "Set it for one of frank2020, wang2020, yu2019, frank2020+immunised" in problems[0]
+        with pytest.raises(ValueError, match=message):  # the stage refuses it too, for callers without a check
+            run(tmp_path, preset)
+
+    @pytest.mark.parametrize("budgets", [{"yu2019": 0}, {"yu2019": -3}])
+    def test_an_epoch_budget_below_one_is_refused(self, budgets):
+        with pytest.raises(ConfigError, match="epochs_by_method must be >= 1"):
+            _baselines(epochs_by_method=budgets)
+
+    def test_budget_lookup(self):
+        budgets = _baselines(epochs=20, epochs_by_method={"yu2019": 40, "frank2020+immunised": 5}).baselines
+        assert budgets.epochs_by_method == {"yu2019": 40, "frank2020+immunised": 5}
+        with pytest.raises(TypeError, match="read-only"):
+            budgets.epochs_by_method["wang2020"] = 3  # type: ignore[index]
+        # its own entry, else its baseline's (an immunised variant inherits), else epochs
+        assert [budgets.epochs_of(m) for m in ("yu2019", "yu2019+immunised", "wang2020", "frank2020+immunised")] \
+            == [40, 40, 20, 5]
 
     def test_no_baselines_no_rows(self, tmp_path):
         ctx, df = run(tmp_path, _baselines(methods=[], attacks=[], attack_methods=[]))
@@ -234,7 +269,7 @@ def test_a_baseline_that_does_not_learn_is_flagged_and_left_out(tmp_path, monkey
     from fpbench.baselines.yu2019 import Yu2019
     from fpbench.warnings import FpbenchWarning
 
-    frozen = lambda baseline_id, ctx: Yu2019(epochs=2, learning_rate=1e-12, random_state=0)  # noqa: E731
+    frozen = lambda baseline_id, ctx, method=None: Yu2019(epochs=2, learning_rate=1e-12, random_state=0)  # noqa: E731
     monkeypatch.setattr(stage, "make_estimator", frozen)
     preset = _baselines(methods=["yu2019"], unseen=[], attack_methods=[], immunised=False)
     with pytest.warns(FpbenchWarning, match=r"baseline yu2019/closed did not learn: validation accuracy"):
@@ -258,8 +293,8 @@ def test_no_test_image_reaches_a_baselines_training_or_validation(tmp_path, monk
     fitted: list[torch.Tensor] = []
     original = stage.make_estimator
 
-    def recording(baseline_id, ctx):
-        clf = original(baseline_id, ctx)
+    def recording(baseline_id, ctx, method=None):
+        clf = original(baseline_id, ctx, method)
         fit = clf.fit
 
         def fit_and_record(X, y):
@@ -283,3 +318,18 @@ def test_no_test_image_reaches_a_baselines_training_or_validation(tmp_path, monk
     for X in fitted:
         assert not as_bytes(X) & tested
     assert not set(SPLITS["train"]) & set(SPLITS["test"])  # built-in: test crops come from other photos
+
+
+@pytest.mark.filterwarnings("ignore:baseline .* did not learn")
+def test_each_baseline_trains_on_its_own_epoch_budget(tmp_path):
+    """``baselines.epochs_by_method`` over ``baselines.epochs``: each fit gets its method's budget (an
+    immunised variant its own entry, else its baseline's), and the manifest's records say so."""
+    preset = _baselines(methods=["wang2020", "yu2019"], epochs=1, attack_methods=["yu2019"],
+                        epochs_by_method={"yu2019": 3, "yu2019+immunised": 2})
+    ctx, _ = run(tmp_path, preset, judge=True)
+    records = ctx.notes["baseline_training"]
+    budgets = {name: record["budget_epochs"] for name, record in records.items()}
+    assert budgets == {"wang2020/closed": 1, "wang2020/open": 1, "yu2019/closed": 3, "yu2019/open": 3,
+                       "yu2019+immunised/closed": 2}
+    # patience 5 exceeds every budget here: each fit ran its whole budget
+    assert all(record["epochs"] == record["budget_epochs"] for record in records.values())

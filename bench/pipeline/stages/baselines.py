@@ -40,7 +40,8 @@ Protocol (issue #7):
   1/2, replaced by its attacked version at a uniformly drawn (attack, grid value) of the evaluation grid.
   It is measured closed-world, clean and on the grid.
 
-- **Training** (learned baselines): to convergence within the budget ``p.baselines.epochs``, with a
+- **Training** (learned baselines): to convergence within the budget ``p.baselines.epochs`` (or the
+  method's own, ``p.baselines.epochs_by_method``), with a
   validation split of the training images (``validation_fraction``, stratified by class; never a test
   image), early stopping on the validation loss and a cosine learning-rate schedule
   (``fpbench.baselines._torch_classifier``). Each fit's record (epochs, best epoch, steps, seconds, the
@@ -74,11 +75,13 @@ from fpbench.evaluation.operating_points import tpr_at_fpr
 from fpbench.fingerprint.checkpoint import FingerprintModels
 from fpbench.fingerprint.embedding import decode, to_uint8
 from fpbench.generators import sample
+from fpbench.pipeline.config import BaselineConfig
 from fpbench.pipeline.stages.context import RunContext
 from fpbench.pipeline.stages.data import RealImages
 from fpbench.pipeline.stages.fingerprint import METHOD as FINGERPRINT_METHOD
 from fpbench.pipeline.stages.generators import Zoo, negative_pool
 from fpbench.pipeline.stages.image_attacks import attack_grids
+from fpbench.registry import did_you_mean
 from fpbench.results import COLUMNS, Row, row, rows_from_frame, to_frame
 from fpbench.warnings import FpbenchWarning
 
@@ -126,11 +129,12 @@ def open_split(zoo: Zoo, unseen: Sequence[str]) -> Split | None:
     return Split("open", seen, tuple(unseen), correct)
 
 
-def make_estimator(baseline_id: str, ctx: RunContext):
-    """The registered estimator with the preset's training length, the run's seed and device."""
+def make_estimator(baseline_id: str, ctx: RunContext, method: str | None = None):
+    """The registered estimator with ``method``'s epoch budget (default: the baseline's own;
+    ``BaselineConfig.epochs_of``), the run's seed and device."""
     clf = BASELINES.get(baseline_id)()
-    wanted = {"epochs": ctx.preset.baselines.epochs, "random_state": ctx.seed, "device": ctx.device,
-              "verbose": ctx.progress}
+    wanted = {"epochs": ctx.preset.baselines.epochs_of(method or baseline_id), "random_state": ctx.seed,
+              "device": ctx.device, "verbose": ctx.progress}
     return clf.set_params(**{k: v for k, v in wanted.items() if k in clf.get_params()})
 
 
@@ -320,8 +324,28 @@ def fingerprint_open_rows(ctx: RunContext, models: FingerprintModels, real: Real
     return rows
 
 
+def budget_problems(baselines: BaselineConfig) -> list[str]:
+    """Entries of ``baselines.epochs_by_method`` that name no method of the stage, one sentence each: a
+    baseline id of ``baselines.methods`` or ``<id>+immunised`` of an immunised one are valid."""
+    valid = list(baselines.methods)
+    if baselines.immunised:
+        valid += [m + IMMUNISED for m in baselines.attack_methods]
+    problems = []
+    for method in baselines.epochs_by_method:
+        if method in valid:
+            continue
+        known = method.removesuffix(IMMUNISED) in BASELINES
+        why = "is not a baseline of this run" if known else "is not a baseline"
+        problems.append(f"baselines.epochs_by_method: {method!r} {why}.{did_you_mean(method, valid)} Set it for one "
+                        f"of {', '.join(valid) or 'none (baselines.methods is empty)'}, or drop the entry.")
+    return problems
+
+
 def _check_preset(ctx: RunContext) -> None:
     p = ctx.preset
+    problems = budget_problems(p.baselines)
+    if problems:
+        raise ValueError(" ".join(problems))
     for baseline_id in (*p.baselines.methods, *p.baselines.attack_methods):
         BASELINES.get(baseline_id)  # a typo fails with "did you mean"
     stray = sorted(set(p.baselines.attack_methods) - set(p.baselines.methods))
@@ -353,7 +377,8 @@ def run_baselines(ctx: RunContext, models: FingerprintModels, real: RealImages, 
         on_grid = baseline_id in p.baselines.attack_methods and bool(grids)
         variants = [(baseline_id, None)] + ([(baseline_id + IMMUNISED, grids)] if on_grid and p.baselines.immunised else [])
         for method, augment in variants:
-            params = {k: v for k, v in make_estimator(baseline_id, ctx).get_params().items() if k not in _NOT_IN_KEY}
+            params = {k: v for k, v in make_estimator(baseline_id, ctx, method).get_params().items()
+                      if k not in _NOT_IN_KEY}
             worlds = splits if augment is None else [closed]
             key = ctx.key("baselines", PROTOCOL_VERSION, {
                 "columns": COLUMNS, "method": method, "baseline": baseline_id, "params": params, "n": n,
@@ -366,7 +391,7 @@ def run_baselines(ctx: RunContext, models: FingerprintModels, real: RealImages, 
                 start = time.perf_counter()
                 rows: list[Row] = []
                 for split in worlds:
-                    clf = _fit(ctx, make_estimator(baseline_id, ctx), method, split, data, augment)
+                    clf = _fit(ctx, make_estimator(baseline_id, ctx, method), method, split, data, augment)
                     record = training_record(clf)
                     if record is not None:
                         records[f"{method}/{split.world}"] = record
