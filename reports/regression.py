@@ -64,7 +64,8 @@ STATUSES = ("invalid", "worse", "missing", "improved", "within", "new")
 FAILING = ("invalid", "worse", "missing")
 RULE = ("tolerance = max(k * spread, floor), absolute, per metric; per row (full identity incl. fpr) where the "
         "row spread was measured: max(k * row std, margin * largest shortfall of a measured run "
-        "from the reference in the metric's bad direction, metric floor); a row fails when it moves in its metric's bad direction (away from its ideal value for "
+        "from the reference in the metric's bad direction, metric floor, the reference row's own 95% interval on "
+        "its bad side); a row fails when it moves in its metric's bad direction (away from its ideal value for "
         "two-sided metrics) by more than its tolerance, is not finite where the reference is, or is missing")
 
 
@@ -177,8 +178,33 @@ def read_row_spread(path: str | Path) -> pd.DataFrame:
     return table
 
 
+def _identity(rec: Mapping) -> tuple:
+    return tuple(None if isinstance(rec[c], float) and math.isnan(rec[c]) else rec[c] for c in IDENTITY)
+
+
+def interval_slack(results: pd.DataFrame) -> dict[tuple, float]:
+    """Per row identity of ``results``: how far its own 95% interval reaches on the metric's bad side
+    (below the value for higher-is-better metrics, above it otherwise, the wider side for two-sided
+    ones). A move that the reference's own sampling interval covers (2 of 32 images) is not evidence of a
+    regression; ten runs' spread underestimates it for small-n rows. Rows without an interval: none."""
+    if not {"ci_low", "ci_high"} <= set(results.columns):
+        return {}
+    out = {}
+    for rec in results.to_dict("records"):
+        value, low, high = (float(rec[c]) for c in ("value", "ci_low", "ci_high"))
+        if not all(math.isfinite(v) for v in (value, low, high)):
+            continue
+        spec = METRICS.get(rec["metric"]) if rec["metric"] in METRICS else None
+        if spec is not None and spec.ideal is not None:
+            slack = max(value - low, high - value)
+        else:
+            slack = value - low if bool(rec["higher_is_better"]) else high - value
+        out[_identity(rec)] = max(0.0, slack)
+    return out
+
+
 def _row_rules(row_spread: pd.DataFrame, keep: list[str], floors: dict[str, float], k: float,
-               margin: float) -> list[dict]:
+               margin: float, slack: Mapping[tuple, float] | None = None) -> list[dict]:
     rules = []
     for rec in row_spread[row_spread["metric"].isin(keep)].to_dict("records"):
         # the check fails a row only in its bad direction, so the runs that fell short of the reference say
@@ -187,8 +213,9 @@ def _row_rules(row_spread: pd.DataFrame, keep: list[str], floors: dict[str, floa
         std, distance = float(rec["std"]), float(worst if pd.notna(worst) else rec["max_distance"])
         if not (math.isfinite(std) and math.isfinite(distance)):
             continue  # a row whose measured runs were not finite: the metric's tolerance applies
-        match = {c: (None if isinstance(rec[c], float) and math.isnan(rec[c]) else rec[c]) for c in IDENTITY}
-        tol = max(k * std, margin * distance, floors[rec["metric"]])
+        identity = _identity(rec)
+        match = dict(zip(IDENTITY, identity, strict=True))
+        tol = max(k * std, margin * distance, floors[rec["metric"]], (slack or {}).get(identity, 0.0))
         rules.append({**match, "tolerance": float(tol)})
     return rules
 
@@ -235,7 +262,7 @@ def update_reference(results_csv: str | Path, preset: str, spread: Mapping[str, 
     tolerances = {m: max(k * float(spread[m]), floors[m]) for m in keep}
     if isinstance(row_spread, (str, Path)):
         row_spread = read_row_spread(row_spread)
-    row_rules = [] if row_spread is None else _row_rules(row_spread, keep, floors, k, margin)
+    row_rules = [] if row_spread is None else _row_rules(row_spread, keep, floors, k, margin, interval_slack(results))
     reference_dir = Path(reference_dir)
     csv_path = write_results(results[results["metric"].isin(keep)].reset_index(drop=True),
                              reference_dir / f"{preset}.csv")

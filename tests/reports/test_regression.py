@@ -179,7 +179,7 @@ class TestTrust:
         assert report.failures["status"].tolist() == ["invalid"]
 
     def test_operating_points_are_separate_rows(self, tmp_path):
-        ref = self.frame()
+        ref = self.frame().assign(ci_low=math.nan, ci_high=math.nan)  # the spread's rule alone
         write_results(ref, tmp_path / "run.csv")
         spread = pd.DataFrame([{**{c: r[c] for c in IDENTITY}, "std": s, "max_distance": 0.0}
                                for r, s in zip(ref.to_dict("records"), (0.0, 0.0, 0.1, 0.001), strict=True)])
@@ -195,7 +195,7 @@ class TestTrust:
     def test_row_tolerance_from_the_shortfall_when_measured(self, tmp_path, shortfall, tolerance):
         """Runs that did better than the reference (distance 0.2, shortfall 0.01) do not widen the gate; a
         spread file from before the shortfall column keeps the distance either way."""
-        ref = self.frame()
+        ref = self.frame().assign(ci_low=math.nan, ci_high=math.nan)  # the spread's rule alone
         write_results(ref, tmp_path / "run.csv")
         records = [{**{c: r[c] for c in IDENTITY}, "std": 0.0, "max_distance": 0.2}
                    for r in ref.to_dict("records")]
@@ -207,3 +207,21 @@ class TestTrust:
         acc = next(r for r in rules if r["metric"] == "bit_accuracy")
         assert acc["tolerance"] == pytest.approx(tolerance)
         assert check_reference(self.frame(acc=0.9 - 0.05), "t", reference_dir=tmp_path).passed is (shortfall is None)
+
+    def test_a_move_inside_the_references_own_interval_is_not_a_regression(self, tmp_path):
+        """32 of 32 images detected (Wilson 95% interval down to 0.89): 30 of 32 on another machine is inside
+        it, so the row's tolerance covers it even when ten runs happened to agree; 0.5 is far outside."""
+        from fpbench.results import row as make_row
+
+        ref = to_frame([make_row(method=FP, model="data", metric="pass_rate", value=1.0, n=32)])
+        assert ref["ci_low"].iloc[0] == pytest.approx(0.8928, abs=1e-3)
+        write_results(ref, tmp_path / "run.csv")
+        spread = pd.DataFrame([{**{c: r[c] for c in IDENTITY}, "std": 0.0, "max_distance": 0.0, "max_shortfall": 0.0}
+                               for r in ref.to_dict("records")])
+        _, tol_path = update_reference(tmp_path / "run.csv", "t", {"pass_rate": 0.0}, row_spread=spread,
+                                       reference_dir=tmp_path)
+        rule = json.loads(tol_path.read_text())["rows"][0]
+        assert rule["tolerance"] == pytest.approx(1.0 - ref["ci_low"].iloc[0])
+        for value, passed in ((30 / 32, True), (0.5, False)):
+            current = to_frame([make_row(method=FP, model="data", metric="pass_rate", value=value, n=32)])
+            assert check_reference(current, "t", reference_dir=tmp_path).passed is passed
