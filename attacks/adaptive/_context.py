@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from fpbench.attacks.image._checks import check_images, image_generator
 
 __all__ = ["add_noise", "as_float", "check_adaptive_images", "check_resolution", "check_training_images",
-           "image_generator", "require"]
+           "fit_denoising", "image_generator", "require"]
 
 
 def check_adaptive_images(images: object, attack: str) -> torch.Tensor:
@@ -52,3 +53,24 @@ def check_training_images(images: torch.Tensor, what: str) -> None:
     """The adversary trains its tools on uint8 Nx3xRxR photos."""
     if images.ndim != 4 or images.shape[1] != 3 or images.dtype != torch.uint8 or len(images) == 0:
         raise ValueError(f"{what} training needs uint8 Nx3xRxR images, got {images.dtype} {tuple(images.shape)}")
+
+
+def fit_denoising(net: nn.Module, images: torch.Tensor, *, steps: int, batch_size: int, lr: float, max_noise: float,
+                  seed: int, device: str = "cpu") -> nn.Module:
+    """Train ``net`` (on ``device``) to map a noisy image back to the clean one: MSE on batches of uint8 Nx3xRxR
+    ``images`` with Gaussian noise whose std is drawn uniformly from [0, ``max_noise``] per image. Batches,
+    noise levels and noise come from one generator seeded by ``seed`` (deterministic; the global RNG is
+    untouched). Returns ``net`` in eval mode."""
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    net.train()
+    for _ in range(steps):
+        idx = torch.randint(0, len(images), (batch_size,), generator=gen)
+        x = images[idx].float().div(255)
+        std = torch.rand(batch_size, 1, 1, 1, generator=gen) * max_noise
+        noisy = (x + std * torch.randn(x.shape, generator=gen)).clamp(0, 1)
+        loss = F.mse_loss(net(noisy.to(device)), x.to(device))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return net.eval()

@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from fpbench.attacks.adaptive._context import check_training_images
+from fpbench.attacks.adaptive._context import check_training_images, fit_denoising
 
 
 @dataclass(frozen=True)
@@ -50,18 +49,8 @@ class Denoiser(nn.Module):
 def train_denoiser(images: torch.Tensor, cfg: DenoiserConfig, *, device: str = "cpu") -> Denoiser:
     """MSE to the clean image on uint8 Nx3xRxR ``images`` plus seeded Gaussian noise; deterministic given ``cfg.seed``."""
     check_training_images(images, "denoiser")
-    torch.manual_seed(cfg.seed)
-    net = Denoiser(cfg.depth, cfg.width).to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    net.train()
-    for _ in range(cfg.steps):
-        idx = torch.randint(0, len(images), (cfg.batch_size,), generator=gen)
-        x = images[idx].float().div(255)
-        std = torch.rand(cfg.batch_size, 1, 1, 1, generator=gen) * cfg.max_noise
-        noisy = (x + std * torch.randn(x.shape, generator=gen)).clamp(0, 1)
-        loss = F.mse_loss(net(noisy.to(device)), x.to(device))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    return net.eval()
+    with torch.random.fork_rng(devices=[]):  # the initial weights from cfg.seed, the caller's RNG untouched
+        torch.manual_seed(cfg.seed)
+        net = Denoiser(cfg.depth, cfg.width)
+    return fit_denoising(net.to(device), images, steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
+                         max_noise=cfg.max_noise, seed=cfg.seed, device=device)

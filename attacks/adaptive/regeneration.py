@@ -17,7 +17,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fpbench.attacks.adaptive._context import add_noise, check_adaptive_images, check_training_images, require
+from fpbench.attacks.adaptive._context import (
+    add_noise,
+    check_adaptive_images,
+    check_training_images,
+    fit_denoising,
+    require,
+)
 from fpbench.attacks.registry import ThreatCard, register_attack
 
 
@@ -102,23 +108,12 @@ def train_autoencoder(images: torch.Tensor, cfg: AutoencoderConfig, *, device: s
     """PCA initialisation, then denoising training (MSE to the clean image) on uint8 Nx3xRxR images;
     deterministic given ``cfg.seed``."""
     check_training_images(images, "autoencoder")
-    torch.manual_seed(cfg.seed)
-    net = RegenerationAutoencoder(cfg.patch, cfg.latent_channels, cfg.width)
+    with torch.random.fork_rng(devices=[]):  # the refinements' initial weights from cfg.seed, the caller's RNG untouched
+        torch.manual_seed(cfg.seed)
+        net = RegenerationAutoencoder(cfg.patch, cfg.latent_channels, cfg.width)
     pca_init(net, images[:4096].float().div(255))
-    net.to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    net.train()
-    for _ in range(cfg.steps):
-        idx = torch.randint(0, len(images), (cfg.batch_size,), generator=gen)
-        x = images[idx].float().div(255)
-        std = torch.rand(cfg.batch_size, 1, 1, 1, generator=gen) * cfg.max_noise
-        noisy = (x + std * torch.randn(x.shape, generator=gen)).clamp(0, 1)
-        loss = F.mse_loss(net(noisy.to(device)), x.to(device))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    return net.eval()
+    return fit_denoising(net.to(device), images, steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
+                         max_noise=cfg.max_noise, seed=cfg.seed, device=device)
 
 
 @register_attack(

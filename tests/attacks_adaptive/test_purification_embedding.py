@@ -54,6 +54,16 @@ class TestDenoiser:
         a, b = train_denoiser(imgs, cfg), train_denoiser(imgs, cfg)
         assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
 
+    @pytest.mark.parametrize("train", ["denoiser", "autoencoder"])
+    def test_training_leaves_the_global_rng_alone(self, train, helpers):
+        imgs = _u8(helpers.smooth(16, 2))
+        state = torch.random.get_rng_state()
+        if train == "denoiser":
+            train_denoiser(imgs, DenoiserConfig(depth=2, width=4, steps=2, batch_size=4))
+        else:
+            train_autoencoder(imgs, AutoencoderConfig(patch=4, latent_channels=16, width=4, steps=2, batch_size=4))
+        assert torch.equal(torch.random.get_rng_state(), state)
+
     def test_training_rejects_float_images(self, helpers):
         with pytest.raises(ValueError, match="uint8"):
             train_denoiser(helpers.smooth(4, 0), DenoiserConfig(steps=1))
