@@ -11,7 +11,8 @@ machine of the same kind moves the numbers the same way. Writes
   from the reference run (the first seed with the first thread count) and the largest shortfall: how much
   worse than the reference any run was, in the metric's own direction (``fpbench.reports.compare.improvement``;
   the regression check fails only that way, so a run that did better says nothing about its tolerance);
-- OUT/spread.csv (metric,spread): per metric, the 90th percentile over rows of the standard deviation.
+- OUT/spread.csv (metric,spread): per metric, the 90th percentile over rows of the standard deviation;
+- OUT/runs.csv: every run's rows side by side (a column per run), to look at or re-analyse without rerunning.
 
 Then ``fpbench update-reference OUT/seed-S-threads-T --name PRESET --out reports/reference --spread OUT/spread.csv --row-spread
 OUT/spread_rows.csv`` turns them into the committed reference and tolerances.
@@ -51,6 +52,13 @@ def spread_tables(frames: dict[str, pd.DataFrame], reference: str) -> tuple[pd.D
     return per_row, per_metric
 
 
+def side_by_side(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per row identity, one value column per run (name)."""
+    key = list(IDENTITY)
+    wide = [f.set_index(key)["value"].rename(name) for name, f in frames.items()]
+    return pd.concat(wide, axis=1).reset_index()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="smoke")
@@ -71,6 +79,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     per_row.to_csv(args.out / "spread_rows.csv", index=False, float_format="%.10g")
     per_metric.to_csv(args.out / "spread.csv", index=False)
+    side_by_side(frames).to_csv(args.out / "runs.csv", index=False, float_format="%.10g")
     print(per_metric.to_string(index=False))
 
 

@@ -4,6 +4,7 @@ checks it; ``module:factory`` specs reach it without the entry point."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import shutil
@@ -144,13 +145,22 @@ def test_the_example_declares_its_method_only_through_the_entry_point() -> None:
 def test_smoke_runs_with_the_installed_plugin(plugin: Path, tmp_path: Path) -> None:
     """The installed plug-in goes through the smoke run like a built-in method: its stamped photos, its
     DCGAN (the smoke zoo's fingerprinted generator, trained on its stamped photos) and the image and model
-    attacks, under its own id."""
+    attacks, under its own id. Short trainings and no adaptive or baseline stage: what is tested is the plug-in's path
+    (the per-method adaptive path is the one tests/pipeline/test_methods_run.py runs for every built-in method)."""
     from fpbench.cache import ArtifactCache
     from fpbench.pipeline.presets import get_preset
     from fpbench.pipeline.runner import run
 
     load_entry_points()
-    preset = get_preset("smoke").updated({"methods": ["artificial_fingerprint", PLUGIN_ID]})
+    smoke = get_preset("smoke")
+    measured = {*smoke.image_attacks.attacks, *smoke.model_attacks.attacks}
+    grids = {a: g for a, g in smoke.evaluation.grids.items() if a in measured}  # updated() merges dicts
+    short = tuple(dataclasses.replace(plan, steps=100) for plan in smoke.zoo.generators)
+    smoke = dataclasses.replace(smoke, evaluation=dataclasses.replace(smoke.evaluation, grids=grids),
+                                fingerprint=dataclasses.replace(smoke.fingerprint, steps=100),
+                                zoo=dataclasses.replace(smoke.zoo, generators=short))
+    preset = smoke.updated({"methods": ["artificial_fingerprint", PLUGIN_ID], "adaptive": {"attacks": []},
+                            "baselines": {"methods": []}})
     df = run(preset, tmp_path / "out", cache=ArtifactCache(tmp_path / "cache"), progress=False).results
     rows = df[df["method"] == PLUGIN_ID]
     clean = rows[rows["attack"] == "none"].set_index(["model", "metric"])["value"]
