@@ -10,6 +10,8 @@
     fpbench compare RUN_A RUN_B [--atol X] [--tolerance NAME.tolerance.json] [--html OUT.html]
     fpbench check RUN_DIR [--reference NAME] [--html OUT.html]  (CI regression gate; the page: its artifact)
     fpbench update-reference RUN_DIR --name NAME --out DIR  (regenerate reference numbers on purpose)
+    fpbench registry-bench --sizes 1e3,1e4,1e5,1e6 [--bits 48,100] [--queries 1000] [--out DIR]
+                                                   (attribution among M registered fingerprints: issue 18)
 """
 
 from __future__ import annotations
@@ -77,6 +79,27 @@ def _at_least(flag: str, cast: type, low: float, what: str):
 
 def _positive(flag: str):
     return _at_least(flag, int, 1, "a whole number >= 1")
+
+
+def _parse_counts(flag: str, example: str):
+    """An argparse type: comma-separated whole numbers >= 1, written like 1000 or 1e3."""
+    def parse(text: str) -> tuple[int, ...]:
+        parts = [t.strip() for t in text.split(",") if t.strip()]
+        values = []
+        for part in parts:
+            try:
+                value = float(part)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"{flag} expects whole numbers >= 1 like {example}, "
+                                                 f"got {part!r}") from None
+            if not (math.isfinite(value) and value.is_integer() and value >= 1):
+                raise argparse.ArgumentTypeError(f"{flag} expects whole numbers >= 1 like {example}, got {part!r}")
+            values.append(int(value))
+        if not values:
+            raise argparse.ArgumentTypeError(f"{flag} expects whole numbers >= 1 like {example}, got {text!r}")
+        return tuple(values)
+
+    return parse
 
 
 def _nonnegative(flag: str):
@@ -331,6 +354,26 @@ def _cmd_update_reference(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_registry_bench(args: argparse.Namespace) -> int:
+    import pandas as pd
+    import torch
+
+    from fpbench.pipeline.registry_bench import registry_bench
+
+    out = check_output_folder(args.out, "--out")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    tables = registry_bench(args.sizes, args.bits, queries=args.queries, alpha=args.alpha, out_dir=out,
+                            progress=not args.quiet)
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.float_format", "{:.4g}".format):
+        for name, title in (("latency", "query latency"), ("false_attribution", "false attribution (clean queries)"),
+                            ("attribution", "attribution accuracy (fingerprint 0 among M-1 decoys)")):
+            print(f"\n{title}\n{tables[name].to_string(index=False)}")
+    print(f"\nwrote latency.csv, false_attribution.csv, attribution.csv, latency.png, false_attribution.png "
+          f"to {out}")
+    return 0
+
+
 #: ``--fid-extractor`` values: "auto" and the ids of fpbench.fid.FEATURE_EXTRACTORS (listed here so that
 #: building the parser imports no torch; a test keeps the two equal)
 FID_EXTRACTOR_CHOICES = ("auto", "inception", "random-conv-v1")
@@ -454,6 +497,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--margin", type=float, default=1.5, help="see --k")
     p.add_argument("--note", default="", help="how the spread was measured (kept in the tolerance file)")
     p.set_defaults(func=_cmd_update_reference)
+
+    p = sub.add_parser("registry-bench", help="attribution among M registered fingerprints: latency, false "
+                       "attribution and accuracy vs M (issue 18)")
+    p.add_argument("--sizes", type=_parse_counts("--sizes", "1e3,1e4,1e5,1e6"), required=True, metavar="M1,M2,...",
+                   help="registry sizes, like 1e3,1e4,1e5,1e6")
+    p.add_argument("--bits", type=_parse_counts("--bits", "48,100"), default=(48, 100), metavar="N1,N2,...",
+                   help="fingerprint lengths (default 48,100)")
+    p.add_argument("--queries", type=_positive("--queries"), default=1000,
+                   help="queries per latency cell and per flip probability (default 1000)")
+    p.add_argument("--alpha", type=_at_least("--alpha", float, 0.0, "a significance level in (0, 1]"), default=1e-6,
+                   help="significance level of the attribution rule, Bonferroni over M (default 1e-6)")
+    p.add_argument("--out", type=Path, default=Path("runs/registry-bench"),
+                   help="output folder (default runs/registry-bench)")
+    p.add_argument("--threads", type=_positive("--threads"), help="torch CPU threads (>= 1)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_registry_bench)
     return parser
 
 
