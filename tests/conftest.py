@@ -19,7 +19,8 @@ def _deterministic_torch():
 
 # files whose module fixtures make whole smoke runs (minutes each): run first, so that under pytest-xdist
 # (--dist loadfile hands out files in collection order) the other workers share the rest, not wait for them
-_LONG_FILES = ("tests/regression/test_smoke_reference.py", "tests/integration/test_cli_run.py")
+_LONG_FILES = ("tests/regression/test_smoke_reference.py", "tests/regression/test_two_threads.py",
+               "tests/integration/test_cli_run.py")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -151,16 +151,3 @@ def test_check_exits_1_and_names_the_rows_when_transfer_drops_beyond_its_toleran
     assert any(LEARNED in line and "bit accuracy" in line and " none " in line for line in worse), out
     code, out = _lowered(tmp_path, clean[0] / 4)  # inside float-order noise: passes
     assert code == 0, out
-
-
-def test_an_untouched_run_with_two_threads_passes(tmp_path):
-    """The README's way (`fpbench run --preset smoke`, both cores): another float order, same verdict."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        results = run(get_preset("smoke"), tmp_path / "out", cache=ArtifactCache(tmp_path / "cache"),
-                      progress=False).results
-    finally:
-        torch.set_num_threads(previous)
-    report = check_reference(results, "smoke")
-    assert report.passed, report.summary()

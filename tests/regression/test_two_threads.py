@@ -1,0 +1,28 @@
+"""The README's way of running smoke (`fpbench run --preset smoke`, both cores) passes the gate: another float
+order than the reference's one thread, same verdict. Its own file: a whole cold run that shares nothing with
+test_smoke_reference.py, so pytest-xdist can run the two side by side."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from fpbench.cache import ArtifactCache
+from fpbench.pipeline.presets import get_preset
+from fpbench.pipeline.runner import run
+from fpbench.reports.regression import check_reference
+
+pytestmark = pytest.mark.regression
+
+
+def test_an_untouched_run_with_two_threads_passes(tmp_path):
+    """The README's way (`fpbench run --preset smoke`, both cores): another float order, same verdict."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        results = run(get_preset("smoke"), tmp_path / "out", cache=ArtifactCache(tmp_path / "cache"),
+                      progress=False).results
+    finally:
+        torch.set_num_threads(previous)
+    report = check_reference(results, "smoke")
+    assert report.passed, report.summary()
