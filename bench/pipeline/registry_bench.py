@@ -38,6 +38,8 @@ from fpbench.fingerprint.fingerprint_registry import (
     analytic_false_attribution,
 )
 from fpbench.fingerprint.matching import NO_MATCH, attribute, min_correct_bits
+from fpbench.reports.plots import _new_figure as new_figure
+from fpbench.reports.plots import _save as save_figure
 
 BACKENDS = ("torch", "faiss", "dense")
 FLIP_PROBABILITIES = (0.02, 0.1, 0.2)
@@ -273,26 +275,11 @@ def write_outputs(tables: dict[str, pd.DataFrame], out: Path) -> list[Path]:
     return paths
 
 
-def _figure(n_panels: int):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
-    from matplotlib.figure import Figure  # noqa: PLC0415
-
-    fig = Figure(figsize=(4.4 * n_panels + 0.4, 3.6), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig, list(fig.subplots(1, n_panels, squeeze=False).ravel())
-
-
-def _save(fig, path: Path) -> Path:
-    from fpbench.atomic import write_atomic  # noqa: PLC0415
-
-    return write_atomic(path, lambda p: fig.savefig(p, format="png", dpi=110))
-
-
 def _plot_latency(table: pd.DataFrame, path: Path) -> Path:
     import seaborn as sns  # noqa: PLC0415
 
     n_bits = sorted(table["n_bits"].unique())
-    fig, axes = _figure(len(n_bits))
+    fig, axes = new_figure(len(n_bits), ncols=len(n_bits))
     measured = table[np.isfinite(table["ms_per_query"].astype(float))]
     for ax, n in zip(axes, n_bits, strict=True):
         rows = measured[measured["n_bits"] == n]
@@ -304,12 +291,12 @@ def _plot_latency(table: pd.DataFrame, path: Path) -> Path:
         ax.set_xlabel("registered fingerprints M")
         ax.set_ylabel("ms per query (batched)")
         ax.grid(True, which="both", alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _plot_false(table: pd.DataFrame, path: Path) -> Path:
     n_bits = sorted(table["n_bits"].unique())
-    fig, axes = _figure(len(n_bits))
+    fig, axes = new_figure(len(n_bits), ncols=len(n_bits))
     for ax, n in zip(axes, n_bits, strict=True):
         rows = table[table["n_bits"] == n].sort_values("M")
         m = rows["M"].to_numpy(float)
@@ -329,4 +316,4 @@ def _plot_false(table: pd.DataFrame, path: Path) -> Path:
         ax.set_ylabel("false attribution rate (clean queries)")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
