@@ -190,6 +190,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         preset = preset.updated({"zoo": {"workers": args.gan_workers}})
     if args.allow_upscale:
         preset = preset.updated({"data": {"allow_upscale": True}})
+    executor = {k: v for k, v in (("kind", args.executor), ("address", args.ray_address),
+                                  ("cpus_per_task", args.cpus_per_task)) if v is not None}
+    if executor:
+        preset = preset.updated({"executor": executor})
     if args.method:  # these, beside the paper's method, which always comes first, instead of the preset's
         preset = preset.updated({"methods": list(dict.fromkeys([preset.methods[0], *args.method]))})
     if args.fid_extractor is not None:
@@ -421,6 +425,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=_positive("--threads"), help="torch CPU threads (>= 1)")
     p.add_argument("--gan-workers", type=_positive("--gan-workers"), help="processes training generators side by side on CPU, "
                    "sharing the threads (default: the preset's, 1 in every shipped preset)")
+    p.add_argument("--executor", choices=("local", "ray"),
+                   help="where generator trainings run: local (this machine; the default) or ray (one Ray task "
+                        "each; needs `pip install 'fpbench[ray]'`)")
+    p.add_argument("--ray-address", metavar="ADDRESS", help="the Ray cluster to submit to (e.g. 10.0.0.5:6379 or "
+                   "auto); default: start a local one. The cache (--cache-dir) must be a path every node sees")
+    p.add_argument("--cpus-per-task", type=_positive("--cpus-per-task"),
+                   help="CPUs (and torch threads) of each Ray task (default 1)")
     p.add_argument("--model-card", type=Path, action="append", metavar="CARD.yaml",
                    help="add the external model of this card to the run (repeatable; see `fpbench evaluate` to "
                         "measure cards without training anything)")

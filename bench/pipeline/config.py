@@ -195,6 +195,19 @@ class EvaluationConfig:
 
 
 @dataclass(frozen=True)
+class ExecutorConfig:
+    """Where the run's independent jobs (generator trainings) execute (fpbench.pipeline.executors):
+    ``local`` (this process, or ``zoo.workers`` processes) or ``ray`` (one Ray task per job, of
+    ``cpus_per_task`` CPUs, on the cluster at ``address``; "" starts a local one). Results do not depend on
+    it: a job trained on N threads equals the same job in a local run with ``--threads N``."""
+
+    kind: str = "local"
+    address: str = ""
+    cpus_per_task: int = 1
+    max_retries: int = 3  # a task whose worker died runs again up to this many times
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """Everything a run does, stage by stage; its hash keys the run's manifest, the stages' configs key
     their cached artifacts."""
@@ -217,6 +230,7 @@ class RunConfig:
     # model cards (fpbench.zoo) of external generators added to the run (``--model-card``); in a config file a
     # relative path is read from the file's folder
     models: tuple[str, ...] = ()
+    executor: ExecutorConfig = ExecutorConfig()
 
     def __post_init__(self) -> None:
         seeds = tuple(int(s) for s in self.seeds)

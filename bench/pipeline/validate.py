@@ -11,6 +11,7 @@ from fpbench.attacks.registry import ATTACKS, AttackKind, load_all
 from fpbench.baselines import BASELINES
 from fpbench.methods import MethodError, all_methods, make_method
 from fpbench.pipeline.config import ConfigError, RunConfig
+from fpbench.pipeline.executors import executor_problems
 from fpbench.pipeline.stages.baselines import budget_problems
 from fpbench.pipeline.stages.data import folder_sizes
 from fpbench.registry import did_you_mean
@@ -51,6 +52,7 @@ def config_problems(config: RunConfig) -> list[str]:
             problems.append(f"baselines: unknown baseline {baseline_id!r}.{did_you_mean(baseline_id, BASELINES.ids())} "
                             f"Baselines: {', '.join(BASELINES.ids())}.")
     problems += budget_problems(config.baselines)
+    problems += executor_problems(config.executor)
     methods = all_methods()
     for method_id in config.methods:
         if ":" not in method_id and method_id not in methods:

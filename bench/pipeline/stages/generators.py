@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import math
-import multiprocessing
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from fpbench.cache import derive_key
 from fpbench.evaluation.measure import DECISION_METRICS, Registered, match_rows
@@ -24,6 +21,7 @@ from fpbench.fid import compute_fid
 from fpbench.fingerprint.embedding import random_fingerprint, to_uint8
 from fpbench.fingerprint.matching import NO_MATCH, bit_accuracy
 from fpbench.generators import GanConfig, build, sample, train_gan
+from fpbench.pipeline.executors import ProcessPool, RayPool, unordered
 from fpbench.pipeline.presets import GeneratorPlan
 from fpbench.pipeline.stages.context import RunContext
 from fpbench.pipeline.stages.data import RealImages
@@ -97,12 +95,13 @@ def _train_job(data: torch.Tensor, config: GanConfig, checkpoint: Path | None, t
 
 
 def _train_missing(ctx: RunContext, jobs: list[_Job]) -> dict[str, dict[str, torch.Tensor]]:
-    """Train the generators not yet in the cache; with ``preset.zoo.workers`` > 1 on CPU, in that many
-    spawned processes sharing the threads. Whether that pays depends on the networks: on 2 cores, two
-    1-thread workers trained batch-32 DCGANs at 25.5 steps/s each against 43 in one 2-thread process
-    (+19%), but a width-32 ResNet G at 3.95 steps/s against 9.55. Each finished generator goes into
-    the cache at once, so a failure later loses nothing already trained."""
+    """Train the generators not yet in the cache: in this process, or (``executor: ray``) as Ray tasks, or
+    (``zoo.workers`` > 1 on CPU) in that many spawned processes sharing the threads. Whether processes pay
+    depends on the networks: on 2 cores, two 1-thread workers trained batch-32 DCGANs at 25.5 steps/s each
+    against 43 in one 2-thread process (+19%), but a width-32 ResNet G at 3.95 steps/s against 9.55. Each
+    finished generator goes into the cache at once, so a failure later loses nothing already trained."""
     missing = [j for j in jobs if not (ctx.cache.enabled and ctx.cache.path("generator", j.key, "safetensors").exists())]
+    executor = ctx.preset.executor
     workers = min(ctx.preset.zoo.workers, len(missing)) if ctx.device == "cpu" else 1
     trained: dict[str, dict[str, torch.Tensor]] = {}
 
@@ -113,31 +112,26 @@ def _train_missing(ctx: RunContext, jobs: list[_Job]) -> dict[str, dict[str, tor
     def resume(job: _Job) -> Path | None:
         return ctx.cache.file("generator", job.key, "partial.safetensors") if ctx.cache.enabled else None
 
-    if workers <= 1:
+    if not missing or (executor.kind == "local" and workers <= 1):
         for job in missing:
             ctx.log(f"training generator {_describe(job)}")
             done(job, *_train_job(job.load_data(), job.config, resume(job), None, ctx.progress, ctx.device))
         return trained
-    threads = max(1, torch.get_num_threads() // workers)
-    ctx.log(f"training {len(missing)} generators in {workers} processes x {threads} thread(s): "
-            + "; ".join(_describe(j) for j in missing))
-    queue, running = iter(missing), {}
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool, \
-            tqdm(total=len(missing), desc="generators", unit="GAN", disable=not ctx.progress, dynamic_ncols=True) as bar:
-
-        def submit_next() -> None:  # one job per free worker: at most ``workers`` training sets in memory
-            job = next(queue, None)
-            if job is not None:
-                running[pool.submit(_train_job, job.load_data(), job.config, resume(job), threads, False, "cpu")] = job
-
-        for _ in range(workers):
-            submit_next()
-        while running:
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in finished:
-                done(running.pop(future), *future.result())
-                bar.update(1)
-                submit_next()
+    if executor.kind == "ray":
+        pool = RayPool(executor, ctx.device)
+        ctx.notes["executor"] = {"kind": "ray", **pool.resources}
+        device = "cuda" if ctx.device.startswith("cuda") else "cpu"
+        where = f"Ray tasks of {pool.threads} CPU(s), {pool.slots} at once"
+    else:
+        pool, device = ProcessPool(workers, torch.get_num_threads()), "cpu"
+        where = f"{workers} processes x {pool.threads} thread(s)"
+    ctx.log(f"training {len(missing)} generators as {where}: " + "; ".join(_describe(j) for j in missing))
+    by_key = {job.key: job for job in missing}
+    queue = ((job.key, lambda job=job: (job.load_data(), job.config, resume(job), pool.threads, False, device))
+             for job in missing)
+    for key, (state, steps_per_second) in unordered(pool, _train_job, queue, desc="generators", unit="GAN",
+                                                   total=len(missing), progress=ctx.progress):
+        done(by_key[key], state, steps_per_second)
     return trained
 
 

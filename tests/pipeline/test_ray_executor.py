@@ -1,0 +1,126 @@
+"""fpbench.pipeline.executors with Ray (issue 18): generators trained as Ray tasks equal the same training in
+this process, land in the cache as they finish and are never trained again; a task whose worker died is
+retried; a job's own error reaches the caller; and a whole smoke run on a 2-CPU Ray cluster gives the local
+run's results.csv (slow: ``tox -e ray``). Skipped where Ray is not installed (``pip install 'fpbench[ray]'``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+ray = pytest.importorskip("ray")
+
+from fpbench.baselines._torch_classifier import torch_threads  # noqa: E402
+from fpbench.cache import ArtifactCache  # noqa: E402
+from fpbench.pipeline.config import ExecutorConfig  # noqa: E402
+from fpbench.pipeline.executors import RayPool, unordered  # noqa: E402
+from fpbench.pipeline.presets import PRESETS  # noqa: E402
+from fpbench.pipeline.stages.context import RunContext  # noqa: E402
+from fpbench.pipeline.stages.generators import _train_job, _train_missing  # noqa: E402
+from tests.stages.test_generator_workers import _jobs  # noqa: E402
+
+pytestmark = pytest.mark.ray
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A local 2-CPU Ray cluster in this process (the pool uses a Ray already initialised)."""
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield
+    ray.shutdown()
+
+
+def _ctx(tmp_path: Path) -> RunContext:
+    preset = PRESETS.get("smoke").updated({"executor": {"kind": "ray"}})
+    return RunContext(preset=preset, cache=ArtifactCache(tmp_path / "cache"), out=tmp_path / "out", progress=False)
+
+
+def test_ray_tasks_train_what_one_thread_trains_in_process(cluster, tmp_path):
+    jobs = _jobs()
+    ctx = _ctx(tmp_path)
+    trained = _train_missing(ctx, jobs)
+    with torch_threads(1):
+        expected = {j.key: _train_job(j.load_data(), j.config, None, None, False, "cpu")[0] for j in jobs}
+    assert trained.keys() == expected.keys()
+    for key, state in expected.items():
+        for name in state:
+            torch.testing.assert_close(trained[key][name], state[name], atol=0, rtol=0, msg=name)
+    for job in jobs:  # cached as they finished
+        assert ctx.cache.path("generator", job.key, "safetensors").exists()
+    assert ctx.notes["executor"]["kind"] == "ray" and ctx.notes["executor"]["cluster_cpus"] == 2
+    again = _ctx(tmp_path)
+    assert _train_missing(again, jobs) == {} and again.cache.misses == []  # finished jobs are never rerun
+
+
+def test_a_job_error_reaches_the_caller(cluster, tmp_path):
+    jobs = _jobs()
+    bad = dataclasses.replace(jobs[1], load_data=lambda: torch.zeros(4, 3, 8, 8, dtype=torch.uint8))
+    with pytest.raises(Exception, match="config.resolution is 16"):
+        _train_missing(_ctx(tmp_path), [jobs[0], bad])
+
+
+def _die_once(marker: str, value: int) -> tuple[int, int]:
+    """Kills its worker process the first time it runs (as an OOM kill or a lost node would)."""
+    path = Path(marker)
+    if not path.exists():
+        path.write_text("died once")
+        os._exit(1)
+    return value, os.getpid()
+
+
+def test_a_task_whose_worker_died_is_retried(cluster, tmp_path):
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the worker cannot import this test module
+    pool = RayPool(ExecutorConfig(kind="ray", max_retries=2))
+    jobs = [(i, lambda i=i: (str(tmp_path / f"marker{i}"), i * 10)) for i in range(3)]
+    results = dict(unordered(pool, _die_once, jobs, desc="t", unit="task", total=3, progress=False))
+    assert {k: v[0] for k, v in results.items()} == {0: 0, 1: 10, 2: 20}
+    assert all((tmp_path / f"marker{i}").exists() for i in range(3))  # each ran twice: died, then finished
+
+
+def test_no_retries_left_fails_loudly(cluster, tmp_path):
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    pool = RayPool(ExecutorConfig(kind="ray", max_retries=0))
+    with pytest.raises(ray.exceptions.WorkerCrashedError):
+        list(unordered(pool, _die_once, [(0, lambda: (str(tmp_path / "m"), 1))], desc="t", unit="task", total=1,
+                       progress=False))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_smoke_on_a_ray_cluster_gives_the_local_results(tmp_path):
+    """Two smoke runs from cold caches on one thread: local, and with every generator a task on a 2-CPU Ray
+    cluster started by `ray start`; results.csv equal value for value. About 6 minutes on 2 cores."""
+    fpbench, ray_cli = (shutil.which(name, path=str(Path(sys.executable).parent)) for name in ("fpbench", "ray"))
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    port = _free_port()
+    subprocess.run([ray_cli, "start", "--head", "--num-cpus", "2", "--port", str(port), "--include-dashboard",
+                    "false", "--disable-usage-stats"], check=True, env=env, capture_output=True)
+    try:
+        runs = {}
+        for name, extra in (("local", []), ("ray", ["--executor", "ray", "--ray-address", f"127.0.0.1:{port}"])):
+            subprocess.run([fpbench, "run", "--preset", "smoke", "--threads", "1", "--quiet", "--out",
+                            str(tmp_path / name), "--cache-dir", str(tmp_path / f"cache-{name}"), *extra],
+                           check=True, env=env, capture_output=True)
+            runs[name] = pd.read_csv(tmp_path / name / "results.csv")
+    finally:
+        subprocess.run([ray_cli, "stop", "--force"], env=env, capture_output=True)
+    local, remote = runs["local"], runs["ray"]
+    assert len(local) > 100
+    pd.testing.assert_frame_equal(local, remote, check_exact=True)
+    manifest = json.loads((tmp_path / "ray" / "manifest.json").read_text())
+    assert manifest["executor"]["kind"] == "ray" and manifest["config"]["executor"]["kind"] == "ray"
