@@ -23,6 +23,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch.profiler import record_function
 from tqdm.auto import tqdm
 
 from fpbench.atomic import write_atomic
@@ -32,6 +33,10 @@ from fpbench.fingerprint.hardening import harden_decoder
 from fpbench.fingerprint.immunise import immunise
 from fpbench.fingerprint.nets import FingerprintDecoder, FingerprintEncoder, initialise
 from fpbench.fingerprint.perturb import check_kinds, perturb
+
+# the training loop's phases, each timed in a torch.profiler range PROFILE_PREFIX + phase (fpbench.profiling)
+PROFILE_PREFIX = "fpbench.fingerprint."
+PROFILE_PHASES = ("data", "forward", "backward", "optimizer", "logging", "checkpoint")
 
 
 class TrainingWarning(UserWarning):
@@ -152,40 +157,50 @@ def train_fingerprint(images: torch.Tensor, cfg: FingerprintTrainConfig, *, devi
             gen.manual_seed(cfg.seed * 1000003 + start)
     enc.train()
     dec.train()
-    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc="fingerprint", disable=not progress,
-               dynamic_ncols=True)
-    for step in bar:
-        idx = torch.randint(0, len(images), (cfg.batch_size,), generator=gen)
-        x = images[idx].to(device).float().div_(255)
-        bits = torch.randint(0, 2, (cfg.batch_size, cfg.n_bits), generator=gen).float().to(device)
-        stamped = enc(x, bits)
-        if cfg.perturbations and not cfg.immunise_steps and activated_at is not None \
-                and step >= activated_at + cfg.perturb_await:
-            # one generator per step: resumable without saving its state, and the batch stream stays the paper's
-            logits = dec(perturb(stamped, cfg.perturbations, torch.Generator().manual_seed(cfg.seed * 7919 + step)))
-        else:
-            logits = dec(stamped)
-        bce = F.binary_cross_entropy_with_logits(logits, bits)
-        mse = F.mse_loss(stamped, x)
-        w_l2 = l2_weight_at(step, activated_at, cfg)
-        loss = w_l2 * mse + cfg.bce_weight * bce
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        acc = ((logits > 0).float() == bits).float().mean().item()
-        if activated_at is None and acc > cfg.activation_accuracy:
-            activated_at = step
-        if activated_at is None and cfg.fallback_activation_step is not None and step >= cfg.fallback_activation_step:
-            warnings.warn(f"bit accuracy never exceeded {cfg.activation_accuracy} in {step} steps; starting the "
-                          f"L2 schedule anyway (fallback_activation_step={cfg.fallback_activation_step})",
-                          TrainingWarning, stacklevel=2)
-            activated_at = step
-        psnr = 10 * math.log10(1 / max(mse.item(), 1e-12))
-        if step % 25 == 0 or step == cfg.steps - 1:
-            history.append({"step": step, "bit_accuracy": acc, "psnr": psnr, "loss": loss.item(), "l2_weight": w_l2})
-            bar.set_postfix(acc=f"{acc:.3f}", psnr=f"{psnr:.1f}", loss=f"{loss.item():.3f}", w_l2=f"{w_l2:.2f}")
+    bar = tqdm(total=cfg.steps, initial=start, desc="fingerprint", disable=not progress, dynamic_ncols=True)
+    # each phase in a profiler range of its own (PROFILE_PREFIX + phase, not nested): fpbench.profiling
+    for step in range(start, cfg.steps):
+        with record_function(PROFILE_PREFIX + "data"):
+            idx = torch.randint(0, len(images), (cfg.batch_size,), generator=gen)
+            x = images[idx].to(device).float().div_(255)
+            bits = torch.randint(0, 2, (cfg.batch_size, cfg.n_bits), generator=gen).float().to(device)
+        with record_function(PROFILE_PREFIX + "forward"):
+            stamped = enc(x, bits)
+            if cfg.perturbations and not cfg.immunise_steps and activated_at is not None \
+                    and step >= activated_at + cfg.perturb_await:
+                # one generator per step: resumable without saving its state, and the batch stream stays the paper's
+                logits = dec(perturb(stamped, cfg.perturbations,
+                                     torch.Generator().manual_seed(cfg.seed * 7919 + step)))
+            else:
+                logits = dec(stamped)
+            bce = F.binary_cross_entropy_with_logits(logits, bits)
+            mse = F.mse_loss(stamped, x)
+            w_l2 = l2_weight_at(step, activated_at, cfg)
+            loss = w_l2 * mse + cfg.bce_weight * bce
+        with record_function(PROFILE_PREFIX + "backward"):
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+        with record_function(PROFILE_PREFIX + "optimizer"):
+            opt.step()
+        with record_function(PROFILE_PREFIX + "logging"):  # .item() syncs with the device: counted here
+            acc = ((logits > 0).float() == bits).float().mean().item()
+            if activated_at is None and acc > cfg.activation_accuracy:
+                activated_at = step
+            if activated_at is None and cfg.fallback_activation_step is not None \
+                    and step >= cfg.fallback_activation_step:
+                warnings.warn(f"bit accuracy never exceeded {cfg.activation_accuracy} in {step} steps; starting "
+                              f"the L2 schedule anyway (fallback_activation_step={cfg.fallback_activation_step})",
+                              TrainingWarning, stacklevel=2)
+                activated_at = step
+            psnr = 10 * math.log10(1 / max(mse.item(), 1e-12))
+            if step % 25 == 0 or step == cfg.steps - 1:
+                history.append({"step": step, "bit_accuracy": acc, "psnr": psnr, "loss": loss.item(),
+                                "l2_weight": w_l2})
+                bar.set_postfix(acc=f"{acc:.3f}", psnr=f"{psnr:.1f}", loss=f"{loss.item():.3f}", w_l2=f"{w_l2:.2f}")
+            bar.update(1)
         if resume_path and cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.steps:
-            _save_state(resume_path, enc, dec, opt, step + 1, activated_at, history, gen)
+            with record_function(PROFILE_PREFIX + "checkpoint"):
+                _save_state(resume_path, enc, dec, opt, step + 1, activated_at, history, gen)
     bar.close()
     if activated_at is None:
         warnings.warn(

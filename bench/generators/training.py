@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+from torch.profiler import record_function
 from tqdm.auto import tqdm
 
 from fpbench.generators.checkpoint import TrainingState, load_checkpoint, save_checkpoint
@@ -26,6 +27,11 @@ from fpbench.generators.losses import LOSSES
 from fpbench.generators.registry import build
 
 _MASK64 = (1 << 64) - 1
+# the training loop's phases, each timed in a torch.profiler range PROFILE_PREFIX + phase (fpbench.profiling);
+# "data" is entered twice a step (the real batch and D's latents, then G's latents)
+PROFILE_PREFIX = "fpbench.gan."
+PROFILE_PHASES = ("data", "d_forward", "d_backward", "d_optimizer", "g_forward", "g_backward", "g_optimizer", "ema",
+                  "logging", "checkpoint")
 _STREAM_DATA, _STREAM_Z_D, _STREAM_Z_G, _STREAM_BN = 1, 2, 3, 4
 
 
@@ -172,35 +178,49 @@ def train_gan(
     t0 = time.perf_counter()
     bar = tqdm(total=config.steps, initial=min(start, config.steps), desc=f"GAN {config.arch}",
                disable=not progress, dynamic_ncols=True)
+    # each phase in a profiler range of its own (PROFILE_PREFIX + phase, not nested): fpbench.profiling
     for step in range(start, config.steps):
-        real = data[_batch_indices(n, config.batch_size, config.seed, step).to(device)].float() / 255
-        z_d = torch.randn(config.batch_size, config.latent_dim, generator=_cpu_gen(config.seed, _STREAM_Z_D, step))
-        with torch.no_grad():
-            fake = G(z_d.to(device))
-        logits = D(torch.cat([real, fake]))
-        loss_d = loss.discriminator(logits[: len(real)], logits[len(real):])
-        state.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        state.opt_d.step()
+        with record_function(PROFILE_PREFIX + "data"):
+            real = data[_batch_indices(n, config.batch_size, config.seed, step).to(device)].float() / 255
+            z_d = torch.randn(config.batch_size, config.latent_dim,
+                              generator=_cpu_gen(config.seed, _STREAM_Z_D, step))
+        with record_function(PROFILE_PREFIX + "d_forward"):
+            with torch.no_grad():
+                fake = G(z_d.to(device))
+            logits = D(torch.cat([real, fake]))
+            loss_d = loss.discriminator(logits[: len(real)], logits[len(real):])
+        with record_function(PROFILE_PREFIX + "d_backward"):
+            state.opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+        with record_function(PROFILE_PREFIX + "d_optimizer"):
+            state.opt_d.step()
 
-        z_g = torch.randn(config.batch_size, config.latent_dim, generator=_cpu_gen(config.seed, _STREAM_Z_G, step))
-        D.requires_grad_(False)
-        loss_g = loss.generator(D(G(z_g.to(device))))
-        state.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        state.opt_g.step()
-        D.requires_grad_(True)
-        update_ema(state.ema, G, config.ema_decay, step)
+        with record_function(PROFILE_PREFIX + "data"):
+            z_g = torch.randn(config.batch_size, config.latent_dim,
+                              generator=_cpu_gen(config.seed, _STREAM_Z_G, step))
+        with record_function(PROFILE_PREFIX + "g_forward"):
+            D.requires_grad_(False)
+            loss_g = loss.generator(D(G(z_g.to(device))))
+        with record_function(PROFILE_PREFIX + "g_backward"):
+            state.opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+        with record_function(PROFILE_PREFIX + "g_optimizer"):
+            state.opt_g.step()
+            D.requires_grad_(True)
+        with record_function(PROFILE_PREFIX + "ema"):
+            update_ema(state.ema, G, config.ema_decay, step)
 
-        history.append(torch.stack([loss_d.detach(), loss_g.detach()]).float().cpu())
-        state.step = step + 1
-        bar.update(1)
-        if progress and (state.step % 10 == 0 or state.step == config.steps):
-            bar.set_postfix(loss_d=f"{history[-1][0]:.3f}", loss_g=f"{history[-1][1]:.3f}")
+        with record_function(PROFILE_PREFIX + "logging"):  # .cpu() syncs with the device: counted here
+            history.append(torch.stack([loss_d.detach(), loss_g.detach()]).float().cpu())
+            state.step = step + 1
+            bar.update(1)
+            if progress and (state.step % 10 == 0 or state.step == config.steps):
+                bar.set_postfix(loss_d=f"{history[-1][0]:.3f}", loss_g=f"{history[-1][1]:.3f}")
         if checkpoint_path is not None and (state.step % config.checkpoint_every == 0
                                             or state.step == config.steps):
-            state.history = torch.stack(history)
-            save_checkpoint(checkpoint_path, config, state)
+            with record_function(PROFILE_PREFIX + "checkpoint"):
+                state.history = torch.stack(history)
+                save_checkpoint(checkpoint_path, config, state)
     bar.close()
     seconds = time.perf_counter() - t0
     ran = max(0, config.steps - start)
