@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from tqdm.auto import tqdm
 
-from fpbench.pipeline.config import ExecutorConfig
+from fpbench.pipeline.config import ConfigError, ExecutorConfig
 
 KINDS = ("local", "ray")
 RAY_INSTALL = "pip install 'fpbench[ray]'"
@@ -82,6 +82,24 @@ class ProcessPool:
         self._pool.shutdown(cancel_futures=True)
 
 
+def connect_ray(config: ExecutorConfig) -> None:
+    """Connect to the Ray cluster at ``config.address`` ("" starts a local one) unless this process already
+    is: called before any stage, so an unreachable cluster costs nothing already computed."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    try:
+        ray.init(address=config.address or None, include_dashboard=False, log_to_driver=False,
+                 configure_logging=False)
+    except ConnectionError as exc:
+        raise ConfigError(
+            f"cannot reach the Ray cluster at {config.address!r} ({exc}): start it with `ray start --head` and "
+            "check the address. A cluster with token authentication (Ray >= 2.59 turns it on for clusters "
+            "started by `ray start`) also needs RAY_AUTH_MODE=token and its token (RAY_AUTH_TOKEN, or "
+            "~/.ray/auth_token) where fpbench runs") from None
+
+
 class RayPool:
     """Ray tasks of ``config.cpus_per_task`` CPUs (and one GPU each on a CUDA run) on the cluster at
     ``config.address`` ("" starts a local one; a Ray already initialised in this process is used as it is).
@@ -90,9 +108,7 @@ class RayPool:
     def __init__(self, config: ExecutorConfig, device: str = "cpu") -> None:
         import ray
 
-        if not ray.is_initialized():
-            ray.init(address=config.address or None, include_dashboard=False, log_to_driver=False,
-                     configure_logging=False)
+        connect_ray(config)
         self._ray = ray
         gpus = 1 if device.startswith("cuda") else 0
         self._options = {"num_cpus": config.cpus_per_task, "num_gpus": gpus, "max_retries": config.max_retries}

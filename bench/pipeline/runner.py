@@ -28,6 +28,7 @@ from fpbench.attacks.registry import ATTACKS, load_all
 from fpbench.cache import ArtifactCache
 from fpbench.evaluation.summary import robustness_auc_rows
 from fpbench.pipeline.config import ConfigError, RunConfig, attacks_of
+from fpbench.pipeline.executors import connect_ray
 from fpbench.pipeline.manifest import build_manifest
 from fpbench.pipeline.stages.adaptive import run_adaptive
 from fpbench.pipeline.stages.baselines import run_baselines
@@ -166,6 +167,8 @@ def _run(preset: RunConfig, out: str | Path, *, data_dir: str | Path | None, dev
     cards = load_cards(preset.models, n_bits=preset.n_bits, resolution=preset.resolution, methods=preset.methods,
                        taken=[plan.id for plan in preset.zoo.generators])
     own_decoders = codec_groups([e for e in cards if e.card.decoder is not None], device)
+    if preset.executor.kind == "ray":
+        connect_ray(preset.executor)
     staging = Path(out) / PARTIAL
     # resolves the FID extractor (and downloads its weights if allowed) before any stage
     ctx = RunContext.start(repeats[0], cache or ArtifactCache(), staging, device=device,

@@ -106,16 +106,18 @@ def test_smoke_on_a_ray_cluster_gives_the_local_results(tmp_path):
     """Two smoke runs from cold caches on one thread: local, and with every generator a task on a 2-CPU Ray
     cluster started by `ray start`; results.csv equal value for value. About 6 minutes on 2 cores."""
     fpbench, ray_cli = (shutil.which(name, path=str(Path(sys.executable).parent)) for name in ("fpbench", "ray"))
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    # Ray >= 2.59 starts clusters with token authentication; the driver then needs the mode too
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token"}
     port = _free_port()
     subprocess.run([ray_cli, "start", "--head", "--num-cpus", "2", "--port", str(port), "--include-dashboard",
                     "false", "--disable-usage-stats"], check=True, env=env, capture_output=True)
     try:
         runs = {}
         for name, extra in (("local", []), ("ray", ["--executor", "ray", "--ray-address", f"127.0.0.1:{port}"])):
-            subprocess.run([fpbench, "run", "--preset", "smoke", "--threads", "1", "--quiet", "--out",
-                            str(tmp_path / name), "--cache-dir", str(tmp_path / f"cache-{name}"), *extra],
-                           check=True, env=env, capture_output=True)
+            done = subprocess.run([fpbench, "run", "--preset", "smoke", "--threads", "1", "--quiet", "--out",
+                                   str(tmp_path / name), "--cache-dir", str(tmp_path / f"cache-{name}"), *extra],
+                                  env=env, capture_output=True, text=True)
+            assert done.returncode == 0, f"{name} run failed:\n{done.stderr[-3000:]}"
             runs[name] = pd.read_csv(tmp_path / name / "results.csv")
     finally:
         subprocess.run([ray_cli, "stop", "--force"], env=env, capture_output=True)
