@@ -16,7 +16,8 @@ from fpbench.pipeline.registry_bench import (
     registry_bench,
 )
 
-FILES = ["attribution.csv", "false_attribution.csv", "false_attribution.png", "latency.csv", "latency.png"]
+FILES = ["attribution.csv", "attribution.png", "false_attribution.csv", "false_attribution.png", "latency.csv",
+         "latency.png", "report.md"]
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +37,17 @@ def test_files_and_shapes(tables):
     assert len(t["attribution"]) == 2 * 2 * len(FLIP_PROBABILITIES)
     written = pd.read_csv(out / "latency.csv")
     assert list(written.columns) == LATENCY_COLUMNS and len(written) == len(t["latency"])
+
+
+def test_report_page_shows_every_table_and_plot(tables):
+    out, t = tables
+    page = (out / "report.md").read_text(encoding="utf-8")
+    for image in ("latency.png", "false_attribution.png", "attribution.png"):
+        assert f"]({image})" in page
+    table_rows = [line for line in page.splitlines() if line.startswith("| ") and not line.startswith("| n_bits")]
+    assert len(table_rows) == len(t["latency"]) + len(t["false_attribution"]) + len(t["attribution"])
+    inside = int(t["false_attribution"]["within_band"].sum())
+    assert f"{inside} of {len(t['false_attribution'])} cells consistent" in page
 
 
 def test_latency_rows(tables):
