@@ -10,7 +10,11 @@ whose first epochs sit longer at chance (issue 22's note). ``init="he"`` starts 
 ProGAN's scale (He-normal, as its equalised learning rate does) instead of PyTorch's default, whose signal
 shrinks ~4x per block so that every image starts with nearly the same logits: on a proxy attribution task
 (real quick crops plus a fixed per-class pattern of amplitude 0.02, 600 per class, 2 seeds) PyTorch's init
-stayed at chance until early stopping and He's left it at epoch 6-7 (0.78 validation in 12 epochs).
+stayed at chance until early stopping and He's left it at epoch 6-7 (0.78 validation in 12 epochs). He is
+the default: on the quick zoo (1000 images per class, 20 epochs, 1 thread) it reached closed-world
+attribution 0.995 and 0.993 with estimator seeds 0 and 1 (validation 0.99 from epoch ~12), where PyTorch's
+init gave 0.913 in 20 epochs and, with 40, 0.993 at seed 0 but never left chance at seed 1 (early stopping
+at epoch 6). Its detection is lower (0.92-0.95 against 0.995): it calls more real test photos fake.
 """
 
 from __future__ import annotations
@@ -68,7 +72,7 @@ class Yu2019(TorchImageClassifier):
     base_width, max_width : channel width of the first resolution block, and the cap of the doubling.
     final_resolution : stop down-sampling once the feature map's short side is at most this.
     hflip : random horizontal flips during training.
-    init : "he" (He-normal convolutions, :func:`he_init`) or "torch" (PyTorch's default initialisation).
+    init : "he" (He-normal convolutions, :func:`he_init`; the default) or "torch" (PyTorch's default).
     validation_fraction, patience, schedule : training to convergence, see :class:`TorchImageClassifier`.
     device, num_threads, random_state, verbose : see :class:`TorchImageClassifier`.
 
@@ -77,7 +81,7 @@ class Yu2019(TorchImageClassifier):
     """
 
     def __init__(self, *, epochs=10, max_steps=None, batch_size=32, learning_rate=1e-3, betas=(0.9, 0.999),
-                 base_width=16, max_width=128, final_resolution=4, hflip=True, init="torch", validation_fraction=0.1,
+                 base_width=16, max_width=128, final_resolution=4, hflip=True, init="he", validation_fraction=0.1,
                  patience=5, schedule="cosine", device="cpu", num_threads=None, random_state=None,
                  verbose=False):
         self.epochs = epochs
