@@ -1,14 +1,15 @@
-"""Lossy codecs through PIL: the float <-> uint8 conversion and one encode/decode round trip shared by
-the JPEG and WebP attacks."""
+"""Lossy codecs through PIL: the float <-> uint8 conversion and the encode/decode round trips shared by
+the JPEG and WebP attacks, on as many processes as the run has torch threads (fpbench.pil_codec)."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping
 
 import numpy as np
 import torch
-from PIL import Image, features
+from PIL import features
+
+from fpbench.pil_codec import roundtrip_many
 
 # PIL save() format -> the PIL feature that must be compiled in for it (None: always available)
 _CODEC_FEATURE = {"JPEG": "jpg", "WEBP": "webp"}
@@ -34,19 +35,9 @@ def check_codec(fmt: str, attack: str) -> None:
                            f"({feature!r}) is False); install a Pillow wheel built with lib{feature}")
 
 
-def roundtrip_uint8(image: np.ndarray, fmt: str, options: Mapping[str, object]) -> np.ndarray:
-    """Encode one HxWx3 uint8 image with ``Image.save(format=fmt, **options)`` and decode it to RGB."""
-    buf = io.BytesIO()
-    Image.fromarray(image, mode="RGB").save(buf, format=fmt, **options)
-    buf.seek(0)
-    with Image.open(buf) as decoded:
-        return np.asarray(decoded.convert("RGB"))
-
-
 def pil_roundtrip(images: torch.Tensor, fmt: str, options: Mapping[str, object], attack: str) -> torch.Tensor:
     """Round ``images`` (Bx3xHxW float in [0,1]) to uint8, encode and decode each with PIL's ``fmt``
-    codec at ``options``; the result is a multiple of 1/255 on the input's device and dtype."""
+    codec at ``options``; the result is a multiple of 1/255 on the input's device and dtype. Large batches
+    are spread over ``torch.get_num_threads()`` processes (same bytes as one at a time)."""
     check_codec(fmt, attack)
-    arrays = to_uint8(images)
-    out = np.stack([roundtrip_uint8(a, fmt, options) for a in arrays]) if len(arrays) else arrays
-    return from_uint8(out, images)
+    return from_uint8(roundtrip_many(to_uint8(images), fmt, options, workers=torch.get_num_threads()), images)
