@@ -373,8 +373,7 @@ def _cmd_registry_bench(args: argparse.Namespace) -> int:
         for name, title in (("latency", "query latency"), ("false_attribution", "false attribution (clean queries)"),
                             ("attribution", "attribution accuracy (fingerprint 0 among M-1 decoys)")):
             print(f"\n{title}\n{tables[name].to_string(index=False)}")
-    print(f"\nwrote latency.csv, false_attribution.csv, attribution.csv, latency.png, false_attribution.png "
-          f"to {out}")
+    print(f"\nwrote {out}/report.md (the three tables and plots on one page) and their CSV and PNG files")
     return 0
 
 
