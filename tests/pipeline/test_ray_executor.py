@@ -1,5 +1,5 @@
-"""fpbench.pipeline.executors with Ray (issue 18): generators trained as Ray tasks equal the same training in
-this process, land in the cache as they finish and are never trained again; a task whose worker died is
+"""fpbench.pipeline.executors with Ray (issue 18): generators trained and baselines fitted as Ray tasks equal the
+same work in this process, land in the cache as they finish and are never trained again; a task whose worker died is
 retried; a job's own error reaches the caller; and a whole smoke run on a 2-CPU Ray cluster gives the local
 run's results.csv (slow: ``tox -e ray``). Skipped where Ray is not installed (``pip install 'fpbench[ray]'``)."""
 
@@ -14,17 +14,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
 
 ray = pytest.importorskip("ray")
 
+from fpbench.baselines import Yu2019  # noqa: E402
 from fpbench.baselines._torch_classifier import torch_threads  # noqa: E402
 from fpbench.cache import ArtifactCache  # noqa: E402
 from fpbench.pipeline.config import ExecutorConfig  # noqa: E402
 from fpbench.pipeline.executors import RayPool, unordered  # noqa: E402
 from fpbench.pipeline.presets import PRESETS  # noqa: E402
+from fpbench.pipeline.stages.baselines import _fit_job  # noqa: E402
 from fpbench.pipeline.stages.context import RunContext  # noqa: E402
 from fpbench.pipeline.stages.generators import _train_job, _train_missing  # noqa: E402
 from tests.stages.test_generator_workers import _jobs  # noqa: E402
@@ -67,6 +70,21 @@ def test_a_job_error_reaches_the_caller(cluster, tmp_path):
     bad = dataclasses.replace(jobs[1], load_data=lambda: torch.zeros(4, 3, 8, 8, dtype=torch.uint8))
     with pytest.raises(Exception, match="config.resolution is 16"):
         _train_missing(_ctx(tmp_path), [jobs[0], bad])
+
+
+def test_a_baseline_fit_on_ray_equals_the_local_fit(cluster):
+    g = torch.Generator().manual_seed(0)
+    X = torch.randint(0, 256, (48, 3, 16, 16), dtype=torch.uint8, generator=g)
+    X[24:, 0] //= 2  # class 1: a darker red channel, learnable in a few steps
+    y = np.array([0] * 24 + [1] * 24)
+    make = lambda: Yu2019(epochs=2, batch_size=8, max_width=8, random_state=0)  # noqa: E731
+    pool = RayPool(ExecutorConfig(kind="ray"))
+    ((_, remote),) = list(unordered(pool, _fit_job, [("yu", lambda: (make(), X, y, 1))], desc="t", unit="fit",
+                                    total=1, progress=False))
+    with torch_threads(1):
+        local = make().fit(X, y)
+    assert remote.n_steps_ == local.n_steps_ > 0
+    np.testing.assert_array_equal(remote.predict_proba(X), local.predict_proba(X))
 
 
 def _die_once(marker: str, value: int) -> tuple[int, int]:

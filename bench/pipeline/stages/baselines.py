@@ -76,6 +76,7 @@ from fpbench.fingerprint.checkpoint import FingerprintModels
 from fpbench.fingerprint.embedding import decode, to_uint8
 from fpbench.generators import sample
 from fpbench.pipeline.config import BaselineConfig
+from fpbench.pipeline.executors import RayPool, unordered
 from fpbench.pipeline.stages.context import RunContext
 from fpbench.pipeline.stages.data import RealImages
 from fpbench.pipeline.stages.fingerprint import METHOD as FINGERPRINT_METHOD
@@ -284,6 +285,38 @@ def _fit(ctx: RunContext, clf, method: str, split: Split, data: TrainingSamples,
     return clf.fit(X, y)
 
 
+def _fit_job(clf, X: torch.Tensor, y: np.ndarray, threads: int):
+    """One baseline fit as a Ray task: the estimator fitted on ``threads`` torch threads."""
+    torch.set_num_threads(threads)
+    return clf.fit(X, y)
+
+
+def _fit_on_ray(ctx: RunContext, plans: list, data: TrainingSamples) -> dict[tuple[str, str], object]:
+    """Every baseline fit whose rows are not cached, as Ray tasks (``executor: ray``): ``(method, world)`` ->
+    the fitted estimator, the same fit a local run with ``--threads cpus_per_task`` makes. Measuring stays
+    here, in the driver."""
+    jobs = []
+    for baseline_id, method, augment, worlds, _, key in plans:
+        if ctx.cache.enabled and ctx.cache.path("baselines", key, "csv").exists():
+            continue
+        for split in worlds:
+            def make_args(baseline_id=baseline_id, method=method, augment=augment, split=split):
+                clf = make_estimator(baseline_id, ctx, method)
+                clf.set_params(**{k: False for k in ("verbose",) if k in clf.get_params()})
+                X, y = data.dataset(split.seen, is_multiclass(clf))
+                if augment is not None:
+                    X = immunise(X.float() / 255, augment, ctx.seed)
+                return clf, X, y, pool.threads
+            jobs.append(((method, split.world), make_args))
+    if not jobs:
+        return {}
+    pool = RayPool(ctx.preset.executor, ctx.device)
+    ctx.log(f"fitting {len(jobs)} baselines as Ray tasks of {pool.threads} CPU(s), {pool.slots} at once: "
+            + ", ".join(f"{m} ({w} world)" for (m, w), _ in jobs))
+    return dict(unordered(pool, _fit_job, jobs, desc="baselines", unit="fit", total=len(jobs),
+                          progress=ctx.progress))
+
+
 def training_record(clf) -> dict | None:
     """What a learned baseline's fit did (None for one without a validation curve)."""
     if not getattr(clf, "val_loss_curve_", None):
@@ -373,6 +406,7 @@ def run_baselines(ctx: RunContext, models: FingerprintModels, real: RealImages, 
     n = p.baselines.train_per_class
     data = TrainingSamples(real, zoo, n, p.seed)
     splits = [s for s in (closed, opened) if s is not None]
+    plans = []
     for baseline_id in p.baselines.methods:
         on_grid = baseline_id in p.baselines.attack_methods and bool(grids)
         variants = [(baseline_id, None)] + ([(baseline_id + IMMUNISED, grids)] if on_grid and p.baselines.immunised else [])
@@ -383,34 +417,38 @@ def run_baselines(ctx: RunContext, models: FingerprintModels, real: RealImages, 
             key = ctx.key("baselines", PROTOCOL_VERSION, {
                 "columns": COLUMNS, "method": method, "baseline": baseline_id, "params": params, "n": n,
                 "worlds": worlds, "grid": (grid_key, p.baselines.attack_samples) if on_grid else (), "seed": p.seed})
+            plans.append((baseline_id, method, augment, worlds, on_grid, key))
+    fitted = _fit_on_ray(ctx, plans, data) if p.executor.kind == "ray" else {}
+    for baseline_id, method, augment, worlds, on_grid, key in plans:
+        records: dict[str, dict] = {}
 
-            records: dict[str, dict] = {}
-
-            def compute(method=method, augment=augment, worlds=worlds, on_grid=on_grid,
-                        baseline_id=baseline_id, records=records) -> pd.DataFrame:
-                start = time.perf_counter()
-                rows: list[Row] = []
-                for split in worlds:
+        def compute(method=method, augment=augment, worlds=worlds, on_grid=on_grid,
+                    baseline_id=baseline_id, records=records) -> pd.DataFrame:
+            start = time.perf_counter()
+            rows: list[Row] = []
+            for split in worlds:
+                clf = fitted.pop((method, split.world), None)
+                if clf is None:
                     clf = _fit(ctx, make_estimator(baseline_id, ctx, method), method, split, data, augment)
-                    record = training_record(clf)
-                    if record is not None:
-                        records[f"{method}/{split.world}"] = record
-                        if record["learned"] is False:
-                            continue
-                    rows += clean_rows(method, clf, split, real, zoo, p.seed)
-                    if split.world == "closed" and on_grid:
-                        rows += attack_rows(method, clf, grids, real, zoo, p.baselines.attack_samples, p.seed,
-                                            ctx.progress)
-                ctx.notes.setdefault("baseline_seconds", {})[method] = round(time.perf_counter() - start, 2)
-                return to_frame(rows)
+                record = training_record(clf)
+                if record is not None:
+                    records[f"{method}/{split.world}"] = record
+                    if record["learned"] is False:
+                        continue
+                rows += clean_rows(method, clf, split, real, zoo, p.seed)
+                if split.world == "closed" and on_grid:
+                    rows += attack_rows(method, clf, grids, real, zoo, p.baselines.attack_samples, p.seed,
+                                        ctx.progress)
+            ctx.notes.setdefault("baseline_seconds", {})[method] = round(time.perf_counter() - start, 2)
+            return to_frame(rows)
 
-            ctx.rows += rows_from_frame(ctx.cache.rows("baselines", key, compute))
-            sidecar = ctx.cache.path("baselines", key, "training.json")
-            if records and ctx.cache.enabled:
-                write_json_atomic(sidecar, records)
-            elif not records and sidecar.is_file():  # a cached frame: its fits' records beside it
-                records = json.loads(sidecar.read_text(encoding="utf-8"))
-            _report_training(ctx, records)
+        ctx.rows += rows_from_frame(ctx.cache.rows("baselines", key, compute))
+        sidecar = ctx.cache.path("baselines", key, "training.json")
+        if records and ctx.cache.enabled:
+            write_json_atomic(sidecar, records)
+        elif not records and sidecar.is_file():  # a cached frame: its fits' records beside it
+            records = json.loads(sidecar.read_text(encoding="utf-8"))
+        _report_training(ctx, records)
     if opened is not None:
         key = ctx.key("baselines", PROTOCOL_VERSION, {"columns": COLUMNS, "method": FINGERPRINT_METHOD,
                                                       "world": opened, "alpha": p.alpha, "seed": p.seed})
