@@ -327,14 +327,21 @@ def _plot_attribution(table: pd.DataFrame, path: Path) -> Path:
             group = group.sort_values("M")
             ax.plot(group["M"], group["accuracy"], "o", color=f"C{i}", label=f"measured, p_flip {p:g}")
             ax.plot(group["M"], group["analytic"], "-", color=f"C{i}", alpha=0.6, label=f"analytic, p_flip {p:g}")
-        ax.set_xscale("log")
+        _axes(ax, n, "registered fingerprints M (M - 1 decoys)", "attribution accuracy", log_y=False)
         ax.set_ylim(-0.02, 1.02)
-        ax.set_title(f"{n}-bit fingerprints")
-        ax.set_xlabel("registered fingerprints M (M - 1 decoys)")
-        ax.set_ylabel("attribution accuracy")
-        ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7)
     return save_figure(fig, path)
+
+
+def _axes(ax, n_bits: int, xlabel: str, ylabel: str, log_y: bool = True) -> None:
+    """The scale study's axes: M on a log axis, one panel per fingerprint length."""
+    ax.set_xscale("log")
+    if log_y:
+        ax.set_yscale("log")
+    ax.set_title(f"{n_bits}-bit fingerprints")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="both", alpha=0.3)
 
 
 def _plot_latency(table: pd.DataFrame, path: Path) -> Path:
@@ -347,12 +354,7 @@ def _plot_latency(table: pd.DataFrame, path: Path) -> Path:
         rows = measured[measured["n_bits"] == n]
         if len(rows):
             sns.lineplot(data=rows, x="M", y="ms_per_query", hue="backend", marker="o", ax=ax)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_title(f"{n}-bit fingerprints")
-        ax.set_xlabel("registered fingerprints M")
-        ax.set_ylabel("ms per query (batched)")
-        ax.grid(True, which="both", alpha=0.3)
+        _axes(ax, n, "registered fingerprints M", "ms per query (batched)")
     return save_figure(fig, path)
 
 
@@ -371,11 +373,6 @@ def _plot_false(table: pd.DataFrame, path: Path) -> Path:
                         color="C1", capsize=3, label="empirical (95% CI)")
         if (~seen).any():
             ax.plot(m[~seen], hi[~seen], "v", color="C1", label="0 observed: 95% upper bound")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_title(f"{n}-bit fingerprints")
-        ax.set_xlabel("registered fingerprints M")
-        ax.set_ylabel("false attribution rate (clean queries)")
-        ax.grid(True, which="both", alpha=0.3)
+        _axes(ax, n, "registered fingerprints M", "false attribution rate (clean queries)")
         ax.legend(fontsize=8)
     return save_figure(fig, path)
