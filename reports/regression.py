@@ -224,7 +224,8 @@ def update_reference(results_csv: str | Path, preset: str, spread: Mapping[str, 
                      *, row_spread: pd.DataFrame | str | Path | None = None, margin: float = 1.5,
                      k: float = 3.0,
                      floor: float | Mapping[str, float] | None = None, metrics: Iterable[str] | None = None,
-                     note: str = "", reference_dir: str | Path) -> tuple[Path, Path]:
+                     note: str = "", reference_dir: str | Path,
+                     keep_wider: str | Path | None = None) -> tuple[Path, Path]:
     """Write ``<preset>.csv`` and ``<preset>.tolerance.json`` (each atomically) from a run's results into
     ``reference_dir`` (a folder the caller names: never the installed package; the repository's is
     ``reports/reference``).
@@ -232,6 +233,9 @@ def update_reference(results_csv: str | Path, preset: str, spread: Mapping[str, 
     ``spread``: measured run-to-run spread per metric, as a dict or a CSV path (:func:`read_spread`);
     say how it was measured in ``note``; every kept metric needs one. Tolerance per metric = ``max(k * spread, floor)``; ``floor`` defaults by unit
     (:data:`DEFAULT_FLOORS`). ``metrics`` defaults to every metric in the run except timing.
+    ``keep_wider``: a previous ``<preset>.tolerance.json`` (say, measured on another kind of machine) whose
+    tolerances stay where they are wider: each metric's and each row's tolerance is the larger of the two,
+    and a row rule only the previous file has is kept, so what that machine measured stays covered.
     Returns ``(csv_path, tolerance_path)``. Run on purpose only: it replaces the committed numbers.
     """
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", preset):
@@ -263,6 +267,8 @@ def update_reference(results_csv: str | Path, preset: str, spread: Mapping[str, 
     if isinstance(row_spread, (str, Path)):
         row_spread = read_row_spread(row_spread)
     row_rules = [] if row_spread is None else _row_rules(row_spread, keep, floors, k, margin, interval_slack(results))
+    if keep_wider is not None:
+        tolerances, row_rules = _wider(read_tolerance(keep_wider), tolerances, row_rules)
     reference_dir = Path(reference_dir)
     csv_path = write_results(results[results["metric"].isin(keep)].reset_index(drop=True),
                              reference_dir / f"{preset}.csv")
@@ -282,6 +288,25 @@ def update_reference(results_csv: str | Path, preset: str, spread: Mapping[str, 
     }
     tol_path = write_json_atomic(reference_dir / f"{preset}.tolerance.json", payload)
     return csv_path, tol_path
+
+
+def _wider(previous: dict, metrics: dict[str, float], rows: list[dict]) -> tuple[dict[str, float], list[dict]]:
+    """``metrics`` and ``rows`` with every tolerance raised to ``previous``'s where that one is wider."""
+    metrics = {m: max(t, float(previous["metrics"].get(m, 0.0))) for m, t in metrics.items()}
+    def identity(rule: dict) -> tuple:  # JSON writes a missing world as "" and a missing fpr as null
+        return tuple(None if v in ("", None) or (isinstance(v, float) and math.isnan(v)) else v
+                     for v in _identity(rule))
+
+    merged = {identity(r): dict(r) for r in rows}
+    for rule in previous.get("rows", []):
+        if rule["metric"] not in metrics:
+            continue
+        key = identity(rule)
+        if key in merged:
+            merged[key]["tolerance"] = max(float(merged[key]["tolerance"]), float(rule["tolerance"]))
+        else:
+            merged[key] = dict(rule)
+    return metrics, list(merged.values())
 
 
 def reference_paths(reference: str | Path, reference_dir: str | Path = REFERENCE_DIR) -> tuple[Path, Path]:

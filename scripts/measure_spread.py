@@ -8,7 +8,7 @@ machine of the same kind moves the numbers the same way. Writes
 
 - OUT/spread_rows.csv: per row identity (``fpbench.results.IDENTITY``, so each operating point ``fpr`` is
   its own row): the number of runs, the standard deviation over them, the largest distance of any run
-  from the reference run (the first seed with the first thread count) and the largest shortfall: how much
+  from the reference run (the first seed with the first thread count, or ``--reference``) and the largest shortfall: how much
   worse than the reference any run was, in the metric's own direction (``fpbench.reports.compare.improvement``;
   the regression check fails only that way, so a run that did better says nothing about its tolerance);
 - OUT/spread.csv (metric,spread): per metric, the 90th percentile over rows of the standard deviation;
@@ -65,11 +65,22 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--out", type=Path, default=Path("runs/spread"))
+    parser.add_argument("--reference", type=Path,
+                        help="measure distances and shortfalls from this results CSV (e.g. the committed "
+                             "reports/reference/smoke.csv, made on another machine) instead of the first run; "
+                             "it joins the runs as one more")
     args = parser.parse_args()
     frames = {}
+    if args.reference is not None:
+        frames["reference"] = pd.read_csv(args.reference).drop(columns=["seed"], errors="ignore")
     for seed in args.seeds:
         for threads in args.threads:
             name = f"seed-{seed}-threads-{threads}"
+            done = args.out / name / "results.csv"
+            if done.is_file():  # a finished run of an earlier call: kept, not rerun
+                frames[name] = pd.read_csv(done).drop(columns=["seed"])
+                print(f"{name}: {len(frames[name])} rows (kept from {done})", flush=True)
+                continue
             torch.set_num_threads(threads)
             preset = get_preset(args.preset).with_seeds((seed,))
             outcome = run(preset, args.out / name, cache=ArtifactCache(enabled=False), progress=False)

@@ -353,7 +353,7 @@ def _cmd_update_reference(args: argparse.Namespace) -> int:
 
     paths = update_reference(Path(args.run_dir) / "results.csv", args.name, spread=args.spread,
                              row_spread=args.row_spread, k=args.k, margin=args.margin, note=args.note,
-                             reference_dir=args.out)
+                             reference_dir=args.out, keep_wider=args.keep_wider)
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 
@@ -506,6 +506,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=float, default=3.0, help="tolerance = max(k * std, margin * max distance, floor)")
     p.add_argument("--margin", type=float, default=1.5, help="see --k")
     p.add_argument("--note", default="", help="how the spread was measured (kept in the tolerance file)")
+    p.add_argument("--keep-wider", type=Path, metavar="OLD.tolerance.json",
+                   help="never narrower than this previous tolerance file (e.g. measured on another kind of "
+                        "machine): per metric and per row the wider tolerance wins")
     p.set_defaults(func=_cmd_update_reference)
 
     p = sub.add_parser("registry-bench", help="attribution among M registered fingerprints: latency, false "

@@ -130,6 +130,34 @@ class TestUpdateReference:
         assert len(reference) == len(results)
         assert check_regression(results, reference, tolerance).passed
 
+    def test_keep_wider_never_narrows_a_previous_tolerance(self, results, tmp_path):
+        """Another machine's tolerances (a previous file) stay covered: per metric and per row the wider wins."""
+        write_results(results, tmp_path / "results.csv")
+        spread = {m: 0.002 for m in TOL} | {"fid": 0.4}
+        row_spread = results.assign(runs=10, std=0.0, max_distance=0.0, max_shortfall=0.0)
+        row_spread.loc[row_spread["metric"].eq("fid"), "max_shortfall"] = 2.0  # this machine: fid rows 3.0
+        _, old = update_reference(tmp_path / "results.csv", "smoke", spread, row_spread=row_spread,
+                                  reference_dir=tmp_path / "old")
+        previous = json.loads(old.read_text(encoding="utf-8"))
+        previous["metrics"]["bit_accuracy"] = 0.2  # the other machine needed more on these
+        bit_rows = [r for r in previous["rows"] if r["metric"] == "bit_accuracy"]
+        for rule in bit_rows:
+            rule["tolerance"] = 0.3
+        old.write_text(json.dumps(previous), encoding="utf-8")
+        row_spread["max_shortfall"] = 0.0  # this machine's own fid shortfall is gone
+        _, new = update_reference(tmp_path / "results.csv", "smoke", spread, row_spread=row_spread,
+                                  reference_dir=tmp_path / "new", keep_wider=old)
+        payload = json.loads(new.read_text(encoding="utf-8"))
+        assert payload["metrics"]["bit_accuracy"] == 0.2
+        assert payload["metrics"]["fid"] == pytest.approx(1.2)
+        def key(rule):
+            return tuple(rule[c] if rule[c] not in ("", None) else None for c in IDENTITY)
+
+        rules = {key(r): r["tolerance"] for r in payload["rows"]}
+        assert len(rules) == len(payload["rows"]) == len(previous["rows"])  # merged, not duplicated
+        assert {rules[key(r)] for r in bit_rows} == {0.3}
+        assert all(t == pytest.approx(3.0) for k, t in rules.items() if k[IDENTITY.index("metric")] == "fid")
+
     def test_spread_required_for_every_metric(self, results, tmp_path):
         write_results(results, tmp_path / "results.csv")
         with pytest.raises(ValueError, match="no measured spread"):
