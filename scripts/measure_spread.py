@@ -84,7 +84,9 @@ def main() -> None:
             torch.set_num_threads(threads)
             preset = get_preset(args.preset).with_seeds((seed,))
             outcome = run(preset, args.out / name, cache=ArtifactCache(enabled=False), progress=False)
-            frames[name] = outcome.results.drop(columns=["seed"])
+            # read back as written, so every frame (and --reference) has the same dtypes (a missing world is
+            # NaN in each, not "" in some): rows that differ only in that would be two rows here
+            frames[name] = pd.read_csv(done).drop(columns=["seed"])
             print(f"{name}: {len(outcome.results)} rows, {outcome.manifest['wall_seconds']:.0f} s", flush=True)
     per_row, per_metric = spread_tables(frames, next(iter(frames)))
     args.out.mkdir(parents=True, exist_ok=True)
