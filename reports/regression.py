@@ -290,18 +290,21 @@ def update_reference(results_csv: str | Path, preset: str, spread: Mapping[str, 
     return csv_path, tol_path
 
 
+def _rule_identity(rule: Mapping) -> tuple:
+    """A row rule's identity with every missing value as None (JSON writes a missing world as "", a
+    missing fpr as null; a fresh rule may hold NaN)."""
+    return tuple(None if v in ("", None) or (isinstance(v, float) and math.isnan(v)) else v
+                 for v in _identity(rule))
+
+
 def _wider(previous: dict, metrics: dict[str, float], rows: list[dict]) -> tuple[dict[str, float], list[dict]]:
     """``metrics`` and ``rows`` with every tolerance raised to ``previous``'s where that one is wider."""
     metrics = {m: max(t, float(previous["metrics"].get(m, 0.0))) for m, t in metrics.items()}
-    def identity(rule: dict) -> tuple:  # JSON writes a missing world as "" and a missing fpr as null
-        return tuple(None if v in ("", None) or (isinstance(v, float) and math.isnan(v)) else v
-                     for v in _identity(rule))
-
-    merged = {identity(r): dict(r) for r in rows}
+    merged = {_rule_identity(r): dict(r) for r in rows}
     for rule in previous.get("rows", []):
         if rule["metric"] not in metrics:
             continue
-        key = identity(rule)
+        key = _rule_identity(rule)
         if key in merged:
             merged[key]["tolerance"] = max(float(merged[key]["tolerance"]), float(rule["tolerance"]))
         else:

@@ -112,6 +112,7 @@ class RayPool:
         self._ray = ray
         gpus = 1 if device.startswith("cuda") else 0
         self._options = {"num_cpus": config.cpus_per_task, "num_gpus": gpus, "max_retries": config.max_retries}
+        self._remote: dict[Callable[..., Any], Any] = {}  # fn -> its Ray remote function, made once
         cpus = ray.cluster_resources().get("CPU", 1)
         self.threads = config.cpus_per_task
         self.slots = max(1, int(cpus // config.cpus_per_task))
@@ -119,7 +120,9 @@ class RayPool:
                           "max_retries": config.max_retries}
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return self._ray.remote(**self._options)(fn).remote(*args)
+        if fn not in self._remote:
+            self._remote[fn] = self._ray.remote(**self._options)(fn)
+        return self._remote[fn].remote(*args)
 
     def finished(self, handles: list[Any]) -> list[Any]:
         return self._ray.wait(handles, num_returns=1)[0]

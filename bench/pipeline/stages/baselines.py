@@ -302,7 +302,8 @@ def _fit_on_ray(ctx: RunContext, plans: list, data: TrainingSamples) -> dict[tup
         for split in worlds:
             def make_args(baseline_id=baseline_id, method=method, augment=augment, split=split):
                 clf = make_estimator(baseline_id, ctx, method)
-                clf.set_params(**{k: False for k in ("verbose",) if k in clf.get_params()})
+                if "verbose" in clf.get_params():  # a worker's progress bars go nowhere
+                    clf.set_params(verbose=False)
                 X, y = data.dataset(split.seen, is_multiclass(clf))
                 if augment is not None:
                     X = immunise(X.float() / 255, augment, ctx.seed)
