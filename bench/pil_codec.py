@@ -15,9 +15,11 @@ import multiprocessing
 import os
 import sys
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from itertools import pairwise
+from typing import TypeVar
 
 import numpy as np
 from PIL import Image
@@ -25,6 +27,7 @@ from PIL import Image
 MIN_CHUNK = 64  # images per worker below which the pool's transfer costs more than it saves
 
 _pools: dict[int, ProcessPoolExecutor] = {}
+T = TypeVar("T")
 
 
 def roundtrip_uint8(image: np.ndarray, fmt: str, options: Mapping[str, object]) -> np.ndarray:
@@ -67,25 +70,39 @@ def shutdown_pools() -> None:
         _pools.popitem()[1].shutdown(cancel_futures=True)
 
 
-def roundtrip_many(images: np.ndarray, fmt: str, options: Mapping[str, object], workers: int = 1) -> np.ndarray:
-    """Round-trip each of ``images`` (BxHxWx3 uint8) through PIL's ``fmt`` codec at ``options``: serially,
-    or with ``workers`` > 1 in that many processes when the batch gives each at least ``MIN_CHUNK``
-    images. ``FPBENCH_CODEC_WORKERS`` caps ``workers`` (0 or 1: always serial). Same bytes either way."""
+def worker_count(n_items: int, workers: int) -> int:
+    """How many pool processes a batch of ``n_items`` gets when ``workers`` are asked for: capped by
+    ``FPBENCH_CODEC_WORKERS`` (0 or 1: always serial), the usable CPUs and ``MIN_CHUNK`` items per worker;
+    1 where processes cannot be forked."""
     cap = os.environ.get("FPBENCH_CODEC_WORKERS")
     if cap is not None:
         workers = min(workers, max(1, int(cap)))
-    workers = min(workers, usable_cpus(), len(images) // MIN_CHUNK) if can_fork() else 1
-    if len(images) == 0:
-        return images.copy()
+    return max(1, min(workers, usable_cpus(), n_items // MIN_CHUNK)) if can_fork() else 1
+
+
+def map_chunks(fn: Callable[..., T], items: Sequence, workers: int, *args: object) -> list[T]:
+    """``fn(chunk, *args)`` for ``items`` cut into ``worker_count`` contiguous chunks, run in the persistent
+    pool's processes (in order), or ``[fn(items, *args)]`` in this process when one worker is all the batch
+    gets. ``fn`` must be a module-level function of numpy/PIL work only (see :func:`can_fork`). A worker that
+    died (killed, out of memory) drops the pool and the batch is done here: the same result either way."""
+    workers = worker_count(len(items), workers)
     if workers <= 1:
-        return _roundtrip_chunk(images, fmt, options)
-    chunks = np.array_split(images, workers)
+        return [fn(items, *args)]
+    bounds = np.linspace(0, len(items), workers + 1).astype(int)
     try:
         with warnings.catch_warnings():  # Python >= 3.12 warns on any fork of a threaded process; see can_fork
             warnings.simplefilter("ignore", DeprecationWarning)
-            futures = [_pool(workers).submit(_roundtrip_chunk, chunk, fmt, dict(options)) for chunk in chunks]
-        parts = [f.result() for f in futures]
-    except BrokenProcessPool:  # a worker died (killed, out of memory): drop the pool, do this batch here
+            futures = [_pool(workers).submit(fn, items[a:b], *args) for a, b in pairwise(bounds)]
+        return [f.result() for f in futures]
+    except BrokenProcessPool:
         _pools.pop(workers).shutdown(cancel_futures=True)
-        return _roundtrip_chunk(images, fmt, options)
-    return np.concatenate(parts)
+        return [fn(items, *args)]
+
+
+def roundtrip_many(images: np.ndarray, fmt: str, options: Mapping[str, object], workers: int = 1) -> np.ndarray:
+    """Round-trip each of ``images`` (BxHxWx3 uint8) through PIL's ``fmt`` codec at ``options``: serially,
+    or with ``workers`` > 1 in that many processes when the batch gives each at least ``MIN_CHUNK``
+    images (:func:`map_chunks`). Same bytes either way."""
+    if len(images) == 0:
+        return images.copy()
+    return np.concatenate(map_chunks(_roundtrip_chunk, images, workers, fmt, dict(options)))

@@ -12,6 +12,7 @@ from PIL import Image, ImageDraw, ImageFont, features
 
 from fpbench.attacks.image._checks import check_images, image_generator
 from fpbench.attacks.registry import register_attack
+from fpbench.pil_codec import map_chunks
 
 ALPHABET = string.ascii_uppercase + string.digits
 TEXT_LENGTH = 6
@@ -57,15 +58,32 @@ def text_layout(h: int, w: int, text_height: float, seed: int, index: int) -> Te
     return TextLayout(text, (x, y), size, stroke)
 
 
-def text_alphas(layout: TextLayout, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-    """HxW float32 coverages in [0,1] of the outlined text (glyphs plus outline) and of the glyphs
-    alone, as PIL's antialiased rasteriser draws them."""
+def text_coverages(layout: TextLayout, h: int, w: int) -> np.ndarray:
+    """2xHxW uint8 coverages of the outlined text (glyphs plus outline) and of the glyphs alone, as PIL's
+    antialiased rasteriser draws them."""
     font = default_font(layout.font_size)
     outlined, glyphs = Image.new("L", (w, h), 0), Image.new("L", (w, h), 0)
     ImageDraw.Draw(outlined).text(layout.xy, layout.text, fill=255, font=font,
                                   stroke_width=layout.stroke_width, stroke_fill=255)
     ImageDraw.Draw(glyphs).text(layout.xy, layout.text, fill=255, font=font)
-    return (np.asarray(outlined, dtype=np.float32) / 255, np.asarray(glyphs, dtype=np.float32) / 255)
+    return np.stack([np.asarray(outlined), np.asarray(glyphs)])
+
+
+def text_alphas(layout: TextLayout, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """HxW float32 coverages in [0,1] of the outlined text and of the glyphs (:func:`text_coverages`)."""
+    outlined, glyphs = text_coverages(layout, h, w).astype(np.float32) / 255
+    return outlined, glyphs
+
+
+def _coverages_chunk(layouts: list[TextLayout], h: int, w: int) -> np.ndarray:
+    return np.stack([text_coverages(lay, h, w) for lay in layouts]) if layouts else np.zeros((0, 2, h, w), np.uint8)
+
+
+def _all_coverages(layouts: list[TextLayout], h: int, w: int, workers: int) -> np.ndarray:
+    """Nx2xHxW uint8 :func:`text_coverages` of ``layouts``: FreeType rendering holds the GIL (~0.2 ms per
+    32x32 caption), so large batches are spread over the PIL pool the JPEG/WebP attacks share
+    (:func:`fpbench.pil_codec.map_chunks`); the same bytes as the serial loop."""
+    return np.concatenate(map_chunks(_coverages_chunk, layouts, workers, h, w))
 
 
 @register_attack(
@@ -86,11 +104,14 @@ def overlay_text(images: torch.Tensor, text_height: float = 0.1, *, seed: int = 
     check_images(images, "overlay_text")
     out = images.clone()
     b, _, h, w = images.shape
-    for i in range(b):
-        layout = text_layout(h, w, text_height, seed, i)
-        if layout is None:
-            continue
-        outlined, glyphs = (torch.from_numpy(a).to(images.device, images.dtype)
-                            for a in text_alphas(layout, h, w))
-        out[i] = (images[i] * (1 - outlined)) * (1 - glyphs) + glyphs
+    layouts = [text_layout(h, w, text_height, seed, i) for i in range(b)]
+    drawn = [i for i, lay in enumerate(layouts) if lay is not None]
+    if not drawn:
+        return out
+    coverages = _all_coverages([layouts[i] for i in drawn], h, w, torch.get_num_threads())
+    # uint8 / 255 in float32 as text_alphas computes it, then the same elementwise ops for the whole batch
+    alphas = (torch.from_numpy(coverages).float() / 255).to(images.device, images.dtype)
+    outlined, glyphs = alphas[:, :1], alphas[:, 1:]
+    index = torch.tensor(drawn, device=images.device)
+    out[index] = (images[index] * (1 - outlined)) * (1 - glyphs) + glyphs
     return out
