@@ -25,13 +25,18 @@ MEAN_RANGE = (0.25, 0.75)
 def pink_field(g: torch.Generator, n: int, h: int, w: int) -> torch.Tensor:
     """``n x h x w`` fields of 1/f ("pink") noise, each with zero mean and unit std: white Gaussian
     noise whose Fourier amplitudes are divided by the radial frequency, the spectrum of natural images."""
-    white = torch.randn(n, h, w, generator=g, dtype=torch.float64)
+    return _pink_fields(torch.randn(n, h, w, generator=g, dtype=torch.float64))
+
+
+def _pink_fields(white: torch.Tensor) -> torch.Tensor:
+    """:func:`pink_field` of white noise ``white`` (... x h x w float64), every leading index its own field."""
+    h, w = white.shape[-2:]
     f = torch.sqrt(torch.fft.fftfreq(h, dtype=torch.float64)[:, None] ** 2
                    + torch.fft.rfftfreq(w, dtype=torch.float64)[None, :] ** 2)
     f[0, 0] = float("inf")  # no DC: the mean is set separately
     field = torch.fft.irfft2(torch.fft.rfft2(white) / f, s=(h, w))
-    field = field - field.mean(dim=(1, 2), keepdim=True)
-    return field / field.std(dim=(1, 2), keepdim=True, correction=0).clamp_min(1e-12)
+    field = field - field.mean(dim=(-2, -1), keepdim=True)
+    return field / field.std(dim=(-2, -1), keepdim=True, correction=0).clamp_min(1e-12)
 
 
 def pink_texture(g: torch.Generator, h: int, w: int) -> torch.Tensor:
@@ -69,15 +74,24 @@ def collage(images: torch.Tensor, replaced_area: float = 0.25, *, seed: int = 0,
     out = images.clone()
     b, _, h, w = images.shape
     rh, rw = area_box(h, w, replaced_area)
-    if rh == 0 or rw == 0:
+    if rh == 0 or rw == 0 or b == 0:
         return out
-    for i in range(b):
-        g = image_generator(seed, i)
-        top, left = random_position(g, h, w, rh, rw)
+    generators = [image_generator(seed, i) for i in range(b)]
+    positions = [random_position(g, h, w, rh, rw) for g in generators]
+    if donors is None:
+        # each image's draws from its own generator, in pink_texture's order; the FFTs batched (the same
+        # values as one image at a time: tests/attacks/test_collage.py)
+        lo, hi = MEAN_RANGE
+        means = torch.stack([lo + (hi - lo) * torch.rand(3, 1, 1, generator=g, dtype=torch.float64)
+                             for g in generators])
+        fields = _pink_fields(torch.stack([torch.randn(4, h, w, generator=g, dtype=torch.float64)
+                                           for g in generators]))
+        textures = (means + LUMA_STD * fields[:, :1] + CHROMA_STD * fields[:, 1:]).clamp_(0.0, 1.0)
+    for i, (top, left) in enumerate(positions):
         if donors is None:
-            donor = pink_texture(g, h, w)
+            donor = textures[i]
         else:
-            j = int(torch.randint(0, len(donors), (1,), generator=g))
+            j = int(torch.randint(0, len(donors), (1,), generator=generators[i]))
             donor = resize_bilinear(donors[j:j + 1], (h, w))[0].clamp(0.0, 1.0)
         out[i, :, top:top + rh, left:left + rw] = donor[:, top:top + rh, left:left + rw].to(out)
     return out
