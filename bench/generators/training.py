@@ -164,8 +164,10 @@ def train_gan(
     G, D = (m.to(device, memory_format=torch.channels_last) for m in (G, D))
     state = TrainingState(
         generator=G, discriminator=D, ema=make_ema(G),
-        opt_g=torch.optim.Adam(_trainable_parameters(G, trainable), lr=config.lr_g, betas=config.betas),
-        opt_d=torch.optim.Adam(D.parameters(), lr=config.lr_d, betas=config.betas),
+        # foreach: one multi-tensor update instead of a loop over parameters (CUDA's default; on CPU ~15% more
+        # DCGAN steps per second at 32 px, measured A/B: docs/profile.md)
+        opt_g=torch.optim.Adam(_trainable_parameters(G, trainable), lr=config.lr_g, betas=config.betas, foreach=True),
+        opt_d=torch.optim.Adam(D.parameters(), lr=config.lr_d, betas=config.betas, foreach=True),
     )
     if checkpoint_path is not None and os.path.exists(checkpoint_path):
         load_checkpoint(checkpoint_path, config, state)
