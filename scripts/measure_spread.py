@@ -14,6 +14,8 @@ machine of the same kind moves the numbers the same way. Writes
 - OUT/spread.csv (metric,spread): per metric, the 90th percentile over rows of the standard deviation;
 - OUT/runs.csv: every run's rows side by side (a column per run), to look at or re-analyse without rerunning.
 
+With ``--central`` the reference run is the most typical one (:func:`central_run`, named in OUT/reference.txt).
+
 Then ``fpbench update-reference OUT/seed-S-threads-T --name PRESET --out reports/reference --spread OUT/spread.csv --row-spread
 OUT/spread_rows.csv`` turns them into the committed reference and tolerances.
 """
@@ -59,6 +61,17 @@ def side_by_side(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(wide, axis=1).reset_index()
 
 
+def central_run(frames: dict[str, pd.DataFrame]) -> str:
+    """The name of the most typical run: per row that moved between runs, each run's distance from the
+    row's median in units of the row's standard deviation; the run with the smallest mean distance. A
+    reference made from it sits in the middle of the spread, not at one end of it, so a tolerance of a few
+    standard deviations covers the other runs on both sides."""
+    values = side_by_side(frames).set_index(list(IDENTITY)).astype(float)
+    moved = values.std(axis=1) > 0
+    distance = values[moved].sub(values[moved].median(axis=1), axis=0).abs()
+    return str(distance.div(values[moved].std(axis=1), axis=0).mean().idxmin())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="smoke")
@@ -69,6 +82,9 @@ def main() -> None:
                         help="measure distances and shortfalls from this results CSV (e.g. the committed "
                              "reports/reference/smoke.csv, made on another machine) instead of the first run; "
                              "it joins the runs as one more")
+    parser.add_argument("--central", action="store_true",
+                        help="measure distances and shortfalls from the most typical run (central_run; its name "
+                             "is printed and written to OUT/reference.txt): the run to make the reference from")
     args = parser.parse_args()
     frames = {}
     if args.reference is not None:
@@ -88,8 +104,13 @@ def main() -> None:
             # NaN in each, not "" in some): rows that differ only in that would be two rows here
             frames[name] = pd.read_csv(done).drop(columns=["seed"])
             print(f"{name}: {len(outcome.results)} rows, {outcome.manifest['wall_seconds']:.0f} s", flush=True)
-    per_row, per_metric = spread_tables(frames, next(iter(frames)))
     args.out.mkdir(parents=True, exist_ok=True)
+    reference = next(iter(frames))
+    if args.central:
+        reference = central_run({k: v for k, v in frames.items() if k != "reference"})
+        (args.out / "reference.txt").write_text(reference + "\n", encoding="utf-8")
+        print(f"most typical run: {reference} (make the reference from {args.out / reference})", flush=True)
+    per_row, per_metric = spread_tables(frames, reference)
     per_row.to_csv(args.out / "spread_rows.csv", index=False, float_format="%.10g")
     per_metric.to_csv(args.out / "spread.csv", index=False)
     side_by_side(frames).to_csv(args.out / "runs.csv", index=False, float_format="%.10g")

@@ -14,11 +14,16 @@ SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "measure_spread.py"
 
 
 @pytest.fixture(scope="module")
-def spread_tables():
+def script():
     spec = importlib.util.spec_from_file_location("measure_spread", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.spread_tables
+    return module
+
+
+@pytest.fixture(scope="module")
+def spread_tables(script):
+    return script.spread_tables
 
 
 def _run(tpr_1, tpr_2, psnr):
@@ -55,3 +60,21 @@ def test_shortfall_follows_the_metric_direction(spread_tables):
     assert per_row.loc["bit_accuracy", "max_shortfall"] == pytest.approx(0.04)
     assert per_row.loc["fid", "max_shortfall"] == pytest.approx(1.0)
     assert per_row.loc["control_bit_accuracy", "max_shortfall"] == pytest.approx(0.04)
+
+
+def test_the_central_run_is_the_most_typical_one(script):
+    """Five runs of two rows: the run at each row's median is picked; a row that never moved (std 0) and a
+    run missing a row do not break the choice; distances are in units of each row's spread, so a row that
+    moves a lot does not outweigh one that moves little."""
+    def run(acc, psnr, fid=5.0):
+        rows = [row(method="m", model="g", metric="bit_accuracy", value=acc, n=10),
+                row(method="m", model="g", metric="psnr", value=psnr, n=10)]
+        rows += [row(method="m", model="g", metric="fid", value=fid, n=10)] if fid is not None else []
+        return to_frame(rows).drop(columns=["seed"])
+
+    frames = {"low": run(0.80, 30.0), "high": run(0.95, 30.9), "mid": run(0.88, 30.4), "near": run(0.87, 30.5),
+              "other": run(0.90, 30.1, fid=None)}
+    assert script.central_run(frames) == "mid"
+    # mid's bit accuracy 0.07 below the median is > 1 std of that row; near's PSNR 0.1 dB above it < 1 std
+    frames["mid"] = run(0.80, 30.4)
+    assert script.central_run(frames) == "near"
