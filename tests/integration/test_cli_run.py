@@ -91,6 +91,16 @@ class TestSmokeRun:
                 assert rows.loc["zoo", "value"] == pytest.approx(expected, abs=1e-12)
             assert models["value"].min() - 1e-12 <= rows.loc["zoo", "value"] <= models["value"].max() + 1e-12
 
+    def test_zoo_transfer_pools_every_fingerprinted_sample(self, cold):
+        df = read_results(cold.out / "results.csv")
+        rows = df[(df["attack"] == "none") & (df["metric"] == "bit_accuracy")
+                  & (df["method"] == "artificial_fingerprint")].set_index("model")
+        models = rows.drop(index=["zoo", "data"])
+        assert len(models) >= 1
+        assert rows.loc["zoo", "n"] == models["n"].sum()
+        assert rows.loc["zoo", "value"] == pytest.approx((models["value"] * models["n"]).sum() / models["n"].sum(),
+                                                         abs=1e-12)
+
     def test_manifest(self, cold):
         m = cold.manifest
         assert m["preset"] == "smoke"

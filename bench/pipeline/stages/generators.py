@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from fpbench.cache import derive_key
-from fpbench.evaluation.measure import DECISION_METRICS, Registered, match_rows
+from fpbench.evaluation.measure import DECISION_METRICS, Registered, match_rows, mean_stderr
 from fpbench.evaluation.operating_points import binomial_stderr
 from fpbench.fid import compute_fid
 from fpbench.fingerprint.embedding import random_fingerprint, to_uint8
@@ -208,6 +208,11 @@ def evaluate_zoo(ctx: RunContext, codec, real: RealImages, zoo: Zoo, stamped_tes
         tpr, tnr = float(found.mean()), float((negatives.decision == NO_MATCH).double().mean())
         n, n_neg = len(hit), len(negatives.decision)
         common = dict(method=codec.method, model="zoo", seed=p.seed, world="closed")
+        # transfer pooled over the zoo: each generator's samples against its own fingerprint (one number per
+        # zoo, like the pooled attribution below)
+        acc = torch.cat([bit_accuracy(bits[g], zoo.fingerprints[g]) for g in zoo.fingerprinted_ids])
+        mean, stderr = mean_stderr(acc)
+        ctx.rows.append(row(metric="bit_accuracy", value=mean, stderr=stderr, n=len(acc), **{**common, "world": ""}))
         ctx.rows.append(row(metric="attribution_accuracy", value=float(hit.mean()), n=n,
                             stderr=binomial_stderr(float(hit.mean()), n), **common))
         ctx.rows.append(row(metric="detection_accuracy", value=(tpr + tnr) / 2, n=n + n_neg, **common,
