@@ -328,10 +328,24 @@ def compute_fid(
     >>> fx, abs(fid) < 1e-6
     ('random-conv-v1', True)
     """
+    feats_a, feats_b, extractor_id = fid_features(images_a, images_b, extractor, device=device)
+    return fid_from_features(feats_a, feats_b), extractor_id
+
+
+def fid_features(
+    images_a: torch.Tensor,
+    images_b: torch.Tensor,
+    extractor: str = "auto",
+    *,
+    device: str | torch.device = "cpu",
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """The first step of :func:`compute_fid`: both image sets' features and the extractor id, for a FID
+    whose features are extracted in one process and whose distance (:func:`fid_from_features`, whose last
+    bits depend on the BLAS threads of numpy and SciPy) is taken in another."""
     _check_images(images_a, "images_a")
     _check_images(images_b, "images_b")
     if images_a.shape[2:] != images_b.shape[2:]:
         raise ValueError(f"both image sets must have one size, got {tuple(images_a.shape[2:])} "
                          f"and {tuple(images_b.shape[2:])}")
     fx = get_extractor(extractor, device=device)
-    return fid_from_features(fx.features(images_a), fx.features(images_b)), fx.id
+    return fx.features(images_a), fx.features(images_b), fx.id

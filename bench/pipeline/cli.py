@@ -425,8 +425,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gan-workers", type=_positive("--gan-workers"), help="processes training generators side by side on CPU, "
                    "sharing the threads (default: the preset's, 1 in every shipped preset)")
     p.add_argument("--executor", choices=("local", "ray"),
-                   help="where generator trainings and baseline fits run: local (this machine; the default) or ray (one Ray task "
-                        "each; needs `pip install 'fpbench[ray]'`)")
+                   help="where generator trainings, baseline fits and model-attack cells run: local (this machine; the "
+                        "default) or ray (one Ray task each; needs `pip install 'fpbench[ray]'`)")
     p.add_argument("--ray-address", metavar="ADDRESS", help="the Ray cluster to submit to (e.g. 10.0.0.5:6379 or "
                    "auto); default: start a local one. The cache (--cache-dir) must be a path every node sees")
     p.add_argument("--cpus-per-task", type=_positive("--cpus-per-task"),

@@ -196,7 +196,8 @@ class EvaluationConfig:
 
 @dataclass(frozen=True)
 class ExecutorConfig:
-    """Where the run's independent jobs (generator trainings, baseline fits) execute (fpbench.pipeline.executors):
+    """Where the run's independent jobs (generator trainings, baseline fits, model-attack cells) execute
+    (fpbench.pipeline.executors):
     ``local`` (this process, or ``zoo.workers`` processes) or ``ray`` (one Ray task per job, of
     ``cpus_per_task`` CPUs, on the cluster at ``address``; "" starts a local one). Results do not depend on
     it: a job trained on N threads equals the same job in a local run with ``--threads N``."""

@@ -1,5 +1,11 @@
 """Where a run's independent jobs execute (``executor:`` in a run config, ``--executor`` on the command line).
 
+The jobs: generator trainings (``stages.generators``; ``local`` also runs them in ``zoo.workers`` processes),
+baseline fits (``stages.baselines``) and model-attack cells (``stages.model_attacks``: one target x attack x
+severity each; attack, sample, decode, FID features). Each is a module-level function of plain picklable
+values (configs, state dicts, tensors, ids), never the run's context. Image-attack cells stay in the driver:
+they take milliseconds each, less than a Ray task costs.
+
 ``local`` runs them in this process, or in ``zoo.workers`` spawned processes on this machine; ``ray`` submits
 each as a Ray task with declared resources to the cluster at ``executor.address`` (a local one when empty).
 A pool bounds the jobs in flight (so at most that many training sets are loaded at once) and hands results

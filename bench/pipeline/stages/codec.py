@@ -10,16 +10,19 @@ kept beside it (``<id>@default``) for the data-level rows."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
 from fpbench.cache import derive_key
 from fpbench.fingerprint.checkpoint import FingerprintModels
 from fpbench.fingerprint.embedding import decode
+from fpbench.fingerprint.nets import FingerprintDecoder
 from fpbench.methods import FingerprintMethod, get_method_factory, load_method, make_method, save_method
+from fpbench.methods.base import MethodError
 from fpbench.methods.fidelity import match_psnr
 from fpbench.pipeline.stages.context import RunContext
 from fpbench.pipeline.stages.data import RealImages
@@ -47,6 +50,59 @@ class Codec:
     def decode(self, images: torch.Tensor) -> torch.Tensor:
         """Decoded bits {0, 1} (float N x n_bits) of images of any size."""
         return (self.soft_bits(images) > 0.5).float()
+
+
+@dataclass(frozen=True)
+class PortableDecoder:
+    """What a codec decodes with, as plain values another process (a Ray task) rebuilds it from
+    (:func:`rebuild_decode`): the paper's decoder network (``method`` None) or a protocol method (its spec,
+    options and config), its learned state and the strength it decodes at. Same weights, same bits."""
+
+    n_bits: int
+    resolution: int
+    state: dict[str, torch.Tensor]
+    method: str | None = None  # a method spec for make_method; None: the paper's FingerprintDecoder
+    options: dict = field(default_factory=dict)
+    config: dict | None = None  # the method's config, checked against the rebuilt one
+    strength: float | None = None
+
+
+def _cpu(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu() for k, v in state.items()}
+
+
+def portable_decoder(ctx: RunContext, codec: Codec) -> PortableDecoder | None:
+    """``codec``'s decoding as a :class:`PortableDecoder`, or None for a codec made by hand (neither the
+    paper's networks nor a protocol method: it decodes only where it is)."""
+    if codec.instance is None:
+        if codec.models is None:
+            return None
+        decoder = codec.models.decoder
+        return PortableDecoder(decoder.n_bits, decoder.resolution, _cpu(decoder.state_dict()))
+    method, method_id = codec.instance, codec.method.removesuffix(DEFAULT_SUFFIX)
+    return PortableDecoder(method.n_bits, method.resolution, _cpu(method.state_dict()), method_id,
+                           method_options(ctx, method_id), method.config, codec.strength)
+
+
+def rebuild_decode(portable: PortableDecoder, device: str = "cpu") -> Callable[[torch.Tensor], torch.Tensor]:
+    """:meth:`Codec.decode` of the codec ``portable`` was taken from: images -> decoded bits {0, 1}."""
+    if portable.method is None:
+        decoder = FingerprintDecoder(portable.n_bits, portable.resolution)
+        decoder.load_state_dict(portable.state)
+
+        def soft_bits(images: torch.Tensor) -> torch.Tensor:
+            return decode(decoder, images, device=device)
+    else:
+        method = make_method(portable.method, n_bits=portable.n_bits, resolution=portable.resolution,
+                             **portable.options)
+        if json.dumps(method.config, sort_keys=True) != json.dumps(portable.config, sort_keys=True):
+            raise MethodError(f"method {portable.method!r} rebuilt here has config {method.config}, not the "
+                              f"driver's {portable.config}: is the same fpbench (and plug-in) installed here?")
+        method.load_state_dict(portable.state)
+        soft_bits = method.decode
+        if portable.strength is not None:
+            soft_bits = _codec_at(method, portable.method, "", portable.strength).soft_bits
+    return lambda images: (soft_bits(images) > 0.5).float()
 
 
 def paper_codec(ctx: RunContext, models: FingerprintModels, key: str) -> Codec:

@@ -2,22 +2,41 @@
 generator is sampled and measured: fingerprint bit accuracy, pass rate, attribution, and FID, so a
 reader sees whether the fingerprint dies before or after the model itself is ruined. Model cards whose
 callable returns an ``nn.Module`` are targets too; an attack that needs what a card lacks (its training
-recipe, a sibling to merge with) is skipped for it with a warning."""
+recipe, a sibling to merge with) is skipped for it with a warning.
+
+With ``executor: ray`` each (target, attack, severity) cell whose rows are not cached runs as a Ray task
+(:func:`_measure_job`). The task gets plain values (the generators' configs and weights, the attack's id
+and value, the decoder's weights, the FID extractor's id) and rebuilds the rest: it attacks, samples,
+decodes and extracts the FID features as this process would on as many torch threads; matching the bits
+and the FID distance (numpy/SciPy, whose last bits follow the BLAS threads) stay here, as in a local run.
+Each finished cell is cached as it arrives; its rows join the results in cell order, as a local run adds
+them. A card's generator (no config to rebuild it from) and a codec made by hand are measured here."""
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
 
 from fpbench.attacks.context import SETTING_FIELDS, AttackContext
+from fpbench.attacks.registry import get_attack
 from fpbench.evaluation.measure import Registered, match_rows
-from fpbench.fid import compute_fid
+from fpbench.fid import compute_fid, fid_features, fid_from_features
 from fpbench.fingerprint.embedding import to_uint8
-from fpbench.generators import sample
+from fpbench.generators import GanConfig, build, sample
+from fpbench.pipeline.executors import RayPool, unordered
+from fpbench.pipeline.stages.codec import PortableDecoder, portable_decoder, rebuild_decode
 from fpbench.pipeline.stages.context import RunContext
 from fpbench.pipeline.stages.data import RealImages
 from fpbench.pipeline.stages.generators import Zoo
 from fpbench.pipeline.stages.image_attacks import attack_grids
-from fpbench.results import row, rows_from_frame, to_frame
+from fpbench.results import Row, row, rows_from_frame, to_frame
 from fpbench.warnings import FpbenchWarning
 
 VERSION = 1  # of this stage's measurement code
@@ -42,6 +61,116 @@ def _generator(zoo: Zoo, target: str):
     return zoo.generators[target] if target in zoo.generators else zoo.external[target].generator
 
 
+def _attacked(spec, generator: nn.Module, value: float, context: AttackContext, *,
+              decode: Callable[[torch.Tensor], torch.Tensor], n_samples: int, seed: int
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``generator`` attacked by ``spec`` at ``value``: its samples (uint8) and their decoded bits."""
+    attacked = spec(generator, value, seed=seed, context=context)
+    images = to_uint8(sample(attacked, n_samples, seed=seed + 1))
+    return images, decode(images)
+
+
+def _cell_rows(bits: torch.Tensor, fid: float, extractor: str, *, attack: str, attack_version: int, value: float,
+               severity: int, target: str, registered: Registered, method: str, seed: int,
+               alpha: float) -> pd.DataFrame:
+    """One cell's rows: the attacked generator's decoded ``bits`` matched against the registry, and its FID."""
+    where = dict(attack=attack, attack_kind="model", param=float(value), severity=severity,
+                 attack_version=attack_version)
+    rows = match_rows(bits, model=target, registered=registered, alpha=alpha, method=method, seed=seed, where=where)
+    rows.append(row(method=method, model=target, metric="fid", value=fid, n=len(bits), seed=seed,
+                    extractor=extractor, **where))
+    return to_frame(rows)
+
+
+@dataclass(frozen=True)
+class _Weights:
+    """A zoo generator as plain values: its training config and weights (:func:`_rebuild`)."""
+
+    config: GanConfig
+    state: dict[str, torch.Tensor]
+
+
+def _rebuild(weights: _Weights) -> nn.Module:
+    cfg = weights.config
+    G, _ = build(cfg.arch, cfg.resolution, cfg.latent_dim, cfg.width)  # as train_zoo builds it
+    G.load_state_dict(weights.state)
+    return G.eval()
+
+
+@dataclass(frozen=True)
+class _CellTask:
+    """One cell as a Ray task's argument: plain values, nothing of the run itself."""
+
+    attack: str  # the attack's id, looked up in the registry where the task runs
+    attack_version: int
+    value: float  # as the grid holds it (an int for an integer attack)
+    generator: _Weights
+    context: dict[str, Any]  # the context fields the attack takes; a model as _Weights
+    decoder: PortableDecoder
+    reference: torch.Tensor  # uint8: the FID reference images
+    extractor: str  # the run's resolved FID extractor id
+    n_samples: int
+    seed: int
+
+
+def _measure_job(task: _CellTask, threads: int, device: str) -> tuple[torch.Tensor, np.ndarray, np.ndarray, str]:
+    """The torch part of one model-attack cell as a Ray task on ``threads`` torch threads: the attacked
+    generator's decoded bits, the FID features of its samples and of the reference, and the extractor id.
+    The driver matches the bits and takes the FID distance (:func:`fid_from_features`) as a local run does:
+    the distance's last bits depend on numpy's and SciPy's BLAS threads, which Ray sets to the task's CPUs."""
+    torch.set_num_threads(threads)
+    spec = get_attack(task.attack)
+    if spec.version != task.attack_version:
+        raise RuntimeError(f"attack {task.attack} is version {spec.version} in this Ray worker but "
+                           f"{task.attack_version} in the driver: install the same fpbench on every node")
+    fields = {name: _rebuild(v) if isinstance(v, _Weights) else v for name, v in task.context.items()}
+    if "device" in fields:
+        fields["device"] = device
+    images, bits = _attacked(spec, _rebuild(task.generator), task.value, AttackContext(**fields),
+                             decode=rebuild_decode(task.decoder, device), n_samples=task.n_samples, seed=task.seed)
+    feats, reference, extractor = fid_features(images.float() / 255, task.reference.float() / 255, task.extractor,
+                                               device=device)
+    return bits, feats, reference, extractor
+
+
+@dataclass(frozen=True)
+class _Cell:
+    key: str
+    what: str  # "<attack> <param>=<value> on <target>", for the log
+    measure: Callable[[], pd.DataFrame]  # the cell computed in this process
+    task: Callable[[], _CellTask] | None  # the cell as a Ray task's argument (None: it runs here)
+    rows: Callable[[torch.Tensor, float, str], pd.DataFrame]  # (bits, fid, extractor) -> its rows
+
+
+def _measure_on_ray(ctx: RunContext, cells: list[_Cell]) -> list[Row]:
+    """The rows of every cell, in cell order. Cells not cached run as Ray tasks, each cached as it arrives;
+    cached cells, and those that cannot leave this process, are read or measured here."""
+    missing = [i for i, cell in enumerate(cells) if cell.task is not None
+               and not (ctx.cache.enabled and ctx.cache.path("model_attack", cell.key, "csv").exists())]
+    frames: dict[int, pd.DataFrame] = {}
+    if missing:
+        pool = RayPool(ctx.preset.executor, ctx.device)
+        ctx.notes.setdefault("executor", {"kind": "ray", **pool.resources})
+        device = "cuda" if ctx.device.startswith("cuda") else "cpu"
+        ctx.log(f"measuring {len(missing)} model-attack cells as Ray tasks of {pool.threads} CPU(s), "
+                f"{pool.slots} at once")
+
+        def make_args(cell: _Cell) -> tuple:
+            ctx.log(f"model attack {cell.what} (Ray task)")
+            return cell.task(), pool.threads, device
+
+        jobs = ((i, lambda cell=cells[i]: make_args(cell)) for i in missing)
+        for i, (bits, feats, reference, extractor) in unordered(
+                pool, _measure_job, jobs, desc="model attacks", unit="cell", total=len(missing), progress=ctx.progress):
+            df = cells[i].rows(bits, fid_from_features(feats, reference), extractor)
+            frames[i] = ctx.cache.rows("model_attack", cells[i].key, lambda df=df: df)
+    rows: list[Row] = []
+    for i, cell in enumerate(cells):
+        df = frames.pop(i) if i in frames else ctx.cache.rows("model_attack", cell.key, cell.measure)
+        rows += rows_from_frame(df)
+    return rows
+
+
 def run_model_attacks(ctx: RunContext, codec, real: RealImages, zoo: Zoo, *, skip_unmet: bool = False,
                       attacks: tuple[str, ...] | None = None) -> None:
     """Every model attack (``attacks``, default: the run's) on every target. An attack whose needs the zoo cannot meet (weight averaging
@@ -54,6 +183,14 @@ def run_model_attacks(ctx: RunContext, codec, real: RealImages, zoo: Zoo, *, ski
     targets += cards
     reference = real.reference.float() / 255
     grids = attack_grids(ctx, p.model_attacks.attacks if attacks is None else attacks)
+    on_ray = p.executor.kind == "ray"
+    decoder = portable_decoder(ctx, codec) if on_ray else None
+    ids = {id(G): g for g, G in zoo.generators.items() if g in zoo.configs}  # a zoo model -> its generator id
+
+    def weights(model: nn.Module) -> _Weights:
+        return _Weights(zoo.configs[ids[id(model)]], {k: v.detach().cpu() for k, v in model.state_dict().items()})
+
+    cells: list[_Cell] = []  # executor ray: every cell, measured after the loop
     for target in targets:
         context = _context(target, zoo, real, ctx.device, p.model_attacks.finetune_steps)
         for spec, grid in grids:
@@ -71,20 +208,35 @@ def run_model_attacks(ctx: RunContext, codec, real: RealImages, zoo: Zoo, *, ski
                                                         "n_samples": p.zoo.n_samples, "alpha": p.alpha, "seed": p.seed,
                                                         **settings})
 
-                def measure(spec=spec, value=value, severity=severity, context=context, target=target) -> object:
-                    ctx.log(f"model attack {spec.id} {spec.param}={value:g} on {target}")
-                    attacked = spec(_generator(zoo, target), value, seed=p.seed, context=context)
-                    images = to_uint8(sample(attacked, p.zoo.n_samples, seed=p.seed + 1))
-                    bits = codec.decode(images)
-                    where = dict(attack=spec.id, attack_kind="model", param=float(value), severity=severity,
-                                 attack_version=spec.version)
-                    rows = match_rows(bits, model=target, registered=registered, alpha=p.alpha, method=codec.method,
-                                      seed=p.seed, where=where)
-                    fid, extractor = compute_fid(images.float() / 255, reference, ctx.fid_extractor,
-                                                 device=ctx.device)
-                    rows.append(row(method=codec.method, model=target, metric="fid", value=fid, n=len(images),
-                                    seed=p.seed, extractor=extractor, **where))
-                    return to_frame(rows)
+                def rows(bits: torch.Tensor, fid: float, extractor: str, spec=spec, value=value, severity=severity,
+                         target=target) -> pd.DataFrame:
+                    return _cell_rows(bits, fid, extractor, attack=spec.id, attack_version=spec.version, value=value,
+                                      severity=severity, target=target, registered=registered, method=codec.method,
+                                      seed=p.seed, alpha=p.alpha)
 
-                df = ctx.cache.rows("model_attack", key, measure)
-                ctx.rows += rows_from_frame(df)
+                what = f"{spec.id} {spec.param}={value:g} on {target}"
+
+                def measure(spec=spec, value=value, context=context, target=target, rows=rows,
+                            what=what) -> pd.DataFrame:
+                    ctx.log(f"model attack {what}")
+                    images, bits = _attacked(spec, _generator(zoo, target), value, context, decode=codec.decode,
+                                             n_samples=p.zoo.n_samples, seed=p.seed)
+                    return rows(bits, *compute_fid(images.float() / 255, reference, ctx.fid_extractor,
+                                                   device=ctx.device))
+
+                if not on_ray:
+                    df = ctx.cache.rows("model_attack", key, measure)
+                    ctx.rows += rows_from_frame(df)
+                    continue
+                taken = context.select(spec.needs + spec.optional)
+                portable = decoder is not None and all(
+                    id(m) in ids for m in (_generator(zoo, target), *taken.values()) if isinstance(m, nn.Module))
+
+                def task(spec=spec, value=value, target=target, taken=taken) -> _CellTask:
+                    shipped = {name: weights(v) if isinstance(v, nn.Module) else v for name, v in taken.items()}
+                    return _CellTask(spec.id, spec.version, value, weights(zoo.generators[target]), shipped, decoder,
+                                     real.reference, ctx.fid_extractor, p.zoo.n_samples, p.seed)
+
+                cells.append(_Cell(key, what, measure, task if portable else None, rows))
+    if on_ray:
+        ctx.rows += _measure_on_ray(ctx, cells)
