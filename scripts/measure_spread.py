@@ -67,9 +67,10 @@ def central_run(frames: dict[str, pd.DataFrame]) -> str:
     reference made from it sits in the middle of the spread, not at one end of it, so a tolerance of a few
     standard deviations covers the other runs on both sides."""
     values = side_by_side(frames).set_index(list(IDENTITY)).astype(float)
-    moved = values.std(axis=1) > 0
-    distance = values[moved].sub(values[moved].median(axis=1), axis=0).abs()
-    return str(distance.div(values[moved].std(axis=1), axis=0).mean().idxmin())
+    std = values.std(axis=1)
+    moved = values[std > 0]
+    distance = moved.sub(moved.median(axis=1), axis=0).abs().div(std[std > 0], axis=0)
+    return str(distance.mean().idxmin())
 
 
 def main() -> None:

@@ -79,13 +79,6 @@ def _coverages_chunk(layouts: list[TextLayout], h: int, w: int) -> np.ndarray:
     return np.stack([text_coverages(lay, h, w) for lay in layouts]) if layouts else np.zeros((0, 2, h, w), np.uint8)
 
 
-def _all_coverages(layouts: list[TextLayout], h: int, w: int, workers: int) -> np.ndarray:
-    """Nx2xHxW uint8 :func:`text_coverages` of ``layouts``: FreeType rendering holds the GIL (~0.2 ms per
-    32x32 caption), so large batches are spread over the PIL pool the JPEG/WebP attacks share
-    (:func:`fpbench.pil_codec.map_chunks`); the same bytes as the serial loop."""
-    return np.concatenate(map_chunks(_coverages_chunk, layouts, workers, h, w))
-
-
 @register_attack(
     "overlay_text", kind="image", param="text_height", unit="font size, fraction of the image height",
     grid=(0.0, 0.05, 0.1, 0.15, 0.2, 0.25), neutral=0.0, domain=(0.0, 1.0), category="occlusion",
@@ -108,7 +101,10 @@ def overlay_text(images: torch.Tensor, text_height: float = 0.1, *, seed: int = 
     drawn = [i for i, lay in enumerate(layouts) if lay is not None]
     if not drawn:
         return out
-    coverages = _all_coverages([layouts[i] for i in drawn], h, w, torch.get_num_threads())
+    # FreeType rendering holds the GIL (~0.2 ms per 32x32 caption): large batches are drawn in the PIL pool
+    # the JPEG/WebP attacks share, the same bytes as the serial loop
+    coverages = np.concatenate(map_chunks(_coverages_chunk, [layouts[i] for i in drawn], torch.get_num_threads(),
+                                          h, w))
     # uint8 / 255 in float32 as text_alphas computes it, then the same elementwise ops for the whole batch
     alphas = (torch.from_numpy(coverages).float() / 255).to(images.device, images.dtype)
     outlined, glyphs = alphas[:, :1], alphas[:, 1:]
