@@ -217,7 +217,28 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(summary_table(outcome.results))
     stages = ", ".join(f"{k} {v:.1f}s" for k, v in outcome.manifest["stage_seconds"].items())
     print(f"\nwrote {out}/results.csv ({len(outcome.results)} rows), manifest.json, report; stages: {stages}")
+    throughput = _throughput_line(outcome.manifest)
+    if throughput:
+        print(throughput)
     return 0
+
+
+#: the manifest's throughput entries, with their names in the summary line
+THROUGHPUT_KEYS = (("image_attack_throughput", "image attacks"), ("model_attack_throughput", "model attacks"),
+                   ("adaptive_throughput", "adaptive"))
+
+
+def _throughput_line(manifest: dict) -> str:
+    """One line of each attack stage's throughput this run measured (``img/s`` or ``img/s / steps/s``);
+    empty when no attack did any work (all cached)."""
+    parts = []
+    for key, label in THROUGHPUT_KEYS:
+        rates = manifest.get(key) or {}
+        cells = [f"{name} {'/'.join(f'{r[k]:g}' for k in ('images_per_second', 'steps_per_second') if k in r)}"
+                 for name, r in rates.items()]
+        if cells:
+            parts.append(f"{label}: " + ", ".join(cells))
+    return "throughput (img/s / steps/s): " + "; ".join(parts) if parts else ""
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:

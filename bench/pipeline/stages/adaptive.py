@@ -29,11 +29,18 @@ Also written: ``fingerprint_spectrum.npz`` (mean amplitude spectrum, fingerprint
 draws ``plots/fingerprint_spectrum.png`` from it),
 and, by ``reports.render_run`` from the rows, ``plots/adaptive_success_vs_psnr.png`` and
 ``tables/adaptive_best_success.{csv,md}`` (each attack's best success at PSNR >= 30 and >= 25 dB).
+
+Throughput of the work this run did (cached cells add nothing), in ``ctx.notes`` and so the manifest:
+``adaptive_throughput`` per attack, ``images_per_second`` (images attacked, decoded and measured, or
+scored by a detector, per second) and, for an attack that optimises (PGD, a detector CNN),
+``steps_per_second`` (its steps per second of the attack calls); ``adversary_steps_per_second``, the
+adversary's training steps (surrogate codec, autoencoder and denoiser together) per second.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import pandas as pd
@@ -65,12 +72,14 @@ from fpbench.pipeline.stages.context import RunContext
 from fpbench.pipeline.stages.data import RealImages
 from fpbench.pipeline.stages.fingerprint import data_fingerprint, stamped_key
 from fpbench.pipeline.stages.image_attacks import attack_grids
+from fpbench.pipeline.stages.throughput import Timing, attack_steps, record
 from fpbench.results import Row, row, rows_from_frame, to_frame
 from fpbench.spectra import SPECTRA_FILE, write_spectra
 
 KIND = "adaptive"
 VERSION = 1  # of this stage's code (adversary training, measurements)
 SSIM_SAMPLES = 100
+THROUGHPUT = "adaptive_throughput"  # the ctx.notes (and manifest) key of this stage's throughput
 
 
 @dataclass(frozen=True)
@@ -109,11 +118,20 @@ def adversary_models(ctx: RunContext, real: RealImages) -> tuple[Adversary, str]
         denoiser = f", denoiser ({cfg.denoiser.steps} steps)" if cfg.denoiser is not None else ""
         ctx.log(f"training the adversary's surrogate codec ({cfg.surrogate.steps} steps), autoencoder "
                 f"({cfg.autoencoder.steps} steps){denoiser} on {len(real.holdout)} holdout images")
+        start = time.perf_counter()
         adv = train_adversary(real.holdout, cfg, device=ctx.device, progress=ctx.progress)
+        _note_adversary_rate(ctx, cfg, time.perf_counter() - start)
         ctx.notes["adversary_activated_at"] = adv.activated_at
         return adversary_state(adv)
 
     return adversary_from_state(ctx.cache.tensors("adversary", key, train), cfg, device=ctx.device), key
+
+
+def _note_adversary_rate(ctx: RunContext, cfg: AdversaryConfig, seconds: float) -> None:
+    """The adversary's training steps (all its models together) per second, in ``ctx.notes``."""
+    steps = cfg.surrogate.steps + cfg.autoencoder.steps + (cfg.denoiser.steps if cfg.denoiser is not None else 0)
+    if steps > 0 and seconds > 0:
+        ctx.notes["adversary_steps_per_second"] = round(steps / seconds, 2)
 
 
 def _sources(ctx: RunContext, codec: Codec, real: RealImages, zoo) -> list[Source]:
@@ -269,17 +287,25 @@ def run_adaptive(ctx: RunContext, codec: Codec, real: RealImages, zoo, attacks: 
                 rows: list[Row] = []
                 for severity, value in enumerate(grid):
                     ctx.log(f"adaptive {spec.id} {spec.param}={value:g} on {source.model}")
+                    start = time.perf_counter()
                     # the category says what is measured: a detector's scores, a forgery or a removal
                     if spec.category == "detectability":
                         rows += _detectability_rows(spec, value, severity, source, p.seed, context, codec.method)
-                        continue
-                    if spec.category == "forgery":
+                        seconds = time.perf_counter() - start
+                        images, attack_seconds = sum(map(len, source.detect_test)), seconds
+                    elif spec.category == "forgery":
                         forged = spec(innocent, value, seed=p.seed, context=context)
+                        attack_seconds = time.perf_counter() - start
                         rows += _forgery_rows(spec, value, severity, source, forged, innocent, codec,
                                               registered, registered_ids.index(source.model), p.alpha, p.seed)
+                        images, seconds = len(innocent), time.perf_counter() - start
                     else:
                         attacked = spec(source.images, value, seed=p.seed, context=context)
+                        attack_seconds = time.perf_counter() - start
                         rows += _removal_rows(spec, value, severity, source, attacked, codec, p.alpha, p.seed)
+                        images, seconds = len(source.images), time.perf_counter() - start
+                    record(ctx, THROUGHPUT, spec.id,
+                           Timing(images, seconds, attack_steps(spec, value, context), attack_seconds))
                 return to_frame(rows)
 
             new_rows += rows_from_frame(ctx.cache.rows(KIND, key, measure))

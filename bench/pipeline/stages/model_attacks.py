@@ -10,10 +10,17 @@ and value, the decoder's weights, the FID extractor's id) and rebuilds the rest:
 decodes and extracts the FID features as this process would on as many torch threads; matching the bits
 and the FID distance (numpy/SciPy, whose last bits follow the BLAS threads) stay here, as in a local run.
 Each finished cell is cached as it arrives; its rows join the results in cell order, as a local run adds
-them. A card's generator (no config to rebuild it from) and a codec made by hand are measured here."""
+them. A card's generator (no config to rebuild it from) and a codec made by hand are measured here.
+
+Each cell measured (not read from the cache) adds to ``ctx.notes["model_attack_throughput"]``, per attack:
+``images_per_second`` (samples drawn, decoded and put through the FID extractor per second; the attack
+and the FID distance excluded) and, for an attack that trains, ``steps_per_second`` (its training steps
+per second of the attack call). A Ray task times its own work and returns the timing with its result."""
 
 from __future__ import annotations
 
+import dataclasses
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +34,7 @@ from torch import nn
 from fpbench.attacks.context import SETTING_FIELDS, AttackContext
 from fpbench.attacks.registry import get_attack
 from fpbench.evaluation.measure import Registered, match_rows
-from fpbench.fid import compute_fid, fid_features, fid_from_features
+from fpbench.fid import fid_features, fid_from_features
 from fpbench.fingerprint.embedding import to_uint8
 from fpbench.generators import GanConfig, build, sample
 from fpbench.pipeline.executors import RayPool, unordered
@@ -36,10 +43,12 @@ from fpbench.pipeline.stages.context import RunContext
 from fpbench.pipeline.stages.data import RealImages
 from fpbench.pipeline.stages.generators import Zoo
 from fpbench.pipeline.stages.image_attacks import attack_grids
+from fpbench.pipeline.stages.throughput import Timing, attack_steps, record
 from fpbench.results import Row, row, rows_from_frame, to_frame
 from fpbench.warnings import FpbenchWarning
 
 VERSION = 1  # of this stage's measurement code
+THROUGHPUT = "model_attack_throughput"  # the ctx.notes (and manifest) key of this stage's throughput
 
 
 def _context(target: str, zoo: Zoo, real: RealImages, device: str, finetune_steps: int) -> AttackContext:
@@ -63,11 +72,22 @@ def _generator(zoo: Zoo, target: str):
 
 def _attacked(spec, generator: nn.Module, value: float, context: AttackContext, *,
               decode: Callable[[torch.Tensor], torch.Tensor], n_samples: int, seed: int
-              ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``generator`` attacked by ``spec`` at ``value``: its samples (uint8) and their decoded bits."""
+              ) -> tuple[torch.Tensor, torch.Tensor, Timing]:
+    """``generator`` attacked by ``spec`` at ``value``: its samples (uint8), their decoded bits, and the
+    timing of the work (the attack's training steps in its own seconds, sampling and decoding in
+    ``seconds``)."""
+    start = time.perf_counter()
     attacked = spec(generator, value, seed=seed, context=context)
+    attack_seconds, start = time.perf_counter() - start, time.perf_counter()
     images = to_uint8(sample(attacked, n_samples, seed=seed + 1))
-    return images, decode(images)
+    bits = decode(images)
+    timing = Timing(len(images), time.perf_counter() - start, attack_steps(spec, value, context), attack_seconds)
+    return images, bits, timing
+
+
+def _plus(timing: Timing, start: float) -> Timing:
+    """``timing`` with the seconds since ``start`` (a ``time.perf_counter()``) added to its measured work."""
+    return dataclasses.replace(timing, seconds=timing.seconds + time.perf_counter() - start)
 
 
 def _cell_rows(bits: torch.Tensor, fid: float, extractor: str, *, attack: str, attack_version: int, value: float,
@@ -113,9 +133,11 @@ class _CellTask:
     seed: int
 
 
-def _measure_job(task: _CellTask, threads: int, device: str) -> tuple[torch.Tensor, np.ndarray, np.ndarray, str]:
+def _measure_job(task: _CellTask, threads: int, device: str
+                 ) -> tuple[torch.Tensor, np.ndarray, np.ndarray, str, Timing]:
     """The torch part of one model-attack cell as a Ray task on ``threads`` torch threads: the attacked
-    generator's decoded bits, the FID features of its samples and of the reference, and the extractor id.
+    generator's decoded bits, the FID features of its samples and of the reference, the extractor id, and
+    the timing of this work where it ran.
     The driver matches the bits and takes the FID distance (:func:`fid_from_features`) as a local run does:
     the distance's last bits depend on numpy's and SciPy's BLAS threads, which Ray sets to the task's CPUs."""
     torch.set_num_threads(threads)
@@ -126,16 +148,19 @@ def _measure_job(task: _CellTask, threads: int, device: str) -> tuple[torch.Tens
     fields = {name: _rebuild(v) if isinstance(v, _Weights) else v for name, v in task.context.items()}
     if "device" in fields:
         fields["device"] = device
-    images, bits = _attacked(spec, _rebuild(task.generator), task.value, AttackContext(**fields),
-                             decode=rebuild_decode(task.decoder, device), n_samples=task.n_samples, seed=task.seed)
+    images, bits, timing = _attacked(spec, _rebuild(task.generator), task.value, AttackContext(**fields),
+                                     decode=rebuild_decode(task.decoder, device), n_samples=task.n_samples,
+                                     seed=task.seed)
+    start = time.perf_counter()
     feats, reference, extractor = fid_features(images.float() / 255, task.reference.float() / 255, task.extractor,
                                                device=device)
-    return bits, feats, reference, extractor
+    return bits, feats, reference, extractor, _plus(timing, start)
 
 
 @dataclass(frozen=True)
 class _Cell:
     key: str
+    attack: str  # the attack's id: its throughput's name in the manifest
     what: str  # "<attack> <param>=<value> on <target>", for the log
     measure: Callable[[], pd.DataFrame]  # the cell computed in this process
     task: Callable[[], _CellTask] | None  # the cell as a Ray task's argument (None: it runs here)
@@ -160,8 +185,9 @@ def _measure_on_ray(ctx: RunContext, cells: list[_Cell]) -> list[Row]:
             return cell.task(), pool.threads, device
 
         jobs = ((i, lambda cell=cells[i]: make_args(cell)) for i in missing)
-        for i, (bits, feats, reference, extractor) in unordered(
+        for i, (bits, feats, reference, extractor, timing) in unordered(
                 pool, _measure_job, jobs, desc="model attacks", unit="cell", total=len(missing), progress=ctx.progress):
+            record(ctx, THROUGHPUT, cells[i].attack, timing)
             df = cells[i].rows(bits, fid_from_features(feats, reference), extractor)
             frames[i] = ctx.cache.rows("model_attack", cells[i].key, lambda df=df: df)
     rows: list[Row] = []
@@ -219,10 +245,13 @@ def run_model_attacks(ctx: RunContext, codec, real: RealImages, zoo: Zoo, *, ski
                 def measure(spec=spec, value=value, context=context, target=target, rows=rows,
                             what=what) -> pd.DataFrame:
                     ctx.log(f"model attack {what}")
-                    images, bits = _attacked(spec, _generator(zoo, target), value, context, decode=codec.decode,
-                                             n_samples=p.zoo.n_samples, seed=p.seed)
-                    return rows(bits, *compute_fid(images.float() / 255, reference, ctx.fid_extractor,
-                                                   device=ctx.device))
+                    images, bits, timing = _attacked(spec, _generator(zoo, target), value, context,
+                                                     decode=codec.decode, n_samples=p.zoo.n_samples, seed=p.seed)
+                    start = time.perf_counter()  # compute_fid in two steps, the distance not timed (as on Ray)
+                    feats, reference_feats, extractor = fid_features(images.float() / 255, reference,
+                                                                     ctx.fid_extractor, device=ctx.device)
+                    record(ctx, THROUGHPUT, spec.id, _plus(timing, start))
+                    return rows(bits, fid_from_features(feats, reference_feats), extractor)
 
                 if not on_ray:
                     df = ctx.cache.rows("model_attack", key, measure)
@@ -237,6 +266,6 @@ def run_model_attacks(ctx: RunContext, codec, real: RealImages, zoo: Zoo, *, ski
                     return _CellTask(spec.id, spec.version, value, weights(zoo.generators[target]), shipped, decoder,
                                      real.reference, ctx.fid_extractor, p.zoo.n_samples, p.seed)
 
-                cells.append(_Cell(key, what, measure, task if portable else None, rows))
+                cells.append(_Cell(key, spec.id, what, measure, task if portable else None, rows))
     if on_ray:
         ctx.rows += _measure_on_ray(ctx, cells)
