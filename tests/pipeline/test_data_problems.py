@@ -129,7 +129,7 @@ class TestNeeds:
 
     def test_the_attacked_generator_keeps_samples_for_the_adversary(self):
         # no attack draws from the pool, yet the stage still splits the samples: it failed in the adaptive stage
-        p = tiny(adaptive={"attacks": ["overwrite"], "samples": 64},
+        p = tiny(adaptive={"attacks": ["overwrite"], "samples": 64}, zoo={"n_samples": 64},
                  evaluation={"grids": {a: None for a in get_preset("smoke").adaptive.attacks if a != "overwrite"}})
         assert sample_problems(p) == ["adaptive: attacks 64 samples of dcgan-s0 (adaptive.samples) and gives the "
                                       "adversary the rest, but zoo.n_samples is 64: raise zoo.n_samples above 64, "
