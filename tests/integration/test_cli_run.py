@@ -85,11 +85,12 @@ class TestSmokeRun:
                       & (df["method"] == "artificial_fingerprint") & (df["world"] == "closed")].set_index("model")
             models = rows.drop(index=["zoo", "data"])  # the zoo pools generated samples, not the stamped photos
             assert len(models) >= 1 and "zoo" in rows.index
-            if metric == "attribution_accuracy":  # pooled samples: the n-weighted mean of the per-model rows
+            # pooled samples: the n-weighted mean of the per-model rows (results.csv keeps 10 significant digits)
+            if metric == "attribution_accuracy":
                 expected = (models["value"] * models["n"]).sum() / models["n"].sum()
                 assert rows.loc["zoo", "n"] == models["n"].sum()
-                assert rows.loc["zoo", "value"] == pytest.approx(expected, abs=1e-12)
-            assert models["value"].min() - 1e-12 <= rows.loc["zoo", "value"] <= models["value"].max() + 1e-12
+                assert rows.loc["zoo", "value"] == pytest.approx(expected, abs=1e-9)
+            assert models["value"].min() - 1e-9 <= rows.loc["zoo", "value"] <= models["value"].max() + 1e-9
 
     def test_zoo_transfer_pools_every_fingerprinted_sample(self, cold):
         df = read_results(cold.out / "results.csv")
@@ -99,7 +100,7 @@ class TestSmokeRun:
         assert len(models) >= 1
         assert rows.loc["zoo", "n"] == models["n"].sum()
         assert rows.loc["zoo", "value"] == pytest.approx((models["value"] * models["n"]).sum() / models["n"].sum(),
-                                                         abs=1e-12)
+                                                         abs=1e-9)
 
     def test_manifest(self, cold):
         m = cold.manifest
