@@ -49,7 +49,7 @@ class Codec:
 
     def decode(self, images: torch.Tensor) -> torch.Tensor:
         """Decoded bits {0, 1} (float N x n_bits) of images of any size."""
-        return (self.soft_bits(images) > 0.5).float()
+        return hard_bits(self.soft_bits(images))
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,13 @@ class PortableDecoder:
     strength: float | None = None
 
 
-def _cpu(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def hard_bits(soft: torch.Tensor) -> torch.Tensor:
+    """Soft bits in [0, 1] -> bits {0, 1} (a bit is 1 above 0.5)."""
+    return (soft > 0.5).float()
+
+
+def cpu_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A state dict detached and on the CPU: plain tensors another process can rebuild a network from."""
     return {k: v.detach().cpu() for k, v in state.items()}
 
 
@@ -78,9 +84,9 @@ def portable_decoder(ctx: RunContext, codec: Codec) -> PortableDecoder | None:
         if codec.models is None:
             return None
         decoder = codec.models.decoder
-        return PortableDecoder(decoder.n_bits, decoder.resolution, _cpu(decoder.state_dict()))
+        return PortableDecoder(decoder.n_bits, decoder.resolution, cpu_state(decoder.state_dict()))
     method, method_id = codec.instance, codec.method.removesuffix(DEFAULT_SUFFIX)
-    return PortableDecoder(method.n_bits, method.resolution, _cpu(method.state_dict()), method_id,
+    return PortableDecoder(method.n_bits, method.resolution, cpu_state(method.state_dict()), method_id,
                            method_options(ctx, method_id), method.config, codec.strength)
 
 
@@ -102,7 +108,7 @@ def rebuild_decode(portable: PortableDecoder, device: str = "cpu") -> Callable[[
         soft_bits = method.decode
         if portable.strength is not None:
             soft_bits = _codec_at(method, portable.method, "", portable.strength).soft_bits
-    return lambda images: (soft_bits(images) > 0.5).float()
+    return lambda images: hard_bits(soft_bits(images))
 
 
 def paper_codec(ctx: RunContext, models: FingerprintModels, key: str) -> Codec:

@@ -38,7 +38,7 @@ from fpbench.fid import fid_features, fid_from_features
 from fpbench.fingerprint.embedding import to_uint8
 from fpbench.generators import GanConfig, build, sample
 from fpbench.pipeline.executors import RayPool, unordered
-from fpbench.pipeline.stages.codec import PortableDecoder, portable_decoder, rebuild_decode
+from fpbench.pipeline.stages.codec import PortableDecoder, cpu_state, portable_decoder, rebuild_decode
 from fpbench.pipeline.stages.context import RunContext
 from fpbench.pipeline.stages.data import RealImages
 from fpbench.pipeline.stages.generators import Zoo
@@ -214,7 +214,7 @@ def run_model_attacks(ctx: RunContext, codec, real: RealImages, zoo: Zoo, *, ski
     ids = {id(G): g for g, G in zoo.generators.items() if g in zoo.configs}  # a zoo model -> its generator id
 
     def weights(model: nn.Module) -> _Weights:
-        return _Weights(zoo.configs[ids[id(model)]], {k: v.detach().cpu() for k, v in model.state_dict().items()})
+        return _Weights(zoo.configs[ids[id(model)]], cpu_state(model.state_dict()))
 
     cells: list[_Cell] = []  # executor ray: every cell, measured after the loop
     for target in targets:
